@@ -1,0 +1,13 @@
+from apps.core.errors import DomainError, ErrorCode
+
+
+class InsufficientFunds(DomainError):
+    code = ErrorCode.ACCOUNT_INSUFFICIENT_FUNDS
+
+
+class InvalidTransfer(DomainError):
+    code = ErrorCode.ACCOUNT_INVALID_TRANSFER
+
+
+class AssetNotFound(DomainError):
+    code = ErrorCode.ACCOUNT_ASSET_NOT_FOUND

@@ -1,0 +1,113 @@
+"""Accounts, balances and the ledger.
+
+A balance row is (user, asset, wallet) with ``available`` and ``held`` integer
+minor units, both >= 0 by database CHECK. Rows change only through
+``apps.accounts.services``, which writes a LedgerEntry in the same transaction.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Tier(models.TextChoices):
+    UNVERIFIED = "unverified", "Unverified"
+    VERIFIED = "verified", "Verified"
+    MARKET_MAKER = "market_maker", "Market maker"
+
+
+class Wallet(models.TextChoices):
+    SPOT = "spot", "Spot"
+    MARGIN = "margin", "Margin"
+    EARN = "earn", "Earn"
+
+
+class Account(models.Model):
+    """Exchange-specific facts about a Django user."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account"
+    )
+    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.UNVERIFIED)
+    is_system = models.BooleanField(
+        default=False, help_text="The exchange's own accounts (fee collection)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.tier})"
+
+
+class Balance(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="balances"
+    )
+    asset = models.ForeignKey("markets.Asset", on_delete=models.PROTECT)
+    wallet = models.CharField(max_length=8, choices=Wallet.choices, default=Wallet.SPOT)
+    available = models.BigIntegerField(default=0)
+    held = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "asset", "wallet"], name="balance_user_asset_wallet"
+            ),
+            models.CheckConstraint(condition=Q(available__gte=0), name="balance_available_gte_0"),
+            models.CheckConstraint(condition=Q(held__gte=0), name="balance_held_gte_0"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}/{self.asset_id}/{self.wallet}"
+
+    @property
+    def total(self) -> int:
+        return self.available + self.held
+
+
+class LedgerReason(models.TextChoices):
+    DEPOSIT = "deposit", "Deposit"
+    WITHDRAWAL = "withdrawal", "Withdrawal"
+    HOLD = "hold", "Hold"
+    RELEASE = "release", "Release"
+    TRADE = "trade", "Trade"
+    FEE = "fee", "Fee"
+    TRANSFER = "transfer", "Transfer"
+    FAUCET = "faucet", "Faucet"
+    ADJUSTMENT = "adjustment", "Adjustment"
+
+
+# Reasons that bring assets into or out of the exchange; every other reason only
+# moves value between rows and must sum to zero per asset.
+EXTERNAL_IN = (LedgerReason.DEPOSIT, LedgerReason.FAUCET, LedgerReason.ADJUSTMENT)
+EXTERNAL_OUT = (LedgerReason.WITHDRAWAL,)
+
+
+class LedgerEntry(models.Model):
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    asset = models.ForeignKey("markets.Asset", on_delete=models.PROTECT)
+    wallet = models.CharField(max_length=8, choices=Wallet.choices)
+    delta_available = models.BigIntegerField()
+    delta_held = models.BigIntegerField()
+    available_after = models.BigIntegerField()
+    held_after = models.BigIntegerField()
+    reason = models.CharField(max_length=16, choices=LedgerReason.choices)
+    order = models.ForeignKey(
+        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    trade = models.ForeignKey(
+        "orders.Trade", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    ref = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "ledger entries"
+        indexes = [
+            models.Index(fields=["user", "asset", "wallet", "id"], name="ledger_balance_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reason} {self.delta_available:+}/{self.delta_held:+}"

@@ -1,0 +1,230 @@
+"""The money service: every balance change in the exchange goes through here.
+
+All writes funnel into ``balances_apply``, which locks the touched balance rows
+with SELECT ... FOR UPDATE in one stable order ((user_id, asset_id, wallet)
+ascending, so two transactions can never wait on each other in a cycle), applies
+the deltas, refuses any that would make ``available`` or ``held`` negative, and
+writes one LedgerEntry per change in the same transaction. The matcher batches
+many changes into one call: one UPDATE per touched row, one bulk INSERT of entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import reduce
+from operator import or_
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.accounts.errors import InsufficientFunds, InvalidTransfer
+from apps.accounts.models import Account, Balance, LedgerEntry, LedgerReason, Tier, Wallet
+from apps.core.errors import ValidationFailed
+from apps.markets.models import Asset
+
+BalanceKey = tuple[int, int, str]  # (user_id, asset_id, wallet)
+
+
+@dataclass(frozen=True, slots=True)
+class BalanceChange:
+    user_id: int
+    asset_id: int
+    wallet: str
+    d_available: int
+    d_held: int
+    reason: str
+    order_id: int | None = None
+    trade_id: int | None = None
+    ref: str = ""
+
+    @property
+    def key(self) -> BalanceKey:
+        return (self.user_id, self.asset_id, self.wallet)
+
+
+def _lock_rows(keys: list[BalanceKey]) -> dict[BalanceKey, Balance]:
+    where = reduce(or_, (Q(user_id=u, asset_id=a, wallet=w) for u, a, w in keys))
+    rows = Balance.objects.select_for_update().filter(where).order_by("user_id", "asset_id", "wallet")
+    return {(b.user_id, b.asset_id, b.wallet): b for b in rows}
+
+
+@transaction.atomic
+def balances_apply(*, changes: Sequence[BalanceChange]) -> dict[BalanceKey, Balance]:
+    """Apply ``changes`` atomically, with their ledger entries.
+
+    Locks: every touched Balance row, FOR UPDATE, ordered by (user_id, asset_id,
+    wallet). Missing rows are created first (INSERT ... ON CONFLICT DO NOTHING),
+    then locked. Raises InsufficientFunds (and writes nothing) if any running
+    value would go below zero.
+    """
+    if not changes:
+        return {}
+    keys = sorted({c.key for c in changes})
+    rows = _lock_rows(keys)
+    missing = [k for k in keys if k not in rows]
+    if missing:
+        Balance.objects.bulk_create(
+            [Balance(user_id=u, asset_id=a, wallet=w) for u, a, w in missing],
+            ignore_conflicts=True,
+        )
+        rows.update(_lock_rows(missing))
+    entries = []
+    for change in changes:
+        row = rows[change.key]
+        row.available += change.d_available
+        row.held += change.d_held
+        if row.available < 0 or row.held < 0:
+            raise InsufficientFunds(
+                details={"asset_id": change.asset_id, "wallet": change.wallet}
+            )
+        entries.append(
+            LedgerEntry(
+                user_id=change.user_id,
+                asset_id=change.asset_id,
+                wallet=change.wallet,
+                delta_available=change.d_available,
+                delta_held=change.d_held,
+                available_after=row.available,
+                held_after=row.held,
+                reason=change.reason,
+                order_id=change.order_id,
+                trade_id=change.trade_id,
+                ref=change.ref,
+            )
+        )
+    now = timezone.now()
+    for row in rows.values():
+        row.updated_at = now
+    Balance.objects.bulk_update(list(rows.values()), ["available", "held", "updated_at"])
+    LedgerEntry.objects.bulk_create(entries)
+    return rows
+
+
+def _positive(amount: int) -> None:
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ValidationFailed("Amount must be a positive integer of minor units.")
+
+
+def _wallet(wallet: str) -> str:
+    if wallet not in Wallet.values:
+        raise ValidationFailed(f"Unknown wallet {wallet!r}.", details={"wallet": wallet})
+    return wallet
+
+
+def _one(change: BalanceChange) -> Balance:
+    return balances_apply(changes=[change])[change.key]
+
+
+def balance_deposit(
+    *, user: AbstractBaseUser, asset: Asset, amount: int, wallet: str = Wallet.SPOT,
+    reason: str = LedgerReason.DEPOSIT, ref: str = "",
+) -> Balance:
+    """Credit ``amount`` to available (deposit, faucet). Locks the one row."""
+    _positive(amount)
+    if reason not in (LedgerReason.DEPOSIT, LedgerReason.FAUCET):
+        raise ValidationFailed("A deposit's reason is deposit or faucet.")
+    return _one(BalanceChange(user.pk, asset.pk, _wallet(wallet), amount, 0, reason, ref=ref))
+
+
+def balance_withdraw(
+    *, user: AbstractBaseUser, asset: Asset, amount: int, wallet: str = Wallet.SPOT,
+    ref: str = "", from_held: bool = False,
+) -> Balance:
+    """Debit ``amount`` leaving the exchange, from available (or from a
+    withdrawal's earlier hold when ``from_held``). Locks the one row."""
+    _positive(amount)
+    d_avail, d_held = (0, -amount) if from_held else (-amount, 0)
+    return _one(
+        BalanceChange(user.pk, asset.pk, _wallet(wallet), d_avail, d_held,
+                      LedgerReason.WITHDRAWAL, ref=ref)
+    )
+
+
+def balance_hold(
+    *, user: AbstractBaseUser, asset: Asset, amount: int, wallet: str = Wallet.SPOT,
+    order_id: int | None = None, ref: str = "",
+) -> Balance:
+    """Move ``amount`` from available to held. Locks the one row; raises
+    InsufficientFunds when available is short."""
+    _positive(amount)
+    return _one(
+        BalanceChange(user.pk, asset.pk, _wallet(wallet), -amount, amount,
+                      LedgerReason.HOLD, order_id=order_id, ref=ref)
+    )
+
+
+def balance_release(
+    *, user: AbstractBaseUser, asset: Asset, amount: int, wallet: str = Wallet.SPOT,
+    order_id: int | None = None, ref: str = "",
+) -> Balance:
+    """Move ``amount`` from held back to available. Locks the one row."""
+    _positive(amount)
+    return _one(
+        BalanceChange(user.pk, asset.pk, _wallet(wallet), amount, -amount,
+                      LedgerReason.RELEASE, order_id=order_id, ref=ref)
+    )
+
+
+def balance_transfer(
+    *, user: AbstractBaseUser, asset: Asset, amount: int, from_wallet: str, to_wallet: str,
+    ref: str = "",
+) -> tuple[Balance, Balance]:
+    """Move available funds between two of the user's wallets. Locks both rows
+    (in the stable order)."""
+    _positive(amount)
+    if _wallet(from_wallet) == _wallet(to_wallet):
+        raise InvalidTransfer("Source and destination wallets are the same.")
+    out = BalanceChange(user.pk, asset.pk, from_wallet, -amount, 0, LedgerReason.TRANSFER, ref=ref)
+    into = BalanceChange(user.pk, asset.pk, to_wallet, amount, 0, LedgerReason.TRANSFER, ref=ref)
+    rows = balances_apply(changes=[out, into])
+    return rows[out.key], rows[into.key]
+
+
+def balance_adjust(
+    *, user: AbstractBaseUser, asset: Asset, delta: int, wallet: str = Wallet.SPOT, ref: str,
+) -> Balance:
+    """Staff correction of available funds (admin action), always with a reason
+    text in ``ref``. Counts as an external flow in the ledger check."""
+    if not isinstance(delta, int) or delta == 0:
+        raise ValidationFailed("An adjustment is a non-zero integer of minor units.")
+    if not ref.strip():
+        raise ValidationFailed("An adjustment needs a reason.")
+    return _one(
+        BalanceChange(user.pk, asset.pk, _wallet(wallet), delta, 0,
+                      LedgerReason.ADJUSTMENT, ref=ref[:64])
+    )
+
+
+@transaction.atomic
+def account_create(
+    *, username: str, password: str | None = None, email: str = "", tier: str = Tier.UNVERIFIED
+) -> AbstractBaseUser:
+    """Create a user and its exchange account."""
+    user = get_user_model().objects.create_user(username=username, email=email, password=password)
+    Account.objects.create(user=user, tier=tier)
+    return user
+
+
+def account_get(*, user: AbstractBaseUser) -> Account:
+    """The user's Account, created on first use for users made outside
+    ``account_create`` (createsuperuser, admin)."""
+    account, _ = Account.objects.get_or_create(user=user)
+    return account
+
+
+def fee_user() -> AbstractBaseUser:
+    """The system user whose balances collect trading fees."""
+    User = get_user_model()
+    user, created = User.objects.get_or_create(
+        username=settings.FEE_ACCOUNT_USERNAME, defaults={"is_active": False}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    Account.objects.get_or_create(user=user, defaults={"is_system": True})
+    return user

@@ -1,0 +1,54 @@
+"""API keys: public id, Fernet-encrypted secret, scope, IP allow-list, drift."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Scope(models.TextChoices):
+    READ = "read", "Read only"
+    TRADE = "trade", "Trade (and read)"
+    WITHDRAW = "withdraw", "Withdraw (and trade, read)"
+
+
+SCOPE_RANK = {Scope.READ: 1, Scope.TRADE: 2, Scope.WITHDRAW: 3}
+
+DEFAULT_DRIFT_MS = 5_000
+MIN_DRIFT_MS = 500
+MAX_DRIFT_MS = 60_000
+RETAIL_WEIGHT_PER_MINUTE = 1_200
+MARKET_MAKER_WEIGHT_PER_MINUTE = 6_000
+
+
+class ApiKey(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    key = models.CharField(max_length=64, unique=True)
+    secret_encrypted = models.TextField()
+    label = models.CharField(max_length=64, blank=True, default="")
+    scope = models.CharField(max_length=8, choices=Scope.choices, default=Scope.READ)
+    ip_allowlist = models.JSONField(
+        default=list, blank=True, help_text="Addresses or CIDR networks, IPv4 or IPv6."
+    )
+    drift_ms = models.PositiveIntegerField(default=DEFAULT_DRIFT_MS)
+    weight_per_minute = models.PositiveIntegerField(default=RETAIL_WEIGHT_PER_MINUTE)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(drift_ms__gte=MIN_DRIFT_MS) & Q(drift_ms__lte=MAX_DRIFT_MS),
+                name="apikey_drift_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.key
+
+    def has_scope(self, needed: str) -> bool:
+        return SCOPE_RANK[Scope(self.scope)] >= SCOPE_RANK[Scope(needed)]

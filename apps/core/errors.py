@@ -1,0 +1,165 @@
+"""The error registry: every code a client can see, with its HTTP status.
+
+Codes are stable, namespaced and one per cause. docs/errors.md and the OpenAPI
+spec are generated from / checked against ``ERRORS``; a test keeps them in sync.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    AUTH_MISSING_HEADERS = "AUTH_MISSING_HEADERS"
+    AUTH_INVALID_KEY = "AUTH_INVALID_KEY"
+    AUTH_KEY_REVOKED = "AUTH_KEY_REVOKED"
+    AUTH_INVALID_SIGNATURE = "AUTH_INVALID_SIGNATURE"
+    AUTH_INVALID_TIMESTAMP = "AUTH_INVALID_TIMESTAMP"
+    AUTH_TIMESTAMP_EXPIRED = "AUTH_TIMESTAMP_EXPIRED"
+    AUTH_TIMESTAMP_IN_FUTURE = "AUTH_TIMESTAMP_IN_FUTURE"
+    AUTH_INVALID_NONCE = "AUTH_INVALID_NONCE"
+    AUTH_NONCE_REUSED = "AUTH_NONCE_REUSED"
+    PERMISSION_SCOPE_MISSING = "PERMISSION_SCOPE_MISSING"
+    PERMISSION_IP_NOT_ALLOWED = "PERMISSION_IP_NOT_ALLOWED"
+    RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
+    VALIDATION_ERROR = "VALIDATION_ERROR"
+    VALIDATION_MALFORMED_JSON = "VALIDATION_MALFORMED_JSON"
+    VALIDATION_INVALID_DECIMAL = "VALIDATION_INVALID_DECIMAL"
+    VALIDATION_TOO_MANY_DECIMALS = "VALIDATION_TOO_MANY_DECIMALS"
+    ORDER_PRICE_OFF_TICK = "ORDER_PRICE_OFF_TICK"
+    ORDER_SIZE_OFF_LOT = "ORDER_SIZE_OFF_LOT"
+    ORDER_SIZE_TOO_SMALL = "ORDER_SIZE_TOO_SMALL"
+    ORDER_NOTIONAL_TOO_SMALL = "ORDER_NOTIONAL_TOO_SMALL"
+    ORDER_INVALID_PARAMETERS = "ORDER_INVALID_PARAMETERS"
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    ORDER_CLIENT_ID_CONFLICT = "ORDER_CLIENT_ID_CONFLICT"
+    ORDER_REJECTED = "ORDER_REJECTED"
+    ORDER_NO_REFERENCE_PRICE = "ORDER_NO_REFERENCE_PRICE"
+    MARKET_NOT_FOUND = "MARKET_NOT_FOUND"
+    MARKET_HALTED = "MARKET_HALTED"
+    MARKET_CANCEL_ONLY = "MARKET_CANCEL_ONLY"
+    ACCOUNT_INSUFFICIENT_FUNDS = "ACCOUNT_INSUFFICIENT_FUNDS"
+    ACCOUNT_ASSET_NOT_FOUND = "ACCOUNT_ASSET_NOT_FOUND"
+    ACCOUNT_WITHDRAWALS_DISABLED = "ACCOUNT_WITHDRAWALS_DISABLED"
+    ACCOUNT_INVALID_TRANSFER = "ACCOUNT_INVALID_TRANSFER"
+    NOT_FOUND = "NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    SYSTEM_OVERLOADED = "SYSTEM_OVERLOADED"
+    SYSTEM_UNAVAILABLE = "SYSTEM_UNAVAILABLE"
+    SYSTEM_INTERNAL_ERROR = "SYSTEM_INTERNAL_ERROR"
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorSpec:
+    status: int
+    retryable: bool
+    description: str
+
+
+E = ErrorCode
+ERRORS: dict[ErrorCode, ErrorSpec] = {
+    E.AUTH_MISSING_HEADERS: ErrorSpec(401, False, "A signing header is missing."),
+    E.AUTH_INVALID_KEY: ErrorSpec(401, False, "The API key does not exist."),
+    E.AUTH_KEY_REVOKED: ErrorSpec(401, False, "The API key was revoked."),
+    E.AUTH_INVALID_SIGNATURE: ErrorSpec(401, False, "The signature does not match."),
+    E.AUTH_INVALID_TIMESTAMP: ErrorSpec(401, False, "X-Api-Timestamp is not Unix ms."),
+    E.AUTH_TIMESTAMP_EXPIRED: ErrorSpec(
+        401, True, "The timestamp is older than the key's drift tolerance."
+    ),
+    E.AUTH_TIMESTAMP_IN_FUTURE: ErrorSpec(
+        401, True, "The timestamp is ahead of server time beyond the tolerance."
+    ),
+    E.AUTH_INVALID_NONCE: ErrorSpec(401, False, "The nonce is not 8-64 [A-Za-z0-9_-]."),
+    E.AUTH_NONCE_REUSED: ErrorSpec(401, False, "The nonce was already used."),
+    E.PERMISSION_SCOPE_MISSING: ErrorSpec(403, False, "The key lacks the scope."),
+    E.PERMISSION_IP_NOT_ALLOWED: ErrorSpec(
+        403, False, "The client address is outside the key's allow-list."
+    ),
+    E.RATE_LIMIT_EXCEEDED: ErrorSpec(429, True, "The weight budget is spent."),
+    E.VALIDATION_ERROR: ErrorSpec(400, False, "A field is missing or invalid."),
+    E.VALIDATION_MALFORMED_JSON: ErrorSpec(400, False, "The body is not valid JSON."),
+    E.VALIDATION_INVALID_DECIMAL: ErrorSpec(
+        400, False, "An amount is not a plain decimal string."
+    ),
+    E.VALIDATION_TOO_MANY_DECIMALS: ErrorSpec(
+        400, False, "An amount has more decimals than the asset allows."
+    ),
+    E.ORDER_PRICE_OFF_TICK: ErrorSpec(400, False, "Price is not a tick multiple."),
+    E.ORDER_SIZE_OFF_LOT: ErrorSpec(400, False, "Size is not a lot multiple."),
+    E.ORDER_SIZE_TOO_SMALL: ErrorSpec(400, False, "Size is below the pair minimum."),
+    E.ORDER_NOTIONAL_TOO_SMALL: ErrorSpec(
+        400, False, "Price times size is below the pair's minimum notional."
+    ),
+    E.ORDER_INVALID_PARAMETERS: ErrorSpec(
+        400, False, "The combination of order fields is not valid."
+    ),
+    E.ORDER_NOT_FOUND: ErrorSpec(404, False, "No such order for this account."),
+    E.ORDER_CLIENT_ID_CONFLICT: ErrorSpec(
+        409, False, "client_order_id was used with different parameters."
+    ),
+    E.ORDER_REJECTED: ErrorSpec(
+        422, False, "The matcher rejected the order (reason in details)."
+    ),
+    E.ORDER_NO_REFERENCE_PRICE: ErrorSpec(
+        422, True, "No reference price to bound a market order."
+    ),
+    E.MARKET_NOT_FOUND: ErrorSpec(404, False, "No such pair."),
+    E.MARKET_HALTED: ErrorSpec(409, True, "The pair is halted."),
+    E.MARKET_CANCEL_ONLY: ErrorSpec(409, True, "The pair accepts cancels only."),
+    E.ACCOUNT_INSUFFICIENT_FUNDS: ErrorSpec(
+        400, False, "Available balance is too low."
+    ),
+    E.ACCOUNT_ASSET_NOT_FOUND: ErrorSpec(404, False, "No such asset."),
+    E.ACCOUNT_WITHDRAWALS_DISABLED: ErrorSpec(
+        409, False, "Withdrawals of this asset are disabled."
+    ),
+    E.ACCOUNT_INVALID_TRANSFER: ErrorSpec(400, False, "The transfer is not valid."),
+    E.NOT_FOUND: ErrorSpec(404, False, "No such endpoint."),
+    E.METHOD_NOT_ALLOWED: ErrorSpec(405, False, "Method not allowed here."),
+    E.SYSTEM_OVERLOADED: ErrorSpec(503, True, "The pair's queue is full; retry."),
+    E.SYSTEM_UNAVAILABLE: ErrorSpec(503, True, "A dependency is unavailable."),
+    E.SYSTEM_INTERNAL_ERROR: ErrorSpec(500, True, "An unexpected server error."),
+}
+
+
+class DomainError(Exception):
+    """A business error with a stable code; rendered by the exception handler."""
+
+    code: ErrorCode = ErrorCode.SYSTEM_INTERNAL_ERROR
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        code: ErrorCode | None = None,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        if code is not None:
+            self.code = code
+        self.message = message or ERRORS[self.code].description
+        self.details = details or {}
+        self.headers = headers or {}
+        super().__init__(self.message)
+
+    @property
+    def status(self) -> int:
+        return ERRORS[self.code].status
+
+    @property
+    def retryable(self) -> bool:
+        return ERRORS[self.code].retryable
+
+
+class ValidationFailed(DomainError):
+    code = ErrorCode.VALIDATION_ERROR
+
+
+class NotFound(DomainError):
+    code = ErrorCode.NOT_FOUND
+
+
+class Overloaded(DomainError):
+    code = ErrorCode.SYSTEM_OVERLOADED

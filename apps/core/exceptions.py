@@ -1,0 +1,77 @@
+"""One exception handler renders every API error in the shape of DESIGN.md."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import Http404, HttpRequest, JsonResponse
+from rest_framework import exceptions as drf
+from rest_framework.response import Response
+
+from apps.core.errors import ERRORS, DomainError, ErrorCode
+
+log = logging.getLogger(__name__)
+
+
+def error_body(
+    code: ErrorCode, message: str, request_id: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code.value,
+            "message": message,
+            "request_id": request_id,
+            "retryable": ERRORS[code].retryable,
+            "details": details or {},
+        }
+    }
+
+
+def _from_drf(exc: drf.APIException) -> DomainError:
+    if isinstance(exc, drf.ParseError):
+        return DomainError(code=ErrorCode.VALIDATION_MALFORMED_JSON)
+    if isinstance(exc, drf.ValidationError):
+        return DomainError(
+            "Invalid request parameters.",
+            code=ErrorCode.VALIDATION_ERROR,
+            details={"fields": exc.detail},
+        )
+    if isinstance(exc, drf.NotFound):
+        return DomainError(code=ErrorCode.NOT_FOUND)
+    if isinstance(exc, drf.MethodNotAllowed):
+        return DomainError(code=ErrorCode.METHOD_NOT_ALLOWED)
+    if isinstance(exc, drf.UnsupportedMediaType):
+        return DomainError("Send the body as application/json.", code=ErrorCode.VALIDATION_ERROR)
+    return DomainError(str(exc.detail), code=ErrorCode.VALIDATION_ERROR)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
+    request = context.get("request")
+    request_id = getattr(request, "request_id", "") if request is not None else ""
+    if isinstance(exc, Http404):
+        exc = DomainError(code=ErrorCode.NOT_FOUND)
+    elif isinstance(exc, drf.APIException):
+        exc = _from_drf(exc)
+    elif not isinstance(exc, DomainError):
+        log.exception("unhandled error in API view", exc_info=exc)
+        exc = DomainError(code=ErrorCode.SYSTEM_INTERNAL_ERROR)
+    body = error_body(exc.code, exc.message, request_id, exc.details)
+    return Response(body, status=exc.status, headers=exc.headers)
+
+
+def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
+    """handler404 for paths outside DRF views (unknown /v1 routes)."""
+    body = error_body(
+        ErrorCode.NOT_FOUND, "No such endpoint.", getattr(request, "request_id", "")
+    )
+    return JsonResponse(body, status=404)
+
+
+def json_500(request: HttpRequest) -> JsonResponse:
+    body = error_body(
+        ErrorCode.SYSTEM_INTERNAL_ERROR,
+        ERRORS[ErrorCode.SYSTEM_INTERNAL_ERROR].description,
+        getattr(request, "request_id", ""),
+    )
+    return JsonResponse(body, status=500)

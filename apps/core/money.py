@@ -1,0 +1,59 @@
+"""The one place where decimal strings on the wire become integers inside.
+
+Amounts are integer counts of an asset's minor unit (scale = decimals). Parsing
+is exact string arithmetic: nothing is rounded, a value that does not fit the
+grid is rejected with a clear error. Fee rounding lives in the engine.
+"""
+
+from __future__ import annotations
+
+import re
+
+from apps.core.errors import DomainError, ErrorCode
+
+_DECIMAL_RE = re.compile(r"^(?P<int>[0-9]{1,30})(?:\.(?P<frac>[0-9]{1,30}))?$")
+
+
+def parse_units(value: object, scale: int, *, field: str) -> int:
+    """Parse a non-negative decimal string into minor units of ``scale`` decimals.
+
+    Raises VALIDATION_INVALID_DECIMAL for anything but plain digits with an
+    optional fraction (no sign, exponent, spaces or JSON numbers), and
+    VALIDATION_TOO_MANY_DECIMALS when non-zero digits pass the scale.
+    """
+    if not isinstance(value, str):
+        raise DomainError(
+            f"{field} must be a decimal string, e.g. \"0.01\".",
+            code=ErrorCode.VALIDATION_INVALID_DECIMAL,
+            details={"field": field},
+        )
+    match = _DECIMAL_RE.match(value)
+    if match is None:
+        raise DomainError(
+            f"{field} is not a plain decimal string: {value[:40]!r}.",
+            code=ErrorCode.VALIDATION_INVALID_DECIMAL,
+            details={"field": field},
+        )
+    frac = match.group("frac") or ""
+    if len(frac) > scale:
+        if frac[scale:].strip("0"):
+            raise DomainError(
+                f"{field} has more than {scale} decimals.",
+                code=ErrorCode.VALIDATION_TOO_MANY_DECIMALS,
+                details={"field": field, "max_decimals": scale},
+            )
+        frac = frac[:scale]
+    return int(match.group("int")) * 10**scale + int(frac.ljust(scale, "0") or "0")
+
+
+def format_units(units: int, scale: int) -> str:
+    """Integer minor units -> decimal string with exactly ``scale`` decimals."""
+    sign = "-" if units < 0 else ""
+    whole, frac = divmod(abs(units), 10**scale)
+    if scale == 0:
+        return f"{sign}{whole}"
+    return f"{sign}{whole}.{frac:0{scale}d}"
+
+
+def on_grid(units: int, step: int) -> bool:
+    return step > 0 and units % step == 0

@@ -1,0 +1,167 @@
+"""Orders, trades (fills) and the matcher's command queue.
+
+Prices are integer ticks of the pair, sizes integer lots, quote amounts and fees
+integer quote minor units. The API inserts orders as ``pending`` with their funds
+held; only the matcher moves them on.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class Side(models.TextChoices):
+    BUY = "buy", "Buy"
+    SELL = "sell", "Sell"
+
+
+class OrderType(models.TextChoices):
+    LIMIT = "limit", "Limit"
+    MARKET = "market", "Market"
+    STOP = "stop", "Stop (market)"
+    STOP_LIMIT = "stop_limit", "Stop limit"
+
+
+class TimeInForce(models.TextChoices):
+    GTC = "GTC", "Good till cancelled"
+    IOC = "IOC", "Immediate or cancel"
+    FOK = "FOK", "Fill or kill"
+
+
+class Stp(models.TextChoices):
+    CANCEL_NEWEST = "cancel_newest", "Cancel newest"
+    CANCEL_OLDEST = "cancel_oldest", "Cancel oldest"
+    CANCEL_BOTH = "cancel_both", "Cancel both"
+
+
+class OrderStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    OPEN = "open", "Open"
+    PARTIALLY_FILLED = "partially_filled", "Partially filled"
+    FILLED = "filled", "Filled"
+    CANCELLED = "cancelled", "Cancelled"
+    REJECTED = "rejected", "Rejected"
+
+
+LIVE_STATUSES = (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+FINAL_STATUSES = (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED)
+
+
+class Order(models.Model):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+    )
+    api_key = models.ForeignKey(
+        "apikeys.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pair = models.ForeignKey("markets.Pair", on_delete=models.PROTECT, related_name="orders")
+    side = models.CharField(max_length=4, choices=Side.choices)
+    type = models.CharField(max_length=10, choices=OrderType.choices)
+    time_in_force = models.CharField(
+        max_length=3, choices=TimeInForce.choices, default=TimeInForce.GTC
+    )
+    post_only = models.BooleanField(default=False)
+    stp = models.CharField(max_length=16, choices=Stp.choices, default=Stp.CANCEL_NEWEST)
+    price = models.BigIntegerField(null=True, blank=True, help_text="Ticks.")
+    stop_price = models.BigIntegerField(null=True, blank=True, help_text="Ticks.")
+    size = models.BigIntegerField(null=True, blank=True, help_text="Lots.")
+    funds = models.BigIntegerField(
+        null=True, blank=True, help_text="Quote minor units (market buys by funds)."
+    )
+    hold_amount = models.BigIntegerField(
+        default=0, help_text="Held at placement: quote minor units (buy) or lots (sell)."
+    )
+    filled_size = models.BigIntegerField(default=0, help_text="Lots.")
+    filled_quote = models.BigIntegerField(default=0, help_text="Quote minor units.")
+    fee = models.BigIntegerField(default=0, help_text="Quote minor units.")
+    status = models.CharField(
+        max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING
+    )
+    reject_reason = models.CharField(max_length=32, blank=True, default="")
+    client_order_id = models.CharField(max_length=36, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "client_order_id"],
+                condition=Q(client_order_id__isnull=False),
+                name="order_user_client_order_id",
+            ),
+            models.CheckConstraint(condition=Q(filled_size__gte=0), name="order_filled_gte_0"),
+            models.CheckConstraint(condition=Q(hold_amount__gte=0), name="order_hold_gte_0"),
+        ]
+        indexes = [
+            models.Index(fields=["user", "status", "-id"], name="order_user_status"),
+            models.Index(fields=["pair", "status"], name="order_pair_status"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.uuid)
+
+
+class Trade(models.Model):
+    pair = models.ForeignKey("markets.Pair", on_delete=models.PROTECT, related_name="trades")
+    seq = models.BigIntegerField(help_text="Per-pair trade sequence, gap-free.")
+    maker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
+    taker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
+    maker_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    taker_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    price = models.BigIntegerField(help_text="Ticks.")
+    size = models.BigIntegerField(help_text="Lots.")
+    quote = models.BigIntegerField(help_text="Notional, quote minor units.")
+    taker_side = models.CharField(max_length=4, choices=Side.choices)
+    maker_fee = models.BigIntegerField()
+    taker_fee = models.BigIntegerField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["pair", "seq"], name="trade_pair_seq"),
+        ]
+        indexes = [
+            models.Index(fields=["pair", "-seq"], name="trade_recent"),
+            models.Index(fields=["maker_user", "-id"], name="trade_maker_user"),
+            models.Index(fields=["taker_user", "-id"], name="trade_taker_user"),
+        ]
+
+
+class CommandKind(models.TextChoices):
+    PLACE = "place", "Place"
+    CANCEL = "cancel", "Cancel"
+
+
+class OrderCommand(models.Model):
+    """The matcher's input queue, in arrival (id) order per pair.
+
+    Written by the API in the same transaction as the order (or cancel request);
+    marked processed by the matcher in the same transaction as the outcome, so a
+    command whose outcome committed is never applied twice.
+    """
+
+    pair = models.ForeignKey("markets.Pair", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=8, choices=CommandKind.choices)
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="commands")
+    created_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    result = models.CharField(max_length=32, blank=True, default="")
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["pair", "id"],
+                condition=Q(processed_at__isnull=True),
+                name="ordercommand_unprocessed",
+            ),
+        ]

@@ -1,0 +1,1 @@
+"""Account holders' pages and public market pages (next wave)."""

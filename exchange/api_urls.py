@@ -1,0 +1,9 @@
+"""Every /v1 endpoint, gathered from the apps' api/urls.py."""
+
+from django.urls import path
+
+from apps.core.api.views import HealthView
+
+urlpatterns = [
+    path("health", HealthView.as_view(), name="health"),
+]

@@ -1,0 +1,8 @@
+"""WSGI entry point: lets REST be served by a WSGI server in production."""
+
+import os
+
+from django.core.wsgi import get_wsgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange.settings")
+application = get_wsgi_application()

@@ -1,0 +1,183 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from apps.accounts.errors import InsufficientFunds, InvalidTransfer
+from apps.accounts.models import Balance, LedgerEntry, LedgerReason, Wallet
+from apps.accounts.selectors import ledger_problems
+from apps.accounts.services import (
+    balance_adjust,
+    balance_deposit,
+    balance_hold,
+    balance_release,
+    balance_transfer,
+    balance_withdraw,
+)
+from apps.core.errors import ValidationFailed
+
+
+def _balance(user, asset, wallet=Wallet.SPOT) -> Balance:
+    return Balance.objects.get(user=user, asset=asset, wallet=wallet)
+
+
+@pytest.mark.django_db
+def test_deposit_credits_available_and_writes_ledger(alice, btc, assert_ledger):
+    balance_deposit(user=alice, asset=btc, amount=150_000_000)
+    b = _balance(alice, btc)
+    assert (b.available, b.held) == (150_000_000, 0)
+    entry = LedgerEntry.objects.get()
+    assert (entry.reason, entry.delta_available, entry.available_after) == (
+        LedgerReason.DEPOSIT, 150_000_000, 150_000_000)
+    assert_ledger()
+
+
+@pytest.mark.django_db
+def test_hold_and_release_move_between_available_and_held(alice, btc, assert_ledger):
+    balance_deposit(user=alice, asset=btc, amount=1_000)
+    balance_hold(user=alice, asset=btc, amount=600)
+    b = _balance(alice, btc)
+    assert (b.available, b.held) == (400, 600)
+    balance_release(user=alice, asset=btc, amount=250)
+    b.refresh_from_db()
+    assert (b.available, b.held) == (650, 350)
+    assert LedgerEntry.objects.count() == 3
+    assert_ledger()
+
+
+@pytest.mark.django_db
+def test_hold_beyond_available_raises_and_writes_nothing(alice, btc, assert_ledger):
+    balance_deposit(user=alice, asset=btc, amount=100)
+    with pytest.raises(InsufficientFunds) as err:
+        balance_hold(user=alice, asset=btc, amount=101)
+    assert err.value.code == "ACCOUNT_INSUFFICIENT_FUNDS"
+    assert (_balance(alice, btc).available, LedgerEntry.objects.count()) == (100, 1)
+    assert_ledger()
+
+
+@pytest.mark.django_db
+def test_release_beyond_held_is_refused(alice, btc, assert_ledger):
+    balance_deposit(user=alice, asset=btc, amount=100)
+    balance_hold(user=alice, asset=btc, amount=10)
+    with pytest.raises(InsufficientFunds):
+        balance_release(user=alice, asset=btc, amount=11)
+    assert_ledger()
+
+
+@pytest.mark.django_db
+def test_transfer_between_wallets(alice, btc, assert_ledger):
+    balance_deposit(user=alice, asset=btc, amount=500)
+    balance_transfer(user=alice, asset=btc, amount=200, from_wallet="spot", to_wallet="earn")
+    assert _balance(alice, btc).available == 300
+    assert _balance(alice, btc, Wallet.EARN).available == 200
+    with pytest.raises(InvalidTransfer):
+        balance_transfer(user=alice, asset=btc, amount=1, from_wallet="spot", to_wallet="spot")
+    with pytest.raises(InsufficientFunds):
+        balance_transfer(user=alice, asset=btc, amount=301, from_wallet="spot", to_wallet="margin")
+    with pytest.raises(ValidationFailed):
+        balance_transfer(user=alice, asset=btc, amount=1, from_wallet="spot", to_wallet="moon")
+    assert_ledger()
+
+
+@pytest.mark.django_db
+def test_withdraw_from_available_and_from_held(alice, btc, assert_ledger):
+    balance_deposit(user=alice, asset=btc, amount=500)
+    balance_withdraw(user=alice, asset=btc, amount=100)
+    balance_hold(user=alice, asset=btc, amount=50, ref="withdrawal:1")
+    balance_withdraw(user=alice, asset=btc, amount=50, from_held=True, ref="withdrawal:1")
+    b = _balance(alice, btc)
+    assert (b.available, b.held) == (350, 0)
+    assert_ledger()
+
+
+@pytest.mark.django_db
+def test_adjustment_needs_a_reason_and_counts_as_external(alice, btc, assert_ledger):
+    with pytest.raises(ValidationFailed):
+        balance_adjust(user=alice, asset=btc, delta=5, ref=" ")
+    balance_adjust(user=alice, asset=btc, delta=5, ref="support ticket 12")
+    assert _balance(alice, btc).available == 5
+    assert_ledger()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("amount", [0, -5, 1.5, True])
+def test_amounts_must_be_positive_integers(alice, btc, amount):
+    with pytest.raises(ValidationFailed):
+        balance_deposit(user=alice, asset=btc, amount=amount)
+
+
+@pytest.mark.django_db
+def test_ledger_check_detects_a_balance_changed_behind_its_back(alice, btc):
+    balance_deposit(user=alice, asset=btc, amount=100)
+    Balance.objects.filter(user=alice).update(available=101)
+    problems = ledger_problems()
+    assert any("differs from its ledger" in p for p in problems)
+    assert any("deposits - withdrawals" in p for p in problems)
+
+
+@pytest.mark.django_db
+def test_check_constraint_stops_a_negative_balance(alice, btc):
+    balance_deposit(user=alice, asset=btc, amount=100)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Balance.objects.filter(user=alice).update(available=-1)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Balance.objects.filter(user=alice).update(held=-1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_holds_never_overdraw(alice, btc, assert_ledger):
+    """Two threads, two real transactions, one balance: exactly one hold wins."""
+    balance_deposit(user=alice, asset=btc, amount=100)
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def hold() -> None:
+        try:
+            barrier.wait()
+            balance_hold(user=alice, asset=btc, amount=60)
+            results.append("ok")
+        except InsufficientFunds:
+            results.append("insufficient")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=hold) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["insufficient", "ok"]
+    b = _balance(alice, btc)
+    assert (b.available, b.held) == (40, 60)
+    assert_ledger()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_concurrent_holds_sum_exactly(alice, btc, assert_ledger):
+    balance_deposit(user=alice, asset=btc, amount=1_000)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            for _ in range(10):
+                try:
+                    balance_hold(user=alice, asset=btc, amount=30)
+                except InsufficientFunds:
+                    pass
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    b = _balance(alice, btc)
+    # 40 attempts of 30 against 1,000: exactly 33 fit, nothing overdrawn.
+    assert (b.available, b.held) == (10, 990)
+    assert_ledger()

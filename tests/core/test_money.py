@@ -1,0 +1,36 @@
+import pytest
+
+from apps.core.errors import DomainError
+from apps.core.money import format_units, parse_units
+
+
+@pytest.mark.parametrize(
+    ("text", "scale", "units"),
+    [("0.01", 8, 1_000_000), ("63000", 6, 63_000_000_000), ("1.10000000000", 8, 110_000_000),
+     ("0", 2, 0), ("12.5", 0, None)],
+)
+def test_parse_units_is_exact_or_refuses(text, scale, units):
+    if units is None:
+        with pytest.raises(DomainError) as err:
+            parse_units(text, scale, field="size")
+        assert err.value.code == "VALIDATION_TOO_MANY_DECIMALS"
+    else:
+        assert parse_units(text, scale, field="size") == units
+
+
+@pytest.mark.parametrize("bad", ["1e5", "-1", "+1", " 1", "1.", ".5", "", "NaN", "1,5", 1.5, 3, None])
+def test_parse_units_rejects_anything_but_plain_decimal_strings(bad):
+    with pytest.raises(DomainError) as err:
+        parse_units(bad, 8, field="price")
+    assert err.value.code == "VALIDATION_INVALID_DECIMAL"
+
+
+@pytest.mark.parametrize("units", [0, 1, 99_999_999, 100_000_000, 2_100_000_000_000_000])
+def test_format_then_parse_round_trips(units):
+    assert parse_units(format_units(units, 8), 8, field="x") == units
+
+
+def test_format_units_pads_and_signs():
+    assert format_units(1, 8) == "0.00000001"
+    assert format_units(-150, 2) == "-1.50"
+    assert format_units(7, 0) == "7"
