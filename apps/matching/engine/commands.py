@@ -1,0 +1,53 @@
+"""Commands the engine accepts.  Ids and time come in with the command."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .types import OrderType, Side, Stp, TimeInForce
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceOrder:
+    """Place an order.
+
+    ``hold`` is what the API moved from available to held before the order
+    reached the engine: quote minor units for a BUY, lots for a SELL.  The
+    engine never spends more than ``hold`` and reports the rest as ``released``
+    in the order's Done event.
+
+    Shapes (anything else is rejected with INVALID_ORDER):
+
+    * LIMIT: ``price`` and ``size``.
+    * MARKET: ``size``, or (BUY only) ``funds`` = max quote to spend incl. fees.
+      ``tif`` GTC or IOC (both mean immediate-or-cancel), not post-only.
+    * STOP: like MARKET plus ``stop_price``.
+    * STOP_LIMIT: like LIMIT plus ``stop_price``.
+    * ``post_only`` only with GTC.
+    """
+
+    order_id: int
+    account_id: int
+    side: Side
+    type: OrderType
+    size: int | None
+    price: int | None
+    hold: int
+    ts: int
+    funds: int | None = None
+    stop_price: int | None = None
+    tif: TimeInForce = TimeInForce.GTC
+    post_only: bool = False
+    stp: Stp = Stp.CANCEL_NEWEST
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOrder:
+    """Cancel a resting order or an untriggered stop of ``account_id``."""
+
+    order_id: int
+    account_id: int
+    ts: int
+
+
+Command = PlaceOrder | CancelOrder

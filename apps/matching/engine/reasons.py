@@ -1,0 +1,33 @@
+"""Why an order was rejected or cancelled, and how it ended.
+
+The engine never raises for these: it emits them, and one mapping in the
+adapter turns them into the API's ``ORDER_*`` error codes.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    # Rejections (no Accepted event was emitted for the order).
+    INVALID_ORDER = "invalid_order"
+    DUPLICATE_ORDER_ID = "duplicate_order_id"
+    # Rejections before acceptance, or cancellations after it (triggered stops).
+    POST_ONLY_WOULD_TAKE = "post_only_would_take"
+    FOK_NOT_FILLABLE = "fok_not_fillable"
+    NO_LIQUIDITY = "no_liquidity"
+    # Cancellations of an accepted order's remainder.
+    PRICE_BAND = "price_band"
+    HOLD_EXHAUSTED = "hold_exhausted"
+    SELF_TRADE = "self_trade"
+    IOC_REMAINDER = "ioc_remainder"
+    USER_CANCELLED = "user_cancelled"
+    # Cancel command failures (CancelRejected).
+    ORDER_NOT_FOUND = "order_not_found"
+
+
+class DoneReason(StrEnum):
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
