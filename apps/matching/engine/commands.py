@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from .types import OrderType, Side, Stp, TimeInForce
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PlaceOrder:
-    """Place an order.
+    """Place an order (keyword-only fields).
 
     ``hold`` is what the API moved from available to held before the order
     reached the engine: quote minor units for a BUY, lots for a SELL.  The
@@ -30,15 +30,15 @@ class PlaceOrder:
     account_id: int
     side: Side
     type: OrderType
-    size: int | None
-    price: int | None
-    hold: int
-    ts: int
+    size: int | None = None
+    price: int | None = None
     funds: int | None = None
     stop_price: int | None = None
     tif: TimeInForce = TimeInForce.GTC
     post_only: bool = False
     stp: Stp = Stp.CANCEL_NEWEST
+    hold: int
+    ts: int
 
 
 @dataclass(frozen=True, slots=True)
