@@ -1,10 +1,16 @@
 """Every /v1 endpoint, gathered from the apps' api/urls.py."""
 
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from apps.core.api.views import HealthView
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
+    path("openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
     path("", include("apps.apikeys.api.urls")),
+    path("", include("apps.orders.api.urls")),
+    path("", include("apps.markets.api.urls")),
+    path("", include("apps.accounts.api.urls")),
 ]

@@ -83,6 +83,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "apps.core.middleware.RequestContextMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -154,6 +155,9 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.db.DatabaseCache",
             "LOCATION": "exchange_cache",
+            # Culling early would forget live nonces (replays) and rate counters;
+            # entries expire with their windows anyway.
+            "OPTIONS": {"MAX_ENTRIES": 1_000_000},
         }
     }
     # In-process layer; matcher events reach it through the events journal relay.
@@ -176,6 +180,11 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
+# Serve static files straight from the apps (no collectstatic step needed for
+# the embedded default; production may still collectstatic behind a CDN).
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- REST API ------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -185,7 +194,7 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "EXCEPTION_HANDLER": "apps.core.exceptions.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.ExchangeAutoSchema",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Exchange API",
@@ -202,6 +211,8 @@ SPECTACULAR_SETTINGS = {
 ORDER_RESULT_TIMEOUT_MS = int(os.environ.get("ORDER_RESULT_TIMEOUT_MS", "1000"))
 # Back-pressure: beyond this many unprocessed commands on a pair the API says 503.
 MATCHER_MAX_QUEUE = int(os.environ.get("MATCHER_MAX_QUEUE", "10000"))
+# How often one API process re-counts a pair's queue (the count is memoised).
+MATCHER_QUEUE_CHECK_MS = int(os.environ.get("MATCHER_QUEUE_CHECK_MS", "250"))
 MATCHER_POLL_INTERVAL_MS = int(os.environ.get("MATCHER_POLL_INTERVAL_MS", "50"))
 FEE_ACCOUNT_USERNAME = "exchange-fees"
 

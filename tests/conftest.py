@@ -4,7 +4,10 @@ import pytest
 from django.test import Client
 
 from apps.accounts.selectors import ledger_problems
+from apps.accounts.services import balance_deposit
+from apps.matching.processor import BatchProcessor, PairBook
 from tests.factories import AssetFactory, PairFactory, UserFactory
+from tests.helpers import BTC, USD
 
 
 @pytest.fixture
@@ -45,3 +48,30 @@ def assert_ledger():
         assert ledger_problems() == []
 
     return check
+
+
+@pytest.fixture
+def funded(btc_usd, alice, bob):
+    """BTC-USD with alice and bob holding 10 BTC and 1,000,000 USD each."""
+    for user in (alice, bob):
+        balance_deposit(user=user, asset=btc_usd.base, amount=10 * BTC)
+        balance_deposit(user=user, asset=btc_usd.quote, amount=1_000_000 * USD)
+    return btc_usd
+
+
+@pytest.fixture
+def matcher(btc_usd):
+    """An in-process matcher over BTC-USD: call it to drain the queue."""
+    book = PairBook(btc_usd)
+    book.rebuild()
+    processor = BatchProcessor({btc_usd.pk: book})
+
+    def run(limit: int = 500) -> int:
+        total = 0
+        while n := processor.run_once(limit):
+            total += n
+        return total
+
+    run.book = book
+    run.processor = processor
+    return run

@@ -93,3 +93,7 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
                     "available_after", "held_after", "order_id", "trade_id", "ref", "created_at")
     list_filter = ("reason", "asset", "wallet")
     search_fields = ("user__username", "ref")
+
+
+# Registers WithdrawalAdmin (kept in its own module).
+from apps.accounts import admin_withdrawals  # noqa: E402, F401

@@ -7,6 +7,8 @@ minor units, both >= 0 by database CHECK. Rows change only through
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -111,3 +113,53 @@ class LedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reason} {self.delta_available:+}/{self.delta_held:+}"
+
+
+class WithdrawalStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+
+
+class Withdrawal(models.Model):
+    """A request to send ``amount`` of ``asset`` out of the exchange.
+
+    While pending, the amount sits in the wallet's ``held`` (a ledger hold);
+    completing debits it from held (reason withdrawal), failing releases it.
+    Rows change only through ``apps.accounts.withdrawals``.
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="withdrawals"
+    )
+    asset = models.ForeignKey(
+        "markets.Asset", on_delete=models.PROTECT, related_name="+"
+    )
+    wallet = models.CharField(
+        max_length=8, choices=Wallet.choices, default=Wallet.SPOT
+    )
+    amount = models.BigIntegerField(help_text="Minor units of the asset.")
+    address = models.CharField(max_length=128)
+    status = models.CharField(
+        max_length=16, choices=WithdrawalStatus.choices, default=WithdrawalStatus.PENDING
+    )
+    txid = models.CharField(max_length=128, blank=True, default="")
+    failure_reason = models.CharField(max_length=128, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(amount__gt=0), name="withdrawal_amount_gt_0"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "id"], name="withdrawal_status"),
+            models.Index(fields=["user", "-id"], name="withdrawal_user"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.uuid)

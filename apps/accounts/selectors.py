@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.db.models import Sum
 
-from apps.accounts.models import EXTERNAL_IN, EXTERNAL_OUT, Balance, LedgerEntry
+from apps.accounts.models import (
+    EXTERNAL_IN,
+    EXTERNAL_OUT,
+    Account,
+    Balance,
+    LedgerEntry,
+    Tier,
+    Wallet,
+    Withdrawal,
+)
+from apps.core.errors import DomainError, ErrorCode
+from apps.markets.models import Asset
 
 
 def ledger_problems() -> list[str]:
@@ -64,3 +77,61 @@ def balances_for_user(*, user_id: int) -> list[Balance]:
     return list(
         Balance.objects.filter(user_id=user_id).select_related("asset").order_by("wallet", "asset__code")
     )
+
+
+def account_tier_get(*, user_id: int) -> str:
+    """The user's verification tier; unverified when no Account row exists yet."""
+    tier = Account.objects.filter(user_id=user_id).values_list("tier", flat=True).first()
+    return tier or Tier.UNVERIFIED
+
+
+@dataclass(frozen=True, slots=True)
+class WalletBalance:
+    asset: Asset
+    available: int  # minor units
+    held: int
+
+    @property
+    def total(self) -> int:
+        return self.available + self.held
+
+
+def balances_by_wallet(*, user_id: int) -> dict[str, list[WalletBalance]]:
+    """Every wallet (spot, margin, earn) with every asset, by asset code; an
+    asset the user never held shows as zero."""
+    assets = list(Asset.objects.order_by("code"))
+    rows = {
+        (b.wallet, b.asset_id): b
+        for b in Balance.objects.filter(user_id=user_id).only(
+            "wallet", "asset_id", "available", "held"
+        )
+    }
+    result: dict[str, list[WalletBalance]] = {}
+    for wallet in Wallet.values:
+        result[wallet] = []
+        for asset in assets:
+            row = rows.get((wallet, asset.pk))
+            available, held = (row.available, row.held) if row else (0, 0)
+            result[wallet].append(WalletBalance(asset, available, held))
+    return result
+
+
+def withdrawal_get_for_user(*, user_id: int, withdrawal_id: str) -> Withdrawal:
+    """The user's withdrawal by its public id; NOT_FOUND for a malformed id,
+    an unknown one or another user's (never says which)."""
+    try:
+        public_id = uuid.UUID(withdrawal_id)
+    except (ValueError, TypeError, AttributeError):
+        public_id = None
+    withdrawal = None
+    if public_id is not None:
+        withdrawal = (
+            Withdrawal.objects.select_related("asset")
+            .filter(uuid=public_id, user_id=user_id).first()
+        )
+    if withdrawal is None:
+        raise DomainError(
+            "No such withdrawal.", code=ErrorCode.ACCOUNT_WITHDRAWAL_NOT_FOUND,
+            details={"withdrawal_id": withdrawal_id[:64]},
+        )
+    return withdrawal

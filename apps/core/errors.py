@@ -35,7 +35,6 @@ class ErrorCode(StrEnum):
     ORDER_INVALID_PARAMETERS = "ORDER_INVALID_PARAMETERS"
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     ORDER_CLIENT_ID_CONFLICT = "ORDER_CLIENT_ID_CONFLICT"
-    ORDER_REJECTED = "ORDER_REJECTED"
     ORDER_NO_REFERENCE_PRICE = "ORDER_NO_REFERENCE_PRICE"
     MARKET_NOT_FOUND = "MARKET_NOT_FOUND"
     MARKET_HALTED = "MARKET_HALTED"
@@ -44,6 +43,8 @@ class ErrorCode(StrEnum):
     ACCOUNT_ASSET_NOT_FOUND = "ACCOUNT_ASSET_NOT_FOUND"
     ACCOUNT_WITHDRAWALS_DISABLED = "ACCOUNT_WITHDRAWALS_DISABLED"
     ACCOUNT_INVALID_TRANSFER = "ACCOUNT_INVALID_TRANSFER"
+    ACCOUNT_WITHDRAWAL_NOT_FOUND = "ACCOUNT_WITHDRAWAL_NOT_FOUND"
+    ACCOUNT_WITHDRAWAL_NOT_PENDING = "ACCOUNT_WITHDRAWAL_NOT_PENDING"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     SYSTEM_OVERLOADED = "SYSTEM_OVERLOADED"
@@ -99,9 +100,6 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     E.ORDER_CLIENT_ID_CONFLICT: ErrorSpec(
         409, False, "client_order_id was used with different parameters."
     ),
-    E.ORDER_REJECTED: ErrorSpec(
-        422, False, "The matcher rejected the order (reason in details)."
-    ),
     E.ORDER_NO_REFERENCE_PRICE: ErrorSpec(
         422, True, "No reference price to bound a market order."
     ),
@@ -116,6 +114,10 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
         409, False, "Withdrawals of this asset are disabled."
     ),
     E.ACCOUNT_INVALID_TRANSFER: ErrorSpec(400, False, "The transfer is not valid."),
+    E.ACCOUNT_WITHDRAWAL_NOT_FOUND: ErrorSpec(404, False, "No such withdrawal for this account."),
+    E.ACCOUNT_WITHDRAWAL_NOT_PENDING: ErrorSpec(
+        409, False, "The withdrawal is already completed or failed."
+    ),
     E.NOT_FOUND: ErrorSpec(404, False, "No such endpoint."),
     E.METHOD_NOT_ALLOWED: ErrorSpec(405, False, "Method not allowed here."),
     E.SYSTEM_OVERLOADED: ErrorSpec(503, True, "The pair's queue is full; retry."),

@@ -24,8 +24,10 @@ class PairAdmin(admin.ModelAdmin):
     actions = ["set_trading", "set_cancel_only", "set_halted"]
 
     def get_readonly_fields(self, request, obj=None):
-        # Resting orders are stored in ticks and lots of this grid.
-        return ("symbol", "base", "quote", "tick_size", "lot_size") if obj else ()
+        # Resting orders are stored in ticks and lots of this grid, and their
+        # holds and cumulative fees were computed with these fee rates.
+        fixed = ("symbol", "base", "quote", "tick_size", "lot_size", "maker_fee_bps", "taker_fee_bps")
+        return fixed if obj else ()
 
     def _set(self, request, queryset, status: str) -> None:
         for pair in queryset:

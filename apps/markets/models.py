@@ -72,7 +72,8 @@ class Pair(models.Model):
                 name="pair_taker_fee_range",
             ),
             models.CheckConstraint(
-                condition=Q(maker_fee_bps__gte=-100) & Q(maker_fee_bps__lte=1000),
+                # No maker rebates yet: the fee account would have to be funded.
+                condition=Q(maker_fee_bps__gte=0) & Q(maker_fee_bps__lte=1000),
                 name="pair_maker_fee_range",
             ),
             models.CheckConstraint(

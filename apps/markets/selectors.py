@@ -1,27 +1,185 @@
-"""Reads of assets and pairs."""
+"""Reads of assets and pairs, and the public market data: order book, trades,
+ticker. Amounts come back as integers of the pair's grid (ticks, lots, minor
+units); the API edge formats them."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db import connection
+from django.db.models import Max, Min, Sum
+
 from apps.core.errors import DomainError, ErrorCode
-from apps.markets.models import Asset, Pair
+from apps.markets.models import Asset, MarketEvent, Pair
+from apps.orders.models import Order, OrderStatus, OrderType, Trade
+
+
+_SYMBOL_TEXT = re.compile(r"\A[A-Za-z0-9_.-]{1,32}\Z")
+_ASSET_TEXT = re.compile(r"\A[A-Za-z0-9_.-]{1,16}\Z")
+
+
+def _printable(text: object, limit: int) -> str:
+    return str(text)[:limit].encode("ascii", "replace").decode()
 
 
 def pair_get(*, symbol: str) -> Pair:
-    """The pair by symbol (case-insensitive), or MARKET_NOT_FOUND."""
-    pair = Pair.objects.select_related("base", "quote").filter(symbol=symbol.upper()).first()
+    """The pair by symbol (case-insensitive), or MARKET_NOT_FOUND. Text that
+    cannot be a symbol (too long, NUL or other bytes PostgreSQL refuses) is
+    refused before it reaches the database."""
+    pair = None
+    if isinstance(symbol, str) and _SYMBOL_TEXT.match(symbol):
+        pair = Pair.objects.select_related("base", "quote").filter(symbol=symbol.upper()).first()
     if pair is None:
-        raise DomainError(
-            f"No market {symbol[:32]!r}.", code=ErrorCode.MARKET_NOT_FOUND,
-            details={"pair": symbol[:32]},
-        )
+        shown = _printable(symbol, 32)
+        raise DomainError(f"No market {shown!r}.", code=ErrorCode.MARKET_NOT_FOUND,
+                          details={"pair": shown})
     return pair
 
 
 def asset_get(*, code: str) -> Asset:
-    asset = Asset.objects.filter(code=code.upper()).first()
+    """The asset by code (case-insensitive), or ACCOUNT_ASSET_NOT_FOUND."""
+    asset = None
+    if isinstance(code, str) and _ASSET_TEXT.match(code):
+        asset = Asset.objects.filter(code=code.upper()).first()
     if asset is None:
-        raise DomainError(
-            f"No asset {code[:16]!r}.", code=ErrorCode.ACCOUNT_ASSET_NOT_FOUND,
-            details={"asset": code[:16]},
-        )
+        shown = _printable(code, 16)
+        raise DomainError(f"No asset {shown!r}.", code=ErrorCode.ACCOUNT_ASSET_NOT_FOUND,
+                          details={"asset": shown})
     return asset
+
+
+def pair_list() -> list[Pair]:
+    """Every pair with its assets, by symbol."""
+    return list(Pair.objects.select_related("base", "quote").order_by("symbol"))
+
+
+# --------------------------------------------------------------- order book
+
+Level = tuple[int, int]  # (price in ticks, size in lots)
+
+
+@dataclass(frozen=True, slots=True)
+class BookSnapshot:
+    """Aggregated levels of a pair's resting book and the pair's MarketEvent
+    sequence they correspond to. Bids high -> low, asks low -> high."""
+
+    bids: list[Level]
+    asks: list[Level]
+    sequence: int
+
+
+# One statement on purpose. The matcher writes order states and the pair's
+# MarketEvents in ONE transaction, and a single SELECT reads one snapshot of the
+# database (PostgreSQL takes a snapshot per statement under READ COMMITTED;
+# SQLite holds one read transaction for the statement, and WAL readers see only
+# whole commits). So the levels and the sequence returned together always
+# describe the same moment: a client applying stream deltas with seq > sequence
+# to these levels can never double-apply or miss one. Two separate queries
+# could straddle a matcher commit.
+#
+# A resting order is live (open / partially filled), has a book priority, and is
+# a limit order or a triggered stop-limit (untriggered stops are not in the book).
+_LIVE_RESTING = """
+    pair_id = %s AND status IN (%s, %s) AND priority IS NOT NULL
+    AND (type = %s OR (type = %s AND triggered_at IS NOT NULL))"""
+
+_SNAPSHOT_SQL = """
+SELECT side, price, size FROM (
+    SELECT side, price, CAST(SUM(size - filled_size) AS BIGINT) AS size
+    FROM {orders} WHERE {live} AND side = %s
+    GROUP BY side, price ORDER BY price DESC LIMIT %s
+) AS bids
+UNION ALL
+SELECT side, price, size FROM (
+    SELECT side, price, CAST(SUM(size - filled_size) AS BIGINT) AS size
+    FROM {orders} WHERE {live} AND side = %s
+    GROUP BY side, price ORDER BY price ASC LIMIT %s
+) AS asks
+UNION ALL
+SELECT 'seq', COALESCE(MAX(seq), 0), 0 FROM {events} WHERE pair_id = %s
+"""
+
+
+def orderbook_snapshot(*, pair: Pair, depth: int) -> BookSnapshot:
+    """The top ``depth`` price levels per side (sizes summed over the orders
+    resting at each price, in lots) and the pair's book sequence, read in one
+    SQL statement (see the comment above ``_SNAPSHOT_SQL``). ``depth`` >= 1."""
+    live_params = [
+        pair.pk, OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value,
+        OrderType.LIMIT.value, OrderType.STOP_LIMIT.value,
+    ]
+    sql = _SNAPSHOT_SQL.format(
+        orders=connection.ops.quote_name(Order._meta.db_table),
+        events=connection.ops.quote_name(MarketEvent._meta.db_table),
+        live=_LIVE_RESTING,
+    )
+    params = [*live_params, "buy", depth, *live_params, "sell", depth, pair.pk]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    levels = {"buy": [], "sell": []}  # type: dict[str, list[Level]]
+    sequence = 0
+    for side, price, size in rows:
+        if side == "seq":
+            sequence = int(price)
+        else:
+            levels[side].append((int(price), int(size)))
+    bids = sorted(levels["buy"], reverse=True)
+    asks = sorted(levels["sell"])
+    return BookSnapshot(bids=bids, asks=asks, sequence=sequence)
+
+
+# --------------------------------------------------------------- trades, ticker
+
+TICKER_WINDOW = timedelta(hours=24)
+
+
+def trades_recent(*, pair: Pair, limit: int) -> list[Trade]:
+    """The pair's last ``limit`` trades, newest first."""
+    return list(Trade.objects.filter(pair=pair).order_by("-seq")[:limit])
+
+
+@dataclass(frozen=True, slots=True)
+class TickerStats:
+    """Integers of the pair's grid: prices in ticks, sizes in lots, quote in
+    quote minor units. ``None`` where the market has no trade to say it."""
+
+    last_price: int | None
+    last_size: int | None
+    open: int | None  # first trade of the window
+    high: int | None
+    low: int | None
+    close: int | None  # last trade of the window
+    base_volume: int  # lots
+    quote_volume: int  # quote minor units
+    book: BookSnapshot  # depth 1: best bid and ask, and the book sequence
+
+
+def ticker_get(*, pair: Pair, now: datetime) -> TickerStats:
+    """Last trade, 24-hour statistics over trades created in (now - 24h, now],
+    and the best bid/ask with the book sequence (one consistent statement of
+    their own; the trade figures may be a commit newer than ``sequence``)."""
+    trades = Trade.objects.filter(pair=pair)
+    last = trades.order_by("-seq").values("price", "size").first()
+    window = trades.filter(created_at__gt=now - TICKER_WINDOW, created_at__lte=now)
+    stats = window.aggregate(
+        high=Max("price"), low=Min("price"), base=Sum("size"), quote=Sum("quote"),
+        first=Min("seq"), last=Max("seq"),
+    )
+    ends: dict[int, int] = {}
+    if stats["first"] is not None:
+        bounds = trades.filter(seq__in={stats["first"], stats["last"]})
+        ends = dict(bounds.values_list("seq", "price"))
+    return TickerStats(
+        last_price=last["price"] if last else None,
+        last_size=last["size"] if last else None,
+        open=ends.get(stats["first"]),
+        high=stats["high"],
+        low=stats["low"],
+        close=ends.get(stats["last"]),
+        base_volume=int(stats["base"] or 0),
+        quote_volume=int(stats["quote"] or 0),
+        book=orderbook_snapshot(pair=pair, depth=1),
+    )

@@ -74,11 +74,20 @@ class Order(models.Model):
         null=True, blank=True, help_text="Quote minor units (market buys by funds)."
     )
     hold_amount = models.BigIntegerField(
-        default=0, help_text="Held at placement: quote minor units (buy) or lots (sell)."
+        default=0,
+        help_text="Held at placement, in minor units of the quote (buy) or base (sell).",
     )
     filled_size = models.BigIntegerField(default=0, help_text="Lots.")
     filled_quote = models.BigIntegerField(default=0, help_text="Quote minor units.")
+    maker_quote = models.BigIntegerField(
+        default=0, help_text="Part of filled_quote filled as maker (fee state)."
+    )
     fee = models.BigIntegerField(default=0, help_text="Quote minor units.")
+    priority = models.BigIntegerField(
+        null=True, blank=True,
+        help_text="Per-pair order in which it entered the book (or the stop book).",
+    )
+    triggered_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(
         max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING
     )
@@ -132,6 +141,7 @@ class Trade(models.Model):
         ]
         indexes = [
             models.Index(fields=["pair", "-seq"], name="trade_recent"),
+            models.Index(fields=["pair", "created_at"], name="trade_pair_time"),
             models.Index(fields=["maker_user", "-id"], name="trade_maker_user"),
             models.Index(fields=["taker_user", "-id"], name="trade_taker_user"),
         ]
@@ -165,3 +175,12 @@ class OrderCommand(models.Model):
                 name="ordercommand_unprocessed",
             ),
         ]
+
+
+class CancelAllAfter(models.Model):
+    """A market maker's dead-man switch: when ``deadline`` passes without a
+    refresh, every live order placed with ``api_key`` is cancelled."""
+
+    api_key = models.OneToOneField("apikeys.ApiKey", on_delete=models.CASCADE, related_name="+")
+    deadline = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)

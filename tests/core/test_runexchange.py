@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -20,6 +22,35 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def readme_block(starting: str) -> str:
+    """The README's shell block whose first line is ``starting``."""
+    text = (ROOT / "README.md").read_text()
+    for block in re.findall(r"```sh\n(.*?)```", text, flags=re.S):
+        if block.startswith(starting):
+            return block
+    raise AssertionError(f"README has no sh block starting with {starting!r}")
+
+
+def run_readme_quickstart(proc: subprocess.Popen, port: int, env: dict) -> None:
+    """The README's curl quick-start, as written (but for the port), with the
+    demo key that runexchange printed."""
+    exports = {}
+    while len(exports) < 2:
+        line = proc.stdout.readline()
+        assert line, "runexchange printed no demo key"
+        match = re.match(r"\s*export (HKT_KEY|HKT_SECRET)=(\S+)", line)
+        if match:
+            exports[match.group(1)] = match.group(2)
+    script = readme_block("source .venv/bin/activate").replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+    result = subprocess.run(["bash", "-c", script], cwd=ROOT, env={**env, **exports},
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    order = json.loads(result.stdout)
+    assert order["status"] == "open", order
+    assert (order["pair"], order["side"], order["price"], order["size"]) == (
+        "BTC-USD", "buy", "63000.000000", "0.01000000")
 
 
 @pytest.mark.slow
@@ -42,13 +73,15 @@ def test_runexchange_serves_health_and_admin_then_stops_on_sigterm(tmp_path):
                 assert proc.poll() is None, proc.stdout.read()
                 time.sleep(0.3)
         assert health is not None and health.status_code == 200, "no health within a minute"
+        first = proc.stdout.readline()
+        assert first.startswith("markets: BTC-USD, ETH-USD, ETH-BTC; demo user: demo"), first
         assert health.json()["checks"] == {"database": True, "channel_layer": True}
+        run_readme_quickstart(proc, port, env)
         login = httpx.get(f"http://127.0.0.1:{port}/admin/login/", timeout=5)
         assert login.status_code == 200 and "Django administration" in login.text
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
         output = proc.stdout.read()
-        assert "markets: BTC-USD, ETH-USD, ETH-BTC" in output
         # All children stopped with the parent: the port is free again.
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1)

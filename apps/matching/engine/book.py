@@ -14,7 +14,7 @@ deque is compacted when dead entries dominate, so memory stays bounded.
 from __future__ import annotations
 
 from collections import deque
-from typing import Iterator
+from collections.abc import Iterator
 
 from sortedcontainers import SortedList  # type: ignore[import-untyped]
 
@@ -95,18 +95,22 @@ class Level:
 class BookSide:
     """All levels of one side."""
 
-    __slots__ = ("side", "sign", "levels", "keys")
+    __slots__ = ("side", "sign", "levels", "keys", "chunks")
 
     def __init__(self, side: Side) -> None:
         self.side = side
         self.sign = 1 if side is Side.SELL else -1
         self.levels: dict[int, Level] = {}
         self.keys = SortedList()
+        # SortedList's list of sorted sublists, mutated only in place for the
+        # list's lifetime (sortedcontainers 2.4, pinned): ``chunks[0][0]`` is
+        # the best key with no Python-level call.  check() verifies the alias.
+        self.chunks: list[list[int]] = self.keys._lists
 
     def best(self) -> int | None:
         """Best price, or None if the side is empty."""
-        keys = self.keys
-        return int(keys[0]) * self.sign if keys else None
+        chunks = self.chunks
+        return chunks[0][0] * self.sign if chunks else None
 
     def add(self, o: Order) -> None:
         """Append ``o`` at the back of its price level (creating it)."""
@@ -131,11 +135,6 @@ class BookSide:
             lvl.orders = deque(lvl.live())
             lvl.dead = 0
 
-    def level_total(self, price: int) -> int:
-        """Total live size at ``price`` (0 if no level)."""
-        lvl = self.levels.get(price)
-        return lvl.total if lvl is not None else 0
-
     def iter_levels(self) -> Iterator[Level]:
         """Levels from best to worst."""
         levels = self.levels
@@ -155,6 +154,10 @@ class BookSide:
         """Raise InvariantError on an inconsistency; return live order count."""
         if sorted(self.sign * p for p in self.levels) != list(self.keys):
             raise InvariantError(f"{self.side} keys differ from levels")
+        if self.chunks is not self.keys._lists or self.best() != (
+            self.keys[0] * self.sign if self.keys else None
+        ):
+            raise InvariantError(f"{self.side} best-key alias is stale")
         is_buy = self.side is Side.BUY
         count = 0
         for price, lvl in self.levels.items():

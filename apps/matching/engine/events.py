@@ -22,15 +22,18 @@ _T = TypeVar("_T")
 
 
 def _strict_eq(cls: type[_T]) -> type[_T]:
+    """Make equality also compare the event class (plain tuples would not)."""
+
     def __eq__(self: tuple[Any, ...], other: object) -> bool:
         return type(self) is type(other) and tuple.__eq__(self, other)
 
     def __ne__(self: tuple[Any, ...], other: object) -> bool:
         return not (type(self) is type(other) and tuple.__eq__(self, other))
 
-    setattr(cls, "__eq__", __eq__)
-    setattr(cls, "__ne__", __ne__)
-    setattr(cls, "__hash__", tuple.__hash__)
+    # setattr: mypy rejects assigning methods on a class object.
+    setattr(cls, "__eq__", __eq__)  # noqa: B010
+    setattr(cls, "__ne__", __ne__)  # noqa: B010
+    setattr(cls, "__hash__", tuple.__hash__)  # noqa: B010
     return cls
 
 

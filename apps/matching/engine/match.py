@@ -9,9 +9,9 @@ fill keeps that true (see docs/matching-engine.md).
 
 from __future__ import annotations
 
-from .book import BookSide, Order
-from .events import Done, Event, Trade
+from .book import BookSide, Level, Order
 from .events import Cancelled as _Cancelled
+from .events import Done, Event, Trade
 from .fees import affordable_lots
 from .reasons import DoneReason, Reason
 from .types import BPS, BookConfig, InvariantError, Side, Stp
@@ -50,11 +50,18 @@ class Matcher:
         self.mb = cfg.maker_fee_bps
 
     def rest(self, o: Order) -> None:
-        """Put ``o`` at the back of its level and index it."""
+        """Put ``o`` at the back of its level and index it (BookSide.add,
+        inlined: this runs for most commands)."""
         side = self.bids if o.is_buy else self.asks
-        side.add(o)
+        price = o.price
+        lvl = side.levels.get(price)
+        if lvl is None:
+            lvl = side.levels[price] = Level(price)
+            side.keys.add(side.sign * price)
+        lvl.orders.append(o)
+        lvl.total += o.remaining
         self.index[o.order_id] = o
-        self.touched[side.sign * o.price] = None
+        self.touched[side.sign * price] = None
 
     def cancel_resting(self, o: Order) -> int:
         """Take live resting ``o`` out of the book; return its remainder."""
@@ -94,7 +101,7 @@ class Matcher:
         if need:
             return False
         if not t.is_buy:
-            return True
+            return t.spent + t.remaining <= t.cap
         num = (t.taker_quote + notional) * self.tb + t.maker_quote * self.mb
         return t.spent + notional + -(-num // BPS) - t.fee <= t.cap
 
@@ -112,6 +119,7 @@ class Matcher:
         tb = self.tb
         mb = self.mb
         keys = opp.keys
+        chunks = opp.chunks
         levels = opp.levels
         sign = opp.sign
         index = self.index
@@ -121,21 +129,20 @@ class Matcher:
         t_id = t.order_id
         t_acc = t.account_id
         rem = t.remaining
-        filled_before = t.filled_size
         append = ev.append
         reason: Reason | None = None
-        price = 0
+        last = 0  # price of the latest trade, 0 if none
         while rem:
-            if not keys:
+            if not chunks:
                 reason = EMPTY_BOOK
                 break
-            key = keys[0]
+            key = chunks[0][0]
             if key > limit_key:
                 reason = LIMIT_REACHED
                 break
             price = key * sign
             lvl = levels[price]
-            touched[key] = None
+            total_before = lvl.total
             dq = lvl.orders
             unit = price * k
             while dq:
@@ -151,7 +158,9 @@ class Matcher:
                         del index[m.order_id]
                         lvl.total -= mr
                         m.remaining = 0
-                        append(_new(_Cancelled, (m.order_id, t_acc, _SELF_TRADE, mr, ts)))
+                        append(
+                            _new(_Cancelled, (m.order_id, t_acc, _SELF_TRADE, mr, ts))
+                        )
                         append(_done(m, _CANCELLED))
                         if t.stp is _CANCEL_OLDEST:
                             continue
@@ -159,35 +168,33 @@ class Matcher:
                     break
                 q = rem if rem < mr else mr
                 notional = unit * q
+                # Fee numerators (x10000) so far; see fees.py for the rule.
+                tbase = t.taker_quote * tb + t.maker_quote * mb
+                tdue = -(-(tbase + notional * tb) // BPS)
                 if t_buy:
-                    tdue = -(-((t.taker_quote + notional) * tb + t.maker_quote * mb) // BPS)
                     cost = notional + tdue - t.fee
                     if t.spent + cost > t.cap:
-                        q = affordable_lots(
-                            t.cap - t.spent, unit, t.taker_quote * tb + t.maker_quote * mb,
-                            t.fee, tb,
-                        )
+                        q = affordable_lots(t.cap - t.spent, unit, tbase, t.fee, tb)
                         if not q:
                             reason = EXHAUSTED
                             break
                         notional = unit * q
-                        tdue = -(-((t.taker_quote + notional) * tb + t.maker_quote * mb) // BPS)
+                        tdue = -(-(tbase + notional * tb) // BPS)
                         cost = notional + tdue - t.fee
+                elif t.spent + q > t.cap:
+                    q = t.cap - t.spent
+                    if q <= 0:
+                        reason = EXHAUSTED
+                        break
+                    notional = unit * q
+                    tdue = -(-(tbase + notional * tb) // BPS)
+                mdue = -(-(m.taker_quote * tb + (m.maker_quote + notional) * mb) // BPS)
+                mfee = mdue - m.fee
+                if t_buy:
                     t.spent += cost
-                    mdue = -(-(m.taker_quote * tb + (m.maker_quote + notional) * mb) // BPS)
-                    mfee = mdue - m.fee
                     m.spent += q
                 else:
-                    if t.spent + q > t.cap:
-                        q = t.cap - t.spent
-                        if q <= 0:
-                            reason = EXHAUSTED
-                            break
-                        notional = unit * q
-                    tdue = -(-((t.taker_quote + notional) * tb + t.maker_quote * mb) // BPS)
                     t.spent += q
-                    mdue = -(-(m.taker_quote * tb + (m.maker_quote + notional) * mb) // BPS)
-                    mfee = mdue - m.fee
                     m.spent += notional + mfee
                 tfee = tdue - t.fee
                 t.fee = tdue
@@ -199,14 +206,33 @@ class Matcher:
                 m.filled_size += q
                 m.remaining = mr - q
                 lvl.total -= q
-                append(_new(Trade, (m.order_id, t_id, m.account_id, t_acc, price,
-                                       q, notional, mfee, tfee, t_side, ts)))
+                append(
+                    _new(
+                        Trade,
+                        (
+                            m.order_id,
+                            t_id,
+                            m.account_id,
+                            t_acc,
+                            price,
+                            q,
+                            notional,
+                            mfee,
+                            tfee,
+                            t_side,
+                            ts,
+                        ),
+                    )
+                )
+                last = price
                 if q == mr:
                     dq.popleft()
                     del index[m.order_id]
                     append(_done(m, _FILLED))
                 if not rem:
                     break
+            if lvl.total != total_before:
+                touched[key] = None
             if not lvl.total:
                 keys.pop(0)
                 del levels[price]
@@ -215,11 +241,21 @@ class Matcher:
             if reason is not None:
                 break
         t.remaining = rem
-        if t.filled_size != filled_before:
-            self.last = price
+        if last:
+            self.last = last
         return reason
 
 
 def _done(o: Order, reason: DoneReason) -> Event:
-    return _new(Done, (o.order_id, o.account_id, reason, o.filled_size,
-                       o.taker_quote + o.maker_quote, o.fee, o.hold - o.spent))
+    return _new(
+        Done,
+        (
+            o.order_id,
+            o.account_id,
+            reason,
+            o.filled_size,
+            o.taker_quote + o.maker_quote,
+            o.fee,
+            o.hold - o.spent,
+        ),
+    )

@@ -46,9 +46,7 @@ class StopBook:
         """Remove and return the stop, or None if unknown."""
         cmd = self.by_id.pop(order_id, None)
         if cmd is not None:
-            (self._buys if cmd.side is Side.BUY else self._sells).remove(
-                self._key(cmd)
-            )
+            (self._buys if cmd.side is Side.BUY else self._sells).remove(self._key(cmd))
         return cmd
 
     def pop_triggered(self, last: int) -> PlaceOrder | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
 BPS = 10_000
 
@@ -90,8 +90,36 @@ class OpenOrder(NamedTuple):
     fee_total: int
     spent: int
 
-    def restore_kwargs(self) -> dict[str, object]:
+    def restore_kwargs(self) -> RestoreKwargs:
         """The keyword arguments that rebuild this order with restore_resting."""
-        kw: dict[str, object] = self._asdict()
-        del kw["spent"]
-        return kw
+        return RestoreKwargs(
+            order_id=self.order_id,
+            account_id=self.account_id,
+            side=self.side,
+            price=self.price,
+            remaining_size=self.remaining_size,
+            hold=self.hold,
+            ts=self.ts,
+            stp=self.stp,
+            filled_size=self.filled_size,
+            taker_quote=self.taker_quote,
+            maker_quote=self.maker_quote,
+            fee_total=self.fee_total,
+        )
+
+
+class RestoreKwargs(TypedDict):
+    """Keyword arguments of ``Engine.restore_resting``."""
+
+    order_id: int
+    account_id: int
+    side: Side
+    price: int
+    remaining_size: int
+    hold: int
+    ts: int
+    stp: Stp
+    filled_size: int
+    taker_quote: int
+    maker_quote: int
+    fee_total: int

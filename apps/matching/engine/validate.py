@@ -14,22 +14,22 @@ _FOK = TimeInForce.FOK
 _BUY = Side.BUY
 
 
-def _pos(v: int | None) -> bool:
-    return v is not None and v > 0
-
-
 def is_valid(cmd: PlaceOrder) -> bool:
     """True if ``cmd`` has a coherent shape (see PlaceOrder's docstring)."""
-    if cmd.hold < 0 or (cmd.post_only and cmd.tif is not _GTC):
-        return False
     # Identity checks below rely on real enum members, not equal strings.
     if type(cmd.side) is not Side or type(cmd.tif) is not TimeInForce:
         return False
-    if type(cmd.stp) is not Stp or type(cmd.type) is not OrderType:
+    if type(cmd.stp) is not Stp or cmd.hold < 0:
+        return False
+    if cmd.post_only and cmd.tif is not _GTC:
         return False
     kind = cmd.type
     if kind is _LIMIT or kind is _STOP_LIMIT:
-        if not (_pos(cmd.price) and _pos(cmd.size)) or cmd.funds is not None:
+        price = cmd.price
+        size = cmd.size
+        if price is None or size is None or price <= 0 or size <= 0:
+            return False
+        if cmd.funds is not None:
             return False
     elif kind is _MARKET or kind is _STOP:
         if cmd.price is not None or cmd.tif is _FOK or cmd.post_only:
@@ -37,10 +37,11 @@ def is_valid(cmd: PlaceOrder) -> bool:
         if cmd.size is not None:
             if cmd.size <= 0 or cmd.funds is not None:
                 return False
-        elif not (_pos(cmd.funds) and cmd.side is _BUY):
+        elif cmd.funds is None or cmd.funds <= 0 or cmd.side is not _BUY:
             return False
     else:
         return False
+    sp = cmd.stop_price
     if kind is _STOP or kind is _STOP_LIMIT:
-        return _pos(cmd.stop_price)
-    return cmd.stop_price is None
+        return sp is not None and sp > 0
+    return sp is None

@@ -21,6 +21,9 @@ from apps.accounts.services import demo_account_seed
 from apps.markets.services import markets_seed
 
 
+DEMO_KEY_LABEL = "sandbox demo"
+
+
 class Command(BaseCommand):
     help = "Migrate, seed the sandbox markets and demo account, then run daphne and the matcher."
 
@@ -41,13 +44,31 @@ class Command(BaseCommand):
         self.run_children(opts["host"], opts["port"])
 
     def demo_key_lines(self, demo: Any) -> list[str]:
-        """Hook for the demo API key (apikeys app); empty until it exists."""
-        return []
+        """The sandbox demo account's trading key, created once and shown on
+        every start (sandbox only: a production secret is shown only once)."""
+        if settings.EXCHANGE_ENV != "sandbox":
+            return []
+        from apps.apikeys.crypto import decrypt_secret
+        from apps.apikeys.models import ApiKey
+        from apps.apikeys.services import apikey_create
+
+        key = ApiKey.objects.filter(user=demo, label=DEMO_KEY_LABEL, revoked_at__isnull=True).first()
+        if key is None:
+            key, secret = apikey_create(user=demo, scope="trade", label=DEMO_KEY_LABEL,
+                                        ip_allowlist=["127.0.0.1/32", "::1/128"])
+        else:
+            secret = decrypt_secret(key.secret_encrypted)
+        return [
+            "demo API key (sandbox; trade scope; from 127.0.0.1 and ::1 only):",
+            f"  export HKT_KEY={key.key}",
+            f"  export HKT_SECRET={secret}",
+        ]
 
     def children(self, host: str, port: int) -> list[list[str]]:
         python = sys.executable
         return [
             [python, "-m", "daphne", "-b", host, "-p", str(port), "exchange.asgi:application"],
+            [python, str(settings.BASE_DIR / "manage.py"), "runmatcher", "--wait"],
         ]
 
     def run_children(self, host: str, port: int) -> None:

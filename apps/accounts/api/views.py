@@ -1,0 +1,114 @@
+"""Account endpoints: balances, transfers between own wallets, withdrawals.
+Thin views over apps.accounts services and selectors."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.accounts import selectors
+from apps.accounts.api import serializers as s
+from apps.accounts.services import balance_transfer
+from apps.accounts.withdrawals import withdrawal_request
+from apps.core.api.base import SignedAPIView
+from apps.core.money import format_units, parse_units
+from apps.markets.selectors import asset_get
+
+
+def _ledger_ref(request: Request) -> str:
+    """The request id, so a ledger entry leads to the request's logs."""
+    return f"api:{getattr(request, 'request_id', '')}"[:64]
+
+
+class BalanceListView(SignedAPIView):
+    required_scope = "read"
+    rate_weight = 5
+
+    @extend_schema(
+        operation_id="account_balances",
+        tags=["account"],
+        responses=s.BalancesOutputSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        wallets = selectors.balances_by_wallet(user_id=request.user.pk)
+        return Response(s.BalancesOutputSerializer(wallets).data)
+
+
+class TransferCreateView(SignedAPIView):
+    required_scope = "trade"
+    rate_weight = 1
+
+    @extend_schema(
+        operation_id="account_transfer",
+        tags=["account"],
+        request=s.TransferInputSerializer,
+        responses=s.TransferOutputSerializer,
+    )
+    def post(self, request: Request) -> Response:
+        data = s.TransferInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        asset = asset_get(code=v["asset"])
+        amount = parse_units(v["amount"], asset.scale, field="amount")
+        source, destination = balance_transfer(
+            user=request.user,
+            asset=asset,
+            amount=amount,
+            from_wallet=v["from_wallet"],
+            to_wallet=v["to_wallet"],
+            ref=_ledger_ref(request),
+        )
+        body = {
+            "asset": asset.code,
+            "amount": format_units(amount, asset.scale),
+            "source": source,
+            "destination": destination,
+        }
+        return Response(
+            s.TransferOutputSerializer(body, context={"scale": asset.scale}).data
+        )
+
+
+class WithdrawalCreateView(SignedAPIView):
+    required_scope = "withdraw"
+    rate_weight = 10
+
+    @extend_schema(
+        operation_id="withdrawal_create",
+        tags=["account"],
+        request=s.WithdrawalCreateInputSerializer,
+        responses={201: s.WithdrawalOutputSerializer},
+    )
+    def post(self, request: Request) -> Response:
+        data = s.WithdrawalCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        asset = asset_get(code=v["asset"])
+        amount = parse_units(v["amount"], asset.scale, field="amount")
+        withdrawal = withdrawal_request(
+            user=request.user,
+            asset=asset,
+            amount=amount,
+            address=v["address"],
+            wallet=v["wallet"],
+        )
+        withdrawal.refresh_from_db()  # an eager sandbox task may have completed it
+        return Response(s.WithdrawalOutputSerializer(withdrawal).data, status=201)
+
+
+class WithdrawalDetailView(SignedAPIView):
+    required_scope = "read"
+    rate_weight = 1
+
+    @extend_schema(
+        operation_id="withdrawal_get",
+        tags=["account"],
+        parameters=[OpenApiParameter("withdrawal_id", str, "path")],
+        responses=s.WithdrawalOutputSerializer,
+    )
+    def get(self, request: Request, withdrawal_id: str) -> Response:
+        withdrawal = selectors.withdrawal_get_for_user(
+            user_id=request.user.pk, withdrawal_id=withdrawal_id
+        )
+        return Response(s.WithdrawalOutputSerializer(withdrawal).data)

@@ -1,0 +1,155 @@
+"""ApiKey admin: scope, IP allow-list, drift, weight tier, revoke.
+
+The secret is never shown (not even encrypted) and keys are not created here:
+a secret must reach its owner once, through ``createapikey`` or the account's
+API key page. Every change goes through ``apps.apikeys.services``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+
+from apps.apikeys import services
+from apps.apikeys.models import (
+    MARKET_MAKER_WEIGHT_PER_MINUTE,
+    RETAIL_WEIGHT_PER_MINUTE,
+    ApiKey,
+    Scope,
+)
+from apps.core.errors import DomainError
+
+
+def _messages(exc: DomainError) -> list[str]:
+    fields = exc.details.get("fields") or {}
+    found = [str(m) for value in fields.values() for m in value]
+    return found or [exc.message]
+
+
+class ApiKeyAdminForm(forms.ModelForm):
+    ip_allowlist_text = forms.CharField(
+        label="IP allow-list",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text="One address or CIDR network per line, IPv4 or IPv6. Required "
+        "for trade and withdraw keys; empty on a read key allows any address.",
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ["label", "scope", "drift_ms", "weight_per_minute"]
+        help_texts = {
+            "drift_ms": "Accepted clock skew, 500-60,000 ms.",
+            "weight_per_minute": f"Rate-limit budget: {RETAIL_WEIGHT_PER_MINUTE} retail, "
+            f"{MARKET_MAKER_WEIGHT_PER_MINUTE} market maker.",
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["ip_allowlist_text"].initial = "\n".join(
+            self.instance.ip_allowlist or []
+        )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        if self.instance.revoked_at is not None:
+            raise forms.ValidationError("A revoked key cannot be changed.")
+        try:
+            data["ip_allowlist"] = services.clean_allowlist(
+                data.get("ip_allowlist_text", "")
+            )
+            services.check_allowlist_for_scope(
+                Scope(data.get("scope") or Scope.READ), data["ip_allowlist"]
+            )
+        except DomainError as exc:
+            raise forms.ValidationError(_messages(exc)) from exc
+        return data
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    form = ApiKeyAdminForm
+    list_display = [
+        "key",
+        "user",
+        "label",
+        "scope",
+        "allowlist",
+        "drift_ms",
+        "weight_per_minute",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    list_filter = ["scope", "revoked_at"]
+    search_fields = ["key", "label", "user__username", "user__email"]
+    readonly_fields = ["key", "user", "created_at", "last_used_at", "revoked_at"]
+    fields = [
+        "key",
+        "user",
+        "label",
+        "scope",
+        "ip_allowlist_text",
+        "drift_ms",
+        "weight_per_minute",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
+    actions = ["revoke_keys", "set_market_maker_tier", "set_retail_tier"]
+
+    @admin.display(description="IP allow-list")
+    def allowlist(self, obj: ApiKey) -> str:
+        return ", ".join(obj.ip_allowlist) or "(any: read only)"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a secret must be shown to its owner once; see createapikey
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # revoke instead: the row is the audit trail
+
+    def save_model(
+        self, request: HttpRequest, obj: ApiKey, form: Any, change: bool
+    ) -> None:
+        data = form.cleaned_data
+        services.apikey_update(
+            api_key=obj,
+            label=data["label"],
+            scope=data["scope"],
+            ip_allowlist=data["ip_allowlist"],
+            drift_ms=data["drift_ms"],
+            weight_per_minute=data["weight_per_minute"],
+        )
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for api_key in queryset:
+            services.apikey_revoke(api_key=api_key)
+        self.message_user(
+            request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS
+        )
+
+    @admin.action(description="Set market-maker rate tier (6,000/min)")
+    def set_market_maker_tier(
+        self, request: HttpRequest, queryset: QuerySet[ApiKey]
+    ) -> None:
+        self._set_weight(request, queryset, MARKET_MAKER_WEIGHT_PER_MINUTE)
+
+    @admin.action(description="Set retail rate tier (1,200/min)")
+    def set_retail_tier(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        self._set_weight(request, queryset, RETAIL_WEIGHT_PER_MINUTE)
+
+    def _set_weight(
+        self, request: HttpRequest, queryset: QuerySet[ApiKey], weight: int
+    ) -> None:
+        changed = 0
+        for api_key in queryset.filter(revoked_at__isnull=True):
+            services.apikey_update(api_key=api_key, weight_per_minute=weight)
+            changed += 1
+        self.message_user(
+            request, f"{changed} key(s) now at {weight}/min.", messages.SUCCESS
+        )

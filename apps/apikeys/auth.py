@@ -1,0 +1,235 @@
+"""HMAC request authentication (docs/signing.md).
+
+Checks, in this order, each failure with its own code:
+
+1. the four headers are present ............ AUTH_MISSING_HEADERS
+2. the key exists and is not revoked ....... AUTH_INVALID_KEY, AUTH_KEY_REVOKED
+3. the timestamp is Unix ms within the key's drift tolerance of server time
+   ........................................ AUTH_INVALID_TIMESTAMP,
+                                            AUTH_TIMESTAMP_EXPIRED / _IN_FUTURE
+4. the signature matches (constant time) .. AUTH_INVALID_SIGNATURE
+5. the nonce is well-formed and unused by this key within the window
+   ........................................ AUTH_INVALID_NONCE, AUTH_NONCE_REUSED
+
+The nonce is recorded only after the signature is verified, so nobody but the
+key's holder can burn its nonces. The prehash is computed by
+``exchange.client.signing``, the same code the clients use.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.encoding import escape_uri_path
+from django.utils.functional import SimpleLazyObject
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+
+import apps.core.middleware as core_clock
+from apps.apikeys import errors
+from apps.apikeys.crypto import decrypt_secret
+from apps.apikeys.models import MAX_DRIFT_MS, ApiKey
+from apps.apikeys.selectors import apikey_get_cached
+from apps.core.errors import DomainError, ErrorCode, ValidationFailed
+from exchange.client import signing
+
+log = logging.getLogger(__name__)
+
+AUTH_SCHEME = "HKT-HMAC-SHA256"
+_HEADER_META = {
+    name: "HTTP_" + name.upper().replace("-", "_") for name in signing.SIGNING_HEADERS
+}
+MAX_TIMESTAMP_DIGITS = 16
+LAST_USED_EVERY_S = 60
+
+
+def now_ms() -> int:
+    """Server time. The one clock of X-Server-Time, so tests can move both."""
+    return core_clock.now_ms()
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    """What the signature covers, independent of the transport."""
+
+    key: str
+    timestamp: str
+    nonce: str
+    signature: str
+    method: str
+    path: str  # path plus "?query" exactly as sent
+    body: bytes
+
+
+def signed_path(request: HttpRequest) -> str:
+    """The path and query string as the client sent them.
+
+    Under ASGI (daphne) the raw bytes of the path are in the scope; otherwise
+    (WSGI, the test client) the decoded path is re-encoded canonically, which
+    is what every client that percent-encodes only when it must has sent.
+    """
+    scope = getattr(request, "scope", None)
+    raw = scope.get("raw_path") if isinstance(scope, dict) else None
+    if raw:
+        path = raw.split(b"?", 1)[0].decode("latin-1")
+    else:
+        path = escape_uri_path(request.path)
+    query = request.META.get("QUERY_STRING", "")
+    return f"{path}?{query}" if query else path
+
+
+def signed_request_from_http(request: HttpRequest) -> SignedRequest:
+    """Collect the signing headers and the raw body; AUTH_MISSING_HEADERS if
+    any header is absent or empty."""
+    values = {
+        name: request.META.get(meta, "").strip() for name, meta in _HEADER_META.items()
+    }
+    missing = [name for name, value in values.items() if not value]
+    if missing:
+        raise errors.MissingHeaders(
+            f"Missing signing header(s): {', '.join(missing)}.",
+            details={"missing": missing},
+        )
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise ValidationFailed("The request body is too large.") from None
+    return SignedRequest(
+        key=values[signing.HEADER_KEY],
+        timestamp=values[signing.HEADER_TIMESTAMP],
+        nonce=values[signing.HEADER_NONCE],
+        signature=values[signing.HEADER_SIGNATURE],
+        method=request.method or "GET",
+        path=signed_path(request),
+        body=body,
+    )
+
+
+def verify(signed: SignedRequest, *, now: int) -> ApiKey:
+    """Steps 2-5 of the module docstring; returns the key or raises."""
+    api_key = _lookup_key(signed.key)
+    timestamp = _check_timestamp(signed.timestamp, api_key.drift_ms, now)
+    _check_signature(signed, api_key)
+    _claim_nonce(api_key, signed.nonce, timestamp, now)
+    return api_key
+
+
+def _lookup_key(key: str) -> ApiKey:
+    api_key = apikey_get_cached(key=key)
+    if api_key is None:
+        raise errors.InvalidKey()
+    if api_key.revoked_at is not None:
+        raise errors.KeyRevoked()
+    return api_key
+
+
+def _check_timestamp(value: str, drift_ms: int, now: int) -> int:
+    if not (value.isascii() and value.isdigit()) or len(value) > MAX_TIMESTAMP_DIGITS:
+        hint = " (milliseconds, not seconds)" if "." in value else ""
+        raise errors.InvalidTimestamp(
+            f"X-Api-Timestamp must be Unix time in integer milliseconds{hint}.",
+            details={"server_time": now},
+        )
+    timestamp = int(value)
+    skew = timestamp - now
+    details = {"server_time": now, "skew_ms": skew, "drift_ms": drift_ms}
+    if skew < -drift_ms:
+        hint = " Send milliseconds, not seconds." if timestamp < 10**12 else ""
+        raise errors.TimestampExpired(
+            f"The timestamp is {-skew} ms behind server time; this key accepts "
+            f"{drift_ms} ms.{hint}",
+            details=details,
+        )
+    if skew > drift_ms:
+        raise errors.TimestampInFuture(
+            f"The timestamp is {skew} ms ahead of server time; this key accepts "
+            f"{drift_ms} ms.",
+            details=details,
+        )
+    return timestamp
+
+
+def _check_signature(signed: SignedRequest, api_key: ApiKey) -> None:
+    expected = signing.sign_request(
+        secret=decrypt_secret(api_key.secret_encrypted),
+        key=signed.key,
+        method=signed.method,
+        path=signed.path,
+        body=signed.body,
+        timestamp=signed.timestamp,
+        nonce=signed.nonce,
+    )
+    if not signing.signature_matches(expected, signed.signature):
+        raise errors.InvalidSignature(
+            "The signature does not match; see docs/signing.md for the prehash.",
+            details={"signed_path": signed.path, "method": signed.method},
+        )
+
+
+def nonce_cache_key(api_key: ApiKey, nonce: str) -> str:
+    return f"apikeys:nonce:{api_key.pk}:{nonce}"
+
+
+def _claim_nonce(api_key: ApiKey, nonce: str, timestamp: int, now: int) -> None:
+    if not signing.NONCE_RE.match(nonce):
+        raise errors.InvalidNonce(
+            "X-Api-Nonce must be 8-64 characters of [A-Za-z0-9_-]."
+        )
+    # Keep the nonce until its timestamp leaves the widest possible window, so a
+    # later increase of the key's drift cannot reopen a replay.
+    ttl_s = -(-(timestamp + MAX_DRIFT_MS - now) // 1000) + 1
+    try:
+        fresh = cache.add(nonce_cache_key(api_key, nonce), 1, ttl_s)
+    except Exception as exc:  # noqa: BLE001 - no replay check, no entry
+        log.warning("nonce cache unavailable", exc_info=True)
+        raise DomainError(
+            "Replay protection is unavailable; retry shortly.",
+            code=ErrorCode.SYSTEM_UNAVAILABLE,
+        ) from exc
+    if not fresh:
+        raise errors.NonceReused(
+            "This nonce was already used with this key; send a fresh random one."
+        )
+
+
+def _mark_used(api_key: ApiKey) -> None:
+    # At most one write a minute per key, whichever process gets there first.
+    try:
+        if not cache.add(f"apikeys:used:{api_key.pk}", 1, LAST_USED_EVERY_S):
+            return
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())
+    except Exception:  # noqa: BLE001 - bookkeeping only; never fail a request over it
+        log.warning(
+            "could not record last use of api key %s", api_key.pk, exc_info=True
+        )
+
+
+def _lazy_user(user_id: int) -> Any:
+    return SimpleLazyObject(lambda: get_user_model()._default_manager.get(pk=user_id))
+
+
+def authenticate_http(request: HttpRequest) -> ApiKey:
+    """Steps 1-5 for a Django request; also for non-DRF edges."""
+    api_key = verify(signed_request_from_http(request), now=now_ms())
+    _mark_used(api_key)
+    return api_key
+
+
+class ApiKeyAuthentication(BaseAuthentication):
+    """DRF authentication for signed endpoints: ``(user, api_key)`` or raises
+    the AUTH_* error (a ``DomainError``, rendered by the exception handler)."""
+
+    def authenticate(self, request: Request) -> tuple[Any, ApiKey]:
+        api_key = authenticate_http(request._request)
+        request._request.api_key = api_key  # type: ignore[attr-defined]
+        return _lazy_user(api_key.user_id), api_key
+
+    def authenticate_header(self, request: Request) -> str:
+        return AUTH_SCHEME

@@ -1,0 +1,168 @@
+"""The base classes of every REST endpoint: public or signed, and weighted.
+
+An endpoint subclasses one of them and declares::
+
+    class OrderPlaceView(SignedAPIView):
+        required_scope = "trade"   # signed only: "read" | "trade" | "withdraw"
+        rate_weight = 1            # what one call costs of the budget
+        def get_required_scope(self):  # when the scope depends on the method
+            return "trade" if self.request.method == "POST" else "read"
+
+    class OrderBookView(PublicAPIView):
+        rate_weight = 1
+        def get_rate_weight(self, request):  # when the cost depends on params
+            ...
+
+A signed request is checked in this order (docs/signing.md), each failure with
+its own code: headers/key -> timestamp -> signature -> nonce (the
+authentication, ``apps.apikeys.auth``) -> IP allow-list -> scope -> rate limit.
+A public request is only rate-limited, per client IP.
+
+Every response, errors included, carries X-RateLimit-Limit, -Remaining, -Reset
+(epoch seconds of the window's end) and -Cost. A request refused before the
+rate-limit step is not charged: its headers show the budget it would have
+drawn on (the key's once the key is verified, else the client IP's).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.apikeys import ratelimit
+from apps.apikeys.auth import ApiKeyAuthentication
+from apps.apikeys.models import SCOPE_RANK, ApiKey, Scope
+from apps.apikeys.permissions import check_ip, check_scope
+from apps.core.errors import DomainError
+
+log = logging.getLogger(__name__)
+_SCOPES = frozenset(scope.value for scope in SCOPE_RANK)
+
+
+class _WeightedAPIView(APIView):
+    """Rate limiting and its headers; not used directly."""
+
+    rate_weight: ClassVar[int] = 1
+    # Optional words for the docs when get_rate_weight depends on parameters.
+    rate_weight_description: ClassVar[str] = ""
+
+    def get_rate_weight(self, request: Request) -> int:
+        """The cost of this request. Override when it depends on the request;
+        must not raise for bad parameters (validation reports those later):
+        return the weight of the default instead."""
+        return self.rate_weight
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        weight = cls.rate_weight
+        if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+            raise ImproperlyConfigured(
+                f"{cls.__name__}.rate_weight must be an int >= 0"
+            )
+        return super().as_view(**initkwargs)
+
+    def initialize_request(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> Request:
+        drf_request = super().initialize_request(request, *args, **kwargs)
+        drf_request.api_key = None  # type: ignore[attr-defined]
+        drf_request.rate_usage = None  # type: ignore[attr-defined]
+        return drf_request
+
+    def _weight(self, request: Request) -> int:
+        try:
+            weight = int(self.get_rate_weight(request))
+        except DomainError:
+            weight = self.rate_weight
+        return max(0, weight)
+
+    def _budget(self, request: Request) -> ratelimit.Budget:
+        api_key = getattr(request, "api_key", None)
+        if isinstance(api_key, ApiKey):
+            return ratelimit.key_budget(api_key)
+        return ratelimit.ip_budget(request._request)
+
+    def _enforce_rate_limit(self, request: Request) -> None:
+        usage = ratelimit.charge(self._budget(request), self._weight(request))
+        request.rate_usage = usage  # type: ignore[attr-defined]
+        if usage.exceeded:
+            raise usage.error()
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        usage = getattr(request, "rate_usage", None)
+        if usage is None:
+            try:
+                usage = ratelimit.peek(self._budget(request), self._weight(request))
+            except Exception:  # noqa: BLE001 - headers are a courtesy; keep the answer
+                log.warning("could not read the rate-limit budget", exc_info=True)
+                return response
+        for name, value in usage.headers().items():
+            response[name] = value
+        return response
+
+
+class PublicAPIView(_WeightedAPIView):
+    """An unauthenticated endpoint, rate-limited per client IP
+    (``RATE_LIMIT_PUBLIC_WEIGHT_PER_MINUTE``, default 1,200 a minute)."""
+
+    authentication_classes: ClassVar[list[Any]] = []
+    permission_classes: ClassVar[list[Any]] = []
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        self._enforce_rate_limit(request)
+
+
+class SignedAPIView(_WeightedAPIView):
+    """An endpoint for HMAC-signed requests of an API key with at least
+    ``required_scope``. In the handler, ``request.api_key`` is the calling
+    :class:`~apps.apikeys.models.ApiKey` and ``request.user`` its owner."""
+
+    required_scope: ClassVar[str] = ""
+    authentication_classes: ClassVar[list[Any]] = [ApiKeyAuthentication]
+    permission_classes: ClassVar[list[Any]] = []
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Any:
+        if cls.required_scope not in _SCOPES:
+            raise ImproperlyConfigured(
+                f"{cls.__name__}.required_scope must be one of "
+                f"{', '.join(s.value for s in Scope)}"
+            )
+        return super().as_view(**initkwargs)
+
+    def get_required_scope(self) -> str:
+        """The scope this request needs (``self.request`` is set). Override when
+        it depends on the method, e.g. GET read and POST trade on one path."""
+        return self.required_scope
+
+    def perform_authentication(self, request: Request) -> None:
+        try:
+            request.user  # noqa: B018 - runs ApiKeyAuthentication
+        except DomainError:
+            # Mark the request as anonymous so nothing later re-runs the checks.
+            request.user = None
+            request.auth = None
+            raise
+        request.api_key = request.auth  # type: ignore[attr-defined]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authentication: steps 1-4
+        api_key: ApiKey = request.api_key  # type: ignore[attr-defined]
+        check_ip(api_key, request._request)
+        scope = self.get_required_scope()
+        if scope not in _SCOPES:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__} requires unknown scope {scope!r}"
+            )
+        check_scope(api_key, scope)
+        self._enforce_rate_limit(request)

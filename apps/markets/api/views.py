@@ -1,0 +1,193 @@
+"""Public market data: thin views over apps.markets.selectors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.accounts.models import Tier
+from apps.accounts.selectors import account_tier_get
+from apps.apikeys.auth import ApiKeyAuthentication
+from apps.apikeys.permissions import check_ip, check_scope
+from apps.core.api.base import PublicAPIView
+from apps.core.api.schema import SECURITY_SCHEMES
+from apps.core.errors import ValidationFailed
+from apps.core.middleware import now_ms
+from apps.markets import selectors
+from apps.markets.api import serializers as s
+from exchange.client import signing
+
+PUBLIC_MAX_DEPTH = 100
+SIGNED_MAX_DEPTH = 1_000  # for verified and market-maker accounts
+DEEP_BOOK_TIERS = frozenset({Tier.VERIFIED, Tier.MARKET_MAKER})
+DEFAULT_TRADES, MAX_TRADES = 100, 1_000
+
+PAIR = OpenApiParameter("pair", str, "path", description="Symbol, e.g. BTC-USD.")
+# Public, or signed (all four headers) to unlock deeper books.
+OPTIONAL_SIGNATURE = [{}, {name: [] for name in SECURITY_SCHEMES}]
+
+
+def parse_count(raw: str | None, *, field: str, default: int, maximum: int) -> int:
+    """A positive integer query parameter, at most ``maximum``; VALIDATION_ERROR
+    (details name the field and the maximum) for anything else."""
+    if raw is None:
+        return default
+    if (
+        not (raw.isascii() and raw.isdigit() and len(raw) <= 7)
+        or not 1 <= int(raw) <= maximum
+    ):
+        raise ValidationFailed(
+            f"{field} must be an integer from 1 to {maximum}.",
+            details={"field": field, f"max_{field}": maximum},
+        )
+    return int(raw)
+
+
+def book_max_depth(api_key: Any) -> int:
+    """1000 levels for a signed request of a verified or market-maker account,
+    else 100."""
+    if (
+        api_key is not None
+        and account_tier_get(user_id=api_key.user_id) in DEEP_BOOK_TIERS
+    ):
+        return SIGNED_MAX_DEPTH
+    return PUBLIC_MAX_DEPTH
+
+
+def depth_weight(depth: int) -> int:
+    return 1 if depth <= 100 else 5 if depth <= 500 else 10
+
+
+class OptionallySignedAPIView(PublicAPIView):
+    """Public, but a request that carries X-Api-Key gets every check of a signed
+    one (signature, timestamp, nonce, IP allow-list, read scope) and then draws
+    on the key's rate budget instead of the client IP's."""
+
+    def perform_authentication(self, request: Request) -> None:
+        if "HTTP_" + signing.HEADER_KEY.upper().replace("-", "_") not in request.META:
+            return
+        _user, api_key = ApiKeyAuthentication().authenticate(request)
+        check_ip(api_key, request._request)
+        check_scope(api_key, "read")
+        request.api_key = api_key  # type: ignore[attr-defined]
+
+
+class MarketListView(PublicAPIView):
+    rate_weight = 1
+
+    @extend_schema(
+        operation_id="market_list",
+        tags=["markets"],
+        responses=s.MarketListOutputSerializer,
+    )
+    def get(self, request: Request) -> Response:
+        return Response(
+            s.MarketListOutputSerializer({"markets": selectors.pair_list()}).data
+        )
+
+
+class TickerView(PublicAPIView):
+    rate_weight = 1
+
+    @extend_schema(
+        operation_id="ticker_get",
+        tags=["markets"],
+        parameters=[PAIR],
+        responses=s.TickerOutputSerializer,
+    )
+    def get(self, request: Request, pair: str) -> Response:
+        market = selectors.pair_get(symbol=pair)
+        server_time = now_ms()
+        stats = selectors.ticker_get(pair=market, now=s.from_unix_ms(server_time))
+        body = {"pair": market, "stats": stats, "server_time": server_time}
+        return Response(s.TickerOutputSerializer(body).data)
+
+
+class OrderBookView(OptionallySignedAPIView):
+    rate_weight = 1
+    rate_weight_description = (
+        "1 for depth <= 100, 5 for <= 500, 10 for <= 1000 (depth above 100 needs a "
+        "request signed by a verified or market-maker account)."
+    )
+    _depth: int | None = None
+
+    def depth(self, request: Request) -> int:
+        """The validated depth, parsed once per request (weight and handler)."""
+        if self._depth is None:
+            self._depth = parse_count(
+                request.query_params.get("depth"),
+                field="depth",
+                default=PUBLIC_MAX_DEPTH,
+                maximum=book_max_depth(request.api_key),
+            )  # type: ignore[attr-defined]
+        return self._depth
+
+    def get_rate_weight(self, request: Request) -> int:
+        try:
+            return depth_weight(self.depth(request))
+        except ValidationFailed:  # refused in the handler; costs the default
+            return self.rate_weight
+
+    @extend_schema(
+        operation_id="orderbook_get",
+        tags=["markets"],
+        auth=OPTIONAL_SIGNATURE,
+        description="Aggregated levels and the book sequence they are exactly as of. "
+        "Public; a request carrying X-Api-Key is checked like any signed request "
+        "and is charged to the key's budget.",
+        parameters=[
+            PAIR,
+            OpenApiParameter(
+                "depth",
+                int,
+                description="Levels per side: 1-100 (default 100); up to 1000 "
+                "when signed by a verified or market-maker account.",
+            ),
+        ],
+        responses=s.OrderBookOutputSerializer,
+    )
+    def get(self, request: Request, pair: str) -> Response:
+        depth = self.depth(request)
+        market = selectors.pair_get(symbol=pair)
+        book = selectors.orderbook_snapshot(pair=market, depth=depth)
+        body = {"pair": market, "book": book, "server_time": now_ms()}
+        return Response(s.OrderBookOutputSerializer(body).data)
+
+
+class PublicTradeListView(PublicAPIView):
+    rate_weight = 1
+    rate_weight_description = "1 for limit <= 100, 5 above."
+
+    def get_rate_weight(self, request: Request) -> int:
+        limit = request.query_params.get("limit", "")
+        return (
+            5
+            if limit.isascii() and limit.isdigit() and 100 < int(limit) <= MAX_TRADES
+            else 1
+        )
+
+    @extend_schema(
+        operation_id="trade_list_public",
+        tags=["markets"],
+        parameters=[
+            PAIR,
+            OpenApiParameter("limit", int, description="1-1000, default 100."),
+        ],
+        responses=s.PublicTradeListOutputSerializer,
+    )
+    def get(self, request: Request, pair: str) -> Response:
+        limit = parse_count(
+            request.query_params.get("limit"),
+            field="limit",
+            default=DEFAULT_TRADES,
+            maximum=MAX_TRADES,
+        )
+        market = selectors.pair_get(symbol=pair)
+        trades = selectors.trades_recent(pair=market, limit=limit)
+        body = {"pair": market.symbol, "trades": trades}
+        return Response(
+            s.PublicTradeListOutputSerializer(body, context={"pair": market}).data
+        )

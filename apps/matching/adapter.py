@@ -1,0 +1,64 @@
+"""Translation between database rows and the pure engine's values."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from apps.markets.models import Pair
+from apps.matching import engine as eng
+from apps.orders.models import Order, OrderType
+
+SIDES = {"buy": eng.Side.BUY, "sell": eng.Side.SELL}
+TYPES = {
+    OrderType.LIMIT: eng.OrderType.LIMIT,
+    OrderType.MARKET: eng.OrderType.MARKET,
+    OrderType.STOP: eng.OrderType.STOP,
+    OrderType.STOP_LIMIT: eng.OrderType.STOP_LIMIT,
+}
+TIFS = {"GTC": eng.TimeInForce.GTC, "IOC": eng.TimeInForce.IOC, "FOK": eng.TimeInForce.FOK}
+STPS = {s.value: s for s in eng.Stp}
+
+
+def book_config(pair: Pair) -> eng.BookConfig:
+    return eng.BookConfig(
+        quote_per_tick_lot=pair.quote_per_tick_lot,
+        maker_fee_bps=pair.maker_fee_bps,
+        taker_fee_bps=pair.taker_fee_bps,
+        price_band_bps=pair.price_band_bps,
+    )
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def ms(moment: datetime) -> int:
+    """Unix milliseconds of an aware datetime, exactly (no float)."""
+    return (moment - _EPOCH) // _MS
+
+
+def from_ms(value: int) -> datetime:
+    return _EPOCH + value * _MS
+
+
+def engine_hold(order: Order, pair: Pair) -> int:
+    """The order's hold in engine units: quote minor units (buy) or lots (sell)."""
+    return order.hold_amount if order.side == "buy" else order.hold_amount // pair.lot_size
+
+
+def place_command(order: Order, pair: Pair) -> eng.PlaceOrder:
+    return eng.PlaceOrder(
+        order_id=order.pk,
+        account_id=order.user_id,
+        side=SIDES[order.side],
+        type=TYPES[OrderType(order.type)],
+        size=order.size,
+        price=order.price,
+        funds=order.funds,
+        stop_price=order.stop_price,
+        tif=TIFS[order.time_in_force],
+        post_only=order.post_only,
+        stp=STPS[order.stp],
+        hold=engine_hold(order, pair),
+        ts=ms(order.created_at),
+    )

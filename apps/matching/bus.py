@@ -1,0 +1,87 @@
+"""Signals between the API processes and the matcher.
+
+* wake: the API tells the matcher a pair has new commands. Redis (a list per
+  pair, BLPOP), PostgreSQL (NOTIFY, delivered on commit) or nothing (the
+  matcher polls every MATCHER_POLL_INTERVAL_MS).
+* results: the matcher tells a waiting API request its order was processed.
+  Redis (a short-lived list per order, BLPOP); without Redis the API re-reads
+  the order row with a short back-off.
+
+Each is a hint: the database stays the source of truth, so a lost signal only
+costs latency, never an order.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+
+from django.conf import settings
+from django.db import connection
+
+WAKE_CHANNEL = "matcher_wake"
+RESULT_TTL_S = 30
+
+
+def _redis():  # type: ignore[no-untyped-def]
+    from django_redis import get_redis_connection
+
+    return get_redis_connection("default")
+
+
+def wake_key(pair_id: int) -> str:
+    return f"matcher:wake:{pair_id}"
+
+
+def result_key(order_id: int) -> str:
+    return f"matcher:result:{order_id}"
+
+
+def wake_matcher(pair_id: int) -> None:
+    """Nudge the matcher that owns ``pair_id``. Call inside the transaction
+    that wrote the command (PostgreSQL delivers NOTIFY on commit) or after it."""
+    if settings.REDIS_URL:
+        pipe = _redis().pipeline(transaction=False)
+        pipe.rpush(wake_key(pair_id), 1)
+        pipe.ltrim(wake_key(pair_id), -1, -1)
+        pipe.execute()
+    elif settings.IS_POSTGRES:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [WAKE_CHANNEL, str(pair_id)])
+
+
+def publish_results(order_ids: Iterable[int]) -> None:
+    """After commit: tell waiting API requests these orders were processed."""
+    if not settings.REDIS_URL:
+        return
+    ids = list(order_ids)
+    if not ids:
+        return
+    pipe = _redis().pipeline(transaction=False)
+    for order_id in ids:
+        pipe.rpush(result_key(order_id), 1)
+        pipe.expire(result_key(order_id), RESULT_TTL_S)
+    pipe.execute()
+
+
+def wait_for(order_id: int, is_done: Callable[[], bool], timeout_s: float) -> bool:
+    """Wait up to ``timeout_s`` until ``is_done()`` (which re-reads the database)
+    is true. Returns the last answer of ``is_done``."""
+    deadline = time.monotonic() + timeout_s
+    if settings.REDIS_URL:
+        # BLPOP returns as soon as the matcher publishes; is_done confirms it.
+        if is_done():
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining > 0:
+            _redis().blpop([result_key(order_id)], timeout=max(remaining, 0.01))
+        return is_done()
+    delay = 0.002
+    while True:
+        if is_done():
+            return True
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.025)

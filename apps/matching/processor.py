@@ -1,0 +1,396 @@
+"""The matcher's adapter: feeds queued commands to the engine and persists the
+outcome of a whole batch in ONE transaction.
+
+Per batch: order states, trades, both sides' settlement, fees and hold releases
+(through the money service, ledger included), market events with the pair's
+gap-free sequence, and the commands marked processed. If the transaction fails
+the in-memory books are rebuilt from the database, so memory never runs ahead
+of what was committed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import Max, Q
+from django.utils import timezone
+
+from apps.accounts.models import LedgerReason, Wallet
+from apps.accounts.services import BalanceChange, balances_apply, fee_user
+from apps.core.bulk import bulk_insert
+from apps.core.money import format_units
+from apps.markets.models import MarketEvent, Pair, PairStatus
+from apps.markets.publish import JournalEvent, publish_market_events
+from apps.matching import bus
+from apps.matching import engine as eng
+from apps.matching.adapter import (
+    SIDES,
+    STPS,
+    book_config,
+    engine_hold,
+    ms,
+    place_command,
+)
+from apps.orders.models import (
+    CommandKind,
+    Order,
+    OrderCommand,
+    OrderStatus,
+    OrderType,
+    Trade,
+)
+
+log = logging.getLogger(__name__)
+
+DONE_STATUS = {
+    eng.DoneReason.FILLED: OrderStatus.FILLED,
+    eng.DoneReason.CANCELLED: OrderStatus.CANCELLED,
+    eng.DoneReason.REJECTED: OrderStatus.REJECTED,
+}
+
+
+class PairBook:
+    """One pair's engine plus the counters that continue the database's."""
+
+    def __init__(self, pair: Pair) -> None:
+        self.pair = pair
+        self.engine = eng.Engine(book_config(pair))
+        self.sides: dict[int, str] = {}  # live order id -> "buy" | "sell"
+        self.event_seq = 0
+        self.trade_seq = 0
+        self.priority = 0
+        self.last_book_seq = 0
+
+    def rebuild(self) -> None:
+        """Load the book from the database: resting orders and untriggered
+        stops in their original priority, the last price and the sequences."""
+        pair = self.pair
+        self.engine = eng.Engine(book_config(pair))
+        self.sides = {}
+        live = Order.objects.filter(
+            pair=pair, status__in=(OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED),
+            priority__isnull=False,
+        ).order_by("priority")
+        for order in live:
+            self.sides[order.pk] = order.side
+            untriggered_stop = order.type in (OrderType.STOP, OrderType.STOP_LIMIT) and (
+                order.triggered_at is None
+            )
+            if untriggered_stop:
+                self.engine.restore_stop(place_command(order, pair))
+                continue
+            self.engine.restore_resting(
+                order_id=order.pk, account_id=order.user_id, side=SIDES[order.side],
+                price=order.price, remaining_size=order.size - order.filled_size,
+                hold=engine_hold(order, pair), ts=ms(order.created_at), stp=STPS[order.stp],
+                filled_size=order.filled_size, taker_quote=order.filled_quote - order.maker_quote,
+                maker_quote=order.maker_quote, fee_total=order.fee,
+            )
+        last = Trade.objects.filter(pair=pair).order_by("-seq").values("price", "seq").first()
+        self.engine.set_last_price(last["price"] if last else None)
+        self.trade_seq = last["seq"] if last else 0
+        events = MarketEvent.objects.filter(pair=pair)
+        self.event_seq = events.aggregate(m=Max("seq"))["m"] or 0
+        self.last_book_seq = events.filter(type="book").aggregate(m=Max("seq"))["m"] or 0
+        self.priority = Order.objects.filter(pair=pair).aggregate(m=Max("priority"))["m"] or 0
+
+    # Wire formatting for event payloads.
+    def price_str(self, ticks: int) -> str:
+        return format_units(ticks * self.pair.tick_size, self.pair.quote.scale)
+
+    def size_str(self, lots: int) -> str:
+        return format_units(lots * self.pair.lot_size, self.pair.base.scale)
+
+
+@dataclass
+class _OrderDelta:
+    filled_size: int = 0
+    filled_quote: int = 0
+    maker_quote: int = 0
+    fee: int = 0
+    status: str = OrderStatus.OPEN
+    reason: str = ""
+    priority: int | None = None
+    triggered: bool = False
+    done: bool = False
+
+
+@dataclass
+class Batch:
+    """Everything one batch writes, gathered before the transaction."""
+
+    orders: dict[int, _OrderDelta] = field(default_factory=dict)
+    trades: list[tuple[PairBook, eng.Trade, int]] = field(default_factory=list)
+    # (change without trade id, index into trades or -1)
+    changes: list[tuple[BalanceChange, int]] = field(default_factory=list)
+    events: list[JournalEvent] = field(default_factory=list)
+    command_results: dict[int, str] = field(default_factory=dict)
+    touched_pairs: set[int] = field(default_factory=set)
+
+    def order(self, order_id: int) -> _OrderDelta:
+        delta = self.orders.get(order_id)
+        if delta is None:
+            delta = self.orders[order_id] = _OrderDelta()
+        return delta
+
+
+class BatchProcessor:
+    """Applies one batch of commands for the books it owns."""
+
+    def __init__(self, books: dict[int, PairBook]) -> None:
+        self.books = books
+        self.fee_user_id = fee_user().pk
+
+    def fetch(self, limit: int) -> list[OrderCommand]:
+        return list(
+            OrderCommand.objects.filter(pair_id__in=list(self.books), processed_at__isnull=True)
+            .select_related("order")
+            .order_by("id")[:limit]
+        )
+
+    def run_once(self, limit: int = 500) -> int:
+        """Process up to ``limit`` queued commands; returns how many."""
+        commands = self.fetch(limit)
+        if not commands:
+            return 0
+        statuses = dict(Pair.objects.filter(pk__in=list(self.books)).values_list("pk", "status"))
+        batch = Batch()
+        for command in commands:
+            self._apply(command, statuses[command.pair_id], batch)
+        try:
+            with transaction.atomic():
+                self._persist(batch)
+        except Exception:
+            log.exception("matcher batch failed; rebuilding books from the database")
+            for book in self.books.values():
+                book.rebuild()
+            raise
+        self._after_commit(batch, commands)
+        return len(commands)
+
+    # ------------------------------------------------------------- apply
+    def _apply(self, command: OrderCommand, status: str, batch: Batch) -> None:
+        book = self.books[command.pair_id]
+        order = command.order
+        if command.kind == CommandKind.PLACE:
+            if order.status != OrderStatus.PENDING:
+                batch.command_results[command.pk] = "duplicate"
+                return
+            if status != PairStatus.TRADING:
+                self._reject_unplaced(book, order, f"market_{status}", batch)
+                batch.command_results[command.pk] = "rejected"
+                return
+            book.sides[order.pk] = order.side
+            events = book.engine.process(place_command(order, book.pair))
+        else:
+            if status == PairStatus.HALTED:
+                batch.command_results[command.pk] = "market_halted"
+                return
+            events = book.engine.process(
+                eng.CancelOrder(order.pk, order.user_id, ms(command.created_at))
+            )
+        batch.command_results[command.pk] = self._record(book, events, batch)
+
+    def _reject_unplaced(self, book: PairBook, order: Order, reason: str, batch: Batch) -> None:
+        delta = batch.order(order.pk)
+        delta.status, delta.reason, delta.done = OrderStatus.REJECTED, reason, True
+        self._release(book, order.pk, order.user_id, order.side, engine_hold(order, book.pair), batch)
+
+    def _release(self, book: PairBook, order_id: int, user_id: int, side: str,
+                 amount: int, batch: Batch) -> None:
+        if amount <= 0:
+            return
+        pair = book.pair
+        asset_id, units = (pair.quote_id, amount) if side == "buy" else (pair.base_id, amount * pair.lot_size)
+        batch.changes.append((BalanceChange(
+            user_id, asset_id, Wallet.SPOT, units, -units, LedgerReason.RELEASE, order_id=order_id,
+        ), -1))
+
+    def _record(self, book: PairBook, events: list[Any], batch: Batch) -> str:
+        """Fold one command's events into the batch; returns the command result."""
+        result = "processed"
+        entered: list[int] = []
+        deltas: list[list[str]] = []
+        reasons: dict[int, str] = {}
+        for ev in events:
+            kind = type(ev)
+            if kind is eng.Trade:
+                self._trade(book, ev, batch)
+            elif kind is eng.Accepted:
+                entered.append(ev.order_id)
+            elif kind is eng.StopTriggered:
+                batch.order(ev.order_id).triggered = True
+                entered.append(ev.order_id)
+            elif kind is eng.Rejected or kind is eng.Cancelled:
+                reasons[ev.order_id] = str(ev.reason)
+                if kind is eng.Cancelled and ev.reason == eng.Reason.USER_CANCELLED:
+                    result = "cancelled"
+            elif kind is eng.Done:
+                self._done(book, ev, reasons.get(ev.order_id, ""), batch)
+            elif kind is eng.BookDelta:
+                deltas.append([str(ev.side), book.price_str(ev.price), book.size_str(ev.total_size)])
+            elif kind is eng.CancelRejected:
+                result = "not_open"
+        for order_id in entered:
+            delta = batch.order(order_id)
+            if not delta.done:
+                book.priority += 1
+                delta.priority = book.priority
+        if deltas:
+            self._event(book, "book", {"changes": deltas, "prev_seq": book.last_book_seq}, batch)
+            book.last_book_seq = book.event_seq
+        return result
+
+    def _trade(self, book: PairBook, t: eng.Trade, batch: Batch) -> None:
+        book.trade_seq += 1
+        index = len(batch.trades)
+        batch.trades.append((book, t, book.trade_seq))
+        maker, taker = batch.order(t.maker_order_id), batch.order(t.taker_order_id)
+        for delta, fee in ((maker, t.maker_fee), (taker, t.taker_fee)):
+            delta.filled_size += t.size
+            delta.filled_quote += t.quote
+            delta.fee += fee
+            if not delta.done:
+                delta.status = OrderStatus.PARTIALLY_FILLED
+        maker.maker_quote += t.quote
+        taker_buys = t.taker_side is eng.Side.BUY
+        buyer, seller = (t.taker_account_id, t.maker_account_id) if taker_buys else (
+            t.maker_account_id, t.taker_account_id)
+        buyer_order, seller_order = (t.taker_order_id, t.maker_order_id) if taker_buys else (
+            t.maker_order_id, t.taker_order_id)
+        buyer_fee, seller_fee = (t.taker_fee, t.maker_fee) if taker_buys else (t.maker_fee, t.taker_fee)
+        pair = book.pair
+        base_units = t.size * pair.lot_size
+        T, F, S = LedgerReason.TRADE, LedgerReason.FEE, Wallet.SPOT
+        rows = [
+            BalanceChange(buyer, pair.quote_id, S, 0, -t.quote, T, order_id=buyer_order),
+            BalanceChange(buyer, pair.base_id, S, base_units, 0, T, order_id=buyer_order),
+            BalanceChange(seller, pair.base_id, S, 0, -base_units, T, order_id=seller_order),
+            BalanceChange(seller, pair.quote_id, S, t.quote, 0, T, order_id=seller_order),
+        ]
+        if buyer_fee:
+            rows.append(BalanceChange(buyer, pair.quote_id, S, 0, -buyer_fee, F, order_id=buyer_order))
+        if seller_fee:
+            rows.append(BalanceChange(seller, pair.quote_id, S, -seller_fee, 0, F, order_id=seller_order))
+        if buyer_fee + seller_fee:
+            rows.append(BalanceChange(self.fee_user_id, pair.quote_id, S, buyer_fee + seller_fee, 0, F))
+        batch.changes.extend((row, index) for row in rows)
+        self._event(book, "trade", {
+            "trade_seq": book.trade_seq, "price": book.price_str(t.price),
+            "size": book.size_str(t.size), "taker_side": str(t.taker_side), "ts": t.ts,
+        }, batch)
+
+    def _done(self, book: PairBook, d: eng.Done, reason: str, batch: Batch) -> None:
+        delta = batch.order(d.order_id)
+        delta.status, delta.done = DONE_STATUS[d.reason], True
+        delta.reason = "" if d.reason is eng.DoneReason.FILLED else reason
+        side = book.sides.pop(d.order_id)
+        self._release(book, d.order_id, d.account_id, side, d.released, batch)
+
+    def _event(self, book: PairBook, kind: str, payload: dict[str, Any], batch: Batch) -> None:
+        book.event_seq += 1
+        batch.events.append(JournalEvent(book.pair.pk, book.event_seq, kind, payload))
+
+    # ----------------------------------------------------------- persist
+    def _persist(self, batch: Batch) -> None:
+        now = timezone.now()
+        trade_ids = _insert_trades(batch.trades, now)
+        _update_orders(batch.orders, now)
+        changes = [
+            change if index < 0 else _with_trade(change, trade_ids[index])
+            for change, index in batch.changes
+        ]
+        balances_apply(changes=changes)
+        bulk_insert(MarketEvent, ("pair_id", "seq", "type", "payload", "created_at"), [
+            (e.pair_id, e.seq, e.type, json.dumps(e.payload), now) for e in batch.events])
+        by_result: dict[str, list[int]] = {}
+        for command_id, result in batch.command_results.items():
+            by_result.setdefault(result, []).append(command_id)
+        for result, ids in by_result.items():
+            OrderCommand.objects.filter(pk__in=ids).update(processed_at=now, result=result)
+
+    def _after_commit(self, batch: Batch, commands: Iterable[OrderCommand]) -> None:
+        bus.publish_results({c.order_id for c in commands})
+        publish_market_events(batch.events)
+
+
+_TRADE_COLUMNS = (
+    "id", "pair_id", "seq", "maker_order_id", "taker_order_id", "maker_user_id", "taker_user_id",
+    "price", "size", "quote", "taker_side", "maker_fee", "taker_fee", "created_at",
+)
+
+
+def _insert_trades(trades: list[tuple[PairBook, eng.Trade, int]], now: Any) -> list[int]:
+    """Insert the batch's trades; returns their ids in order. On PostgreSQL
+    the ids are drawn from the table's sequence first, so the rows can go in
+    by COPY (which returns nothing); SQLite goes through bulk_create."""
+    if not trades:
+        return []
+    if connection.vendor != "postgresql":
+        made = Trade.objects.bulk_create([
+            Trade(pair_id=book.pair.pk, seq=seq, maker_order_id=t.maker_order_id,
+                  taker_order_id=t.taker_order_id, maker_user_id=t.maker_account_id,
+                  taker_user_id=t.taker_account_id, price=t.price, size=t.size, quote=t.quote,
+                  taker_side=str(t.taker_side), maker_fee=t.maker_fee, taker_fee=t.taker_fee,
+                  created_at=now)
+            for book, t, seq in trades])
+        return [trade.pk for trade in made]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
+            [Trade._meta.db_table, len(trades)])
+        ids = [row[0] for row in cursor.fetchall()]
+    bulk_insert(Trade, _TRADE_COLUMNS, [
+        (trade_id, book.pair.pk, seq, t.maker_order_id, t.taker_order_id, t.maker_account_id,
+         t.taker_account_id, t.price, t.size, t.quote, str(t.taker_side), t.maker_fee,
+         t.taker_fee, now)
+        for trade_id, (book, t, seq) in zip(ids, trades, strict=True)])
+    return ids
+
+
+def _with_trade(change: BalanceChange, trade_id: int) -> BalanceChange:
+    return BalanceChange(change.user_id, change.asset_id, change.wallet, change.d_available,
+                         change.d_held, change.reason, order_id=change.order_id,
+                         trade_id=trade_id, ref=change.ref)
+
+
+_UPDATE_CHUNK = 500
+
+
+def _update_orders(orders: dict[int, _OrderDelta], now: Any) -> None:
+    """One UPDATE ... FROM (VALUES ...) per chunk: adds fill deltas to each
+    touched order and sets its status. Hand-written because bulk_update cannot
+    add to the current value (makers' fills accumulate across batches) and
+    works on both PostgreSQL and SQLite (UPDATE FROM, VALUES columns columnN)."""
+    table = Order._meta.db_table
+    items = list(orders.items())
+    row_sql = ("(CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), "
+               "CAST(%s AS BIGINT), CAST(%s AS VARCHAR(16)), CAST(%s AS VARCHAR(32)), "
+               "CAST(%s AS BIGINT), CAST(%s AS INTEGER), CAST(%s AS INTEGER))")
+    for start in range(0, len(items), _UPDATE_CHUNK):
+        chunk = items[start:start + _UPDATE_CHUNK]
+        params: list[Any] = []
+        for order_id, d in chunk:
+            params += [order_id, d.filled_size, d.filled_quote, d.maker_quote, d.fee, d.status,
+                       d.reason, d.priority, int(d.triggered), int(d.done)]
+        sql = (
+            f"UPDATE {table} SET "
+            f"filled_size = {table}.filled_size + v.column2, "
+            f"filled_quote = {table}.filled_quote + v.column3, "
+            f"maker_quote = {table}.maker_quote + v.column4, "
+            f"fee = {table}.fee + v.column5, "
+            f"status = v.column6, reject_reason = v.column7, "
+            f"priority = COALESCE(v.column8, {table}.priority), "
+            f"triggered_at = CASE WHEN v.column9 = 1 THEN %s ELSE {table}.triggered_at END, "
+            f"done_at = CASE WHEN v.column10 = 1 THEN %s ELSE {table}.done_at END, "
+            f"updated_at = %s "
+            f"FROM (VALUES {', '.join([row_sql] * len(chunk))}) AS v "
+            f"WHERE {table}.id = v.column1"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [now, now, now, *params])

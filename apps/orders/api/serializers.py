@@ -1,0 +1,209 @@
+"""Order and fill shapes on the wire: every amount a decimal string."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from apps.core.money import format_units
+from apps.markets.models import Pair
+from apps.orders.models import Order, OrderStatus, OrderType, Side, Stp, TimeInForce, Trade
+
+Decimal = serializers.CharField  # decimal strings, e.g. "0.01"
+
+
+class OrderPlaceInputSerializer(serializers.Serializer):
+    pair = serializers.CharField(max_length=32)
+    side = serializers.ChoiceField(choices=Side.values)
+    type = serializers.ChoiceField(choices=OrderType.values)
+    price = Decimal(required=False, allow_null=True, help_text="Limit price, quote per base.")
+    stop_price = Decimal(required=False, allow_null=True)
+    size = Decimal(required=False, allow_null=True, help_text="Base amount.")
+    funds = Decimal(required=False, allow_null=True, help_text="Market buys: max quote incl. fees.")
+    time_in_force = serializers.ChoiceField(choices=TimeInForce.values, default=TimeInForce.GTC)
+    post_only = serializers.BooleanField(default=False)
+    stp = serializers.ChoiceField(choices=Stp.values, default=Stp.CANCEL_NEWEST)
+    client_order_id = serializers.CharField(required=False, allow_null=True, max_length=36)
+    response_type = serializers.ChoiceField(choices=["ack", "result", "full"], default="result")
+
+    def to_internal_value(self, data: Any) -> Any:
+        # Amounts must arrive as strings; a JSON number is refused by money.parse_units
+        # with VALIDATION_INVALID_DECIMAL rather than silently coerced here.
+        values = super().to_internal_value(data)
+        if isinstance(data, dict):
+            for name in ("price", "stop_price", "size", "funds"):
+                if name in data and data[name] is not None:
+                    values[name] = data[name]
+        return values
+
+
+def _price(pair: Pair, ticks: int | None) -> str | None:
+    return None if ticks is None else format_units(ticks * pair.tick_size, pair.quote.scale)
+
+
+def _size(pair: Pair, lots: int | None) -> str | None:
+    return None if lots is None else format_units(lots * pair.lot_size, pair.base.scale)
+
+
+def _quote(pair: Pair, units: int | None) -> str | None:
+    return None if units is None else format_units(units, pair.quote.scale)
+
+
+def average_price(pair: Pair, filled_quote: int, filled_lots: int) -> str | None:
+    """Volume-weighted fill price, rounded down to the quote asset's scale."""
+    if not filled_lots:
+        return None
+    base_units = filled_lots * pair.lot_size
+    return format_units(filled_quote * 10**pair.base.scale // base_units, pair.quote.scale)
+
+
+class FillOutputSerializer(serializers.Serializer):
+    trade_id = serializers.IntegerField()
+    order_id = serializers.UUIDField()
+    pair = serializers.CharField()
+    side = serializers.ChoiceField(choices=Side.values)
+    liquidity = serializers.ChoiceField(choices=["maker", "taker"])
+    price = Decimal()
+    size = Decimal()
+    quote = Decimal()
+    fee = Decimal()
+    fee_asset = serializers.CharField()
+    time = serializers.DateTimeField()
+
+    def to_representation(self, trade: Trade) -> dict[str, Any]:
+        user_id = self.context["user_id"]
+        pair = trade.pair
+        maker = trade.maker_user_id == user_id
+        taker_buys = trade.taker_side == Side.BUY
+        return {
+            "trade_id": trade.seq,
+            "order_id": str((trade.maker_order if maker else trade.taker_order).uuid),
+            "pair": pair.symbol,
+            "side": ("sell" if taker_buys else "buy") if maker else trade.taker_side,
+            "liquidity": "maker" if maker else "taker",
+            "price": _price(pair, trade.price),
+            "size": _size(pair, trade.size),
+            "quote": _quote(pair, trade.quote),
+            "fee": _quote(pair, trade.maker_fee if maker else trade.taker_fee),
+            "fee_asset": pair.quote.code,
+            "time": trade.created_at.isoformat(),
+        }
+
+
+class OrderOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    client_order_id = serializers.CharField(allow_null=True)
+    pair = serializers.CharField()
+    side = serializers.ChoiceField(choices=Side.values)
+    type = serializers.ChoiceField(choices=OrderType.values)
+    time_in_force = serializers.ChoiceField(choices=TimeInForce.values)
+    post_only = serializers.BooleanField()
+    stp = serializers.ChoiceField(choices=Stp.values)
+    price = Decimal(allow_null=True)
+    stop_price = Decimal(allow_null=True)
+    size = Decimal(allow_null=True)
+    funds = Decimal(allow_null=True)
+    filled_size = Decimal()
+    remaining_size = Decimal(allow_null=True)
+    filled_quote = Decimal(help_text="Executed value in quote.")
+    average_price = Decimal(allow_null=True)
+    fee = Decimal()
+    fee_asset = serializers.CharField()
+    held = Decimal(help_text="Amount held at placement (base for sells, quote for buys).")
+    status = serializers.ChoiceField(choices=OrderStatus.values)
+    reason = serializers.CharField(help_text="Why it was rejected or cancelled; empty otherwise.")
+    triggered = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+    done_at = serializers.DateTimeField(allow_null=True)
+    fills = FillOutputSerializer(many=True, required=False, help_text="With response_type=full.")
+
+    def to_representation(self, order: Order) -> dict[str, Any]:
+        pair = order.pair
+        held_scale = pair.quote.scale if order.side == Side.BUY else pair.base.scale
+        data = {
+            "id": str(order.uuid),
+            "client_order_id": order.client_order_id,
+            "pair": pair.symbol,
+            "side": order.side,
+            "type": order.type,
+            "time_in_force": order.time_in_force,
+            "post_only": order.post_only,
+            "stp": order.stp,
+            "price": _price(pair, order.price),
+            "stop_price": _price(pair, order.stop_price),
+            "size": _size(pair, order.size),
+            "funds": _quote(pair, order.funds),
+            "filled_size": _size(pair, order.filled_size),
+            "remaining_size": None if order.size is None else _size(pair, order.size - order.filled_size),
+            "filled_quote": _quote(pair, order.filled_quote),
+            "average_price": average_price(pair, order.filled_quote, order.filled_size),
+            "fee": _quote(pair, order.fee),
+            "fee_asset": pair.quote.code,
+            "held": format_units(order.hold_amount, held_scale),
+            "status": order.status,
+            "reason": order.reject_reason,
+            "triggered": order.triggered_at is not None,
+            "created_at": order.created_at.isoformat(),
+            "updated_at": order.updated_at.isoformat(),
+            "done_at": order.done_at.isoformat() if order.done_at else None,
+        }
+        fills = self.context.get("fills")
+        if fills is not None:
+            data["fills"] = FillOutputSerializer(
+                fills, many=True, context={"user_id": order.user_id}).data
+        return data
+
+
+class OrderListOutputSerializer(serializers.Serializer):
+    orders = OrderOutputSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class FillListOutputSerializer(serializers.Serializer):
+    fills = FillOutputSerializer(many=True)
+    next_cursor = serializers.CharField(allow_null=True)
+
+
+class CancelOutputSerializer(serializers.Serializer):
+    cancel_result = serializers.ChoiceField(
+        choices=["cancelled", "already_cancelled", "already_filled", "already_rejected", "pending"])
+    order = OrderOutputSerializer()
+
+
+class CancelAllInputSerializer(serializers.Serializer):
+    pair = serializers.CharField(required=False, max_length=32)
+
+
+class CancelAllOutputSerializer(serializers.Serializer):
+    requested = serializers.ListField(child=serializers.UUIDField())
+    cancelled = serializers.ListField(child=serializers.UUIDField())
+    pending = serializers.ListField(child=serializers.UUIDField())
+
+
+class CancelAllAfterInputSerializer(serializers.Serializer):
+    timeout_s = serializers.IntegerField(min_value=0, max_value=3600,
+                                         help_text="0 disarms the timer; else 5-3600 seconds.")
+
+
+class CancelAllAfterOutputSerializer(serializers.Serializer):
+    armed = serializers.BooleanField()
+    deadline = serializers.DateTimeField(allow_null=True)
+    server_time = serializers.IntegerField()
+
+
+class OrderListQuerySerializer(serializers.Serializer):
+    pair = serializers.CharField(required=False, max_length=32)
+    status = serializers.ChoiceField(choices=["live", *OrderStatus.values], required=False)
+    since = serializers.IntegerField(required=False, min_value=0, help_text="Unix ms, inclusive.")
+    until = serializers.IntegerField(required=False, min_value=0, help_text="Unix ms, exclusive.")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
+    cursor = serializers.IntegerField(required=False, min_value=1, help_text="next_cursor of the previous page.")
+
+
+class FillListQuerySerializer(serializers.Serializer):
+    pair = serializers.CharField(required=False, max_length=32)
+    order_id = serializers.CharField(required=False, max_length=80)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
+    cursor = serializers.IntegerField(required=False, min_value=1)

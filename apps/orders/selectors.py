@@ -1,0 +1,65 @@
+"""Reads of orders and fills, always scoped to their owner."""
+
+from __future__ import annotations
+
+import uuid as uuid_mod
+from datetime import datetime
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Q, QuerySet
+
+from apps.orders.errors import OrderNotFound
+from apps.orders.models import LIVE_STATUSES, Order, Trade
+
+
+def order_get_for_user(*, user: AbstractBaseUser, order_ref: str) -> Order:
+    """The user's order by its id (UUID) or ``client:<client_order_id>``;
+    ORDER_NOT_FOUND for anything else, including another user's order."""
+    qs = Order.objects.select_related("pair__base", "pair__quote").filter(user=user)
+    if order_ref.startswith("client:"):
+        order = qs.filter(client_order_id=order_ref[len("client:"):]).first()
+    else:
+        try:
+            order = qs.filter(uuid=uuid_mod.UUID(order_ref)).first()
+        except ValueError:
+            order = None
+    if order is None:
+        raise OrderNotFound(details={"order_id": order_ref[:80]})
+    return order
+
+
+def orders_for_user(
+    *, user: AbstractBaseUser, pair_id: int | None = None, status: str | None = None,
+    since: datetime | None = None, until: datetime | None = None, before_id: int | None = None,
+) -> QuerySet[Order]:
+    """Newest first. ``status`` "live" means pending, open or partially filled."""
+    qs = Order.objects.select_related("pair__base", "pair__quote").filter(user=user)
+    if pair_id is not None:
+        qs = qs.filter(pair_id=pair_id)
+    if status == "live":
+        qs = qs.filter(status__in=LIVE_STATUSES)
+    elif status:
+        qs = qs.filter(status=status)
+    if since is not None:
+        qs = qs.filter(created_at__gte=since)
+    if until is not None:
+        qs = qs.filter(created_at__lt=until)
+    if before_id is not None:
+        qs = qs.filter(pk__lt=before_id)
+    return qs.order_by("-pk")
+
+
+def fills_for_user(
+    *, user: AbstractBaseUser, pair_id: int | None = None, order: Order | None = None,
+    before_id: int | None = None,
+) -> QuerySet[Trade]:
+    qs = Trade.objects.select_related("pair__base", "pair__quote", "maker_order", "taker_order").filter(
+        Q(maker_user=user) | Q(taker_user=user)
+    )
+    if pair_id is not None:
+        qs = qs.filter(pair_id=pair_id)
+    if order is not None:
+        qs = qs.filter(Q(maker_order=order) | Q(taker_order=order))
+    if before_id is not None:
+        qs = qs.filter(pk__lt=before_id)
+    return qs.order_by("-pk")

@@ -1,0 +1,271 @@
+"""Order placement and cancellation on the API side.
+
+The API never touches a book: it validates, holds funds and queues a command
+in ONE transaction; the matcher does the rest. See DESIGN.md "The order path".
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.db.models import Min, Q
+from django.utils import timezone
+
+from apps.accounts.models import LedgerReason, Wallet
+from apps.accounts.services import BalanceChange, balances_apply
+from apps.apikeys.models import ApiKey
+from apps.core.errors import DomainError, ErrorCode, Overloaded
+from apps.markets.models import Pair, PairStatus
+from apps.matching import bus
+from apps.matching.adapter import book_config
+from apps.matching.engine import band_limit, buy_limit_hold
+from apps.orders.errors import ClientOrderIdConflict
+from apps.orders.models import (
+    FINAL_STATUSES,
+    LIVE_STATUSES,
+    CancelAllAfter,
+    CommandKind,
+    Order,
+    OrderCommand,
+    OrderStatus,
+    OrderType,
+)
+from apps.orders.validation import OrderRequest
+
+
+def _check_pair_accepts(pair: Pair, kind: str) -> None:
+    if pair.status == PairStatus.HALTED:
+        raise DomainError(f"{pair.symbol} is halted.", code=ErrorCode.MARKET_HALTED,
+                          details={"pair": pair.symbol})
+    if pair.status == PairStatus.CANCEL_ONLY and kind == CommandKind.PLACE:
+        raise DomainError(f"{pair.symbol} accepts cancels only.",
+                          code=ErrorCode.MARKET_CANCEL_ONLY, details={"pair": pair.symbol})
+
+
+_queue_memo: dict[int, tuple[float, int]] = {}
+
+
+def queue_depth(pair_id: int) -> int:
+    """Unprocessed commands of the pair, counted at most up to the bound and
+    at most every MATCHER_QUEUE_CHECK_MS per process: the count stays O(bound) and off
+    the hot path, and the bound may be overshot by one memo period's orders."""
+    now = time.monotonic()
+    memo = _queue_memo.get(pair_id)
+    if memo is not None and now - memo[0] < settings.MATCHER_QUEUE_CHECK_MS / 1000:
+        return memo[1]
+    bound = settings.MATCHER_MAX_QUEUE
+    depth = OrderCommand.objects.filter(pair_id=pair_id, processed_at__isnull=True)[:bound].count()
+    _queue_memo[pair_id] = (now, depth)
+    return depth
+
+
+def _check_queue(pair: Pair) -> None:
+    queued = queue_depth(pair.pk)
+    if queued >= settings.MATCHER_MAX_QUEUE:
+        raise Overloaded(
+            f"{pair.symbol}'s matcher queue is full; retry shortly.",
+            details={"pair": pair.symbol, "queued": queued},
+            headers={"Retry-After": "1"},
+        )
+
+
+def _reference_ask(pair: Pair) -> int | None:
+    """Best resting ask from the database, to bound a market buy by size."""
+    return (
+        Order.objects.filter(
+            pair=pair, side="sell", status__in=(OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+        )
+        .filter(Q(type=OrderType.LIMIT) | Q(type=OrderType.STOP_LIMIT, triggered_at__isnull=False))
+        .aggregate(p=Min("price"))["p"]
+    )
+
+
+def hold_for(pair: Pair, req: OrderRequest) -> tuple[str, int]:
+    """What to hold: ("base" | "quote", minor units).
+
+    Sells hold their size. Limit buys hold price x size plus the worst-case fee.
+    Market buys by funds hold the funds (fees included). Market buys by size
+    hold at the price band's edge above the best ask (a stop: above its stop
+    price), so the engine can fill within the band without exceeding the hold.
+    """
+    if req.side == "sell":
+        assert req.size is not None
+        return "base", req.size * pair.lot_size
+    if req.funds is not None:
+        return "quote", req.funds
+    cfg = book_config(pair)
+    assert req.size is not None
+    if req.price is not None:
+        return "quote", buy_limit_hold(req.price, req.size, cfg)
+    ref = req.stop_price if req.stop_price is not None else _reference_ask(pair)
+    if ref is None:
+        raise DomainError(
+            "No resting asks to bound a market buy by size; send funds or a limit order.",
+            code=ErrorCode.ORDER_NO_REFERENCE_PRICE, details={"pair": pair.symbol},
+        )
+    return "quote", buy_limit_hold(band_limit(ref, True, pair.price_band_bps), req.size, cfg)
+
+
+def _request_of(order: Order) -> OrderRequest:
+    return OrderRequest(
+        side=order.side, type=order.type, time_in_force=order.time_in_force,
+        post_only=order.post_only, stp=order.stp, price=order.price,
+        stop_price=order.stop_price, size=order.size, funds=order.funds,
+        client_order_id=order.client_order_id,
+    )
+
+
+def _replay(existing: Order, pair: Pair, req: OrderRequest) -> Order:
+    if existing.pair_id != pair.pk or not _request_of(existing).same_order_as(req):
+        diff = ["pair"] if existing.pair_id != pair.pk else _request_of(existing).differences(req)
+        raise ClientOrderIdConflict(
+            "client_order_id was already used for a different order.",
+            details={"client_order_id": req.client_order_id, "order_id": str(existing.uuid),
+                     "different_fields": diff},
+        )
+    return existing
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceResult:
+    order: Order
+    replayed: bool
+
+
+def order_place(
+    *, user: AbstractBaseUser, pair: Pair, req: OrderRequest, api_key: ApiKey | None = None
+) -> PlaceResult:
+    """Hold the funds and queue the order as ``pending``, in one transaction.
+
+    Locks the one balance row being held (via balances_apply). A repeated
+    ``client_order_id`` returns the original order (``replayed``) or raises
+    ORDER_CLIENT_ID_CONFLICT; two racing requests with the same id are settled
+    by the unique constraint, so only one order and one hold ever exist.
+    """
+    if req.client_order_id:
+        existing = Order.objects.filter(user=user, client_order_id=req.client_order_id).first()
+        if existing is not None:
+            return PlaceResult(_replay(existing, pair, req), True)
+    _check_pair_accepts(pair, CommandKind.PLACE)
+    _check_queue(pair)
+    which, amount = hold_for(pair, req)
+    asset_id = pair.base_id if which == "base" else pair.quote_id
+    try:
+        with transaction.atomic():
+            order = Order.objects.create(
+                user=user, api_key=api_key, pair=pair, side=req.side, type=req.type,
+                time_in_force=req.time_in_force, post_only=req.post_only, stp=req.stp,
+                price=req.price, stop_price=req.stop_price, size=req.size, funds=req.funds,
+                hold_amount=amount, client_order_id=req.client_order_id,
+            )
+            balances_apply(changes=[BalanceChange(
+                user.pk, asset_id, Wallet.SPOT, -amount, amount, LedgerReason.HOLD,
+                order_id=order.pk,
+            )])
+            OrderCommand.objects.create(pair=pair, kind=CommandKind.PLACE, order=order,
+                                        created_at=order.created_at)
+            bus.wake_matcher(pair.pk)
+    except IntegrityError:
+        if not req.client_order_id:
+            raise
+        existing = Order.objects.filter(user=user, client_order_id=req.client_order_id).first()
+        if existing is None:
+            raise
+        return PlaceResult(_replay(existing, pair, req), True)
+    return PlaceResult(order, False)
+
+
+CANCEL_RESULTS = {
+    OrderStatus.CANCELLED: "already_cancelled",
+    OrderStatus.FILLED: "already_filled",
+    OrderStatus.REJECTED: "already_rejected",
+}
+
+
+def order_cancel(*, order: Order) -> str:
+    """Queue a cancel for ``order`` (idempotent). Returns the cancel_result for
+    an order that is already final, else "requested". Refused while halted."""
+    if order.status in FINAL_STATUSES:
+        return CANCEL_RESULTS[OrderStatus(order.status)]
+    pair = order.pair
+    _check_pair_accepts(pair, CommandKind.CANCEL)
+    with transaction.atomic():
+        already = OrderCommand.objects.filter(
+            order=order, kind=CommandKind.CANCEL, processed_at__isnull=True
+        ).exists()
+        if not already:
+            OrderCommand.objects.create(pair=pair, kind=CommandKind.CANCEL, order=order)
+            bus.wake_matcher(pair.pk)
+    return "requested"
+
+
+def order_wait(*, order: Order, timeout_s: float | None = None, until_final: bool = False) -> Order:
+    """Wait (bounded) for the matcher to process ``order``; returns it re-read."""
+    timeout = settings.ORDER_RESULT_TIMEOUT_MS / 1000 if timeout_s is None else timeout_s
+
+    def processed() -> bool:
+        order.refresh_from_db()
+        if until_final:
+            return order.status in FINAL_STATUSES
+        return order.status != OrderStatus.PENDING
+
+    bus.wait_for(order.pk, processed, timeout)
+    return order
+
+
+def orders_cancel_all(
+    *, user: AbstractBaseUser, pair: Pair | None = None, api_key: ApiKey | None = None
+) -> list[Order]:
+    """Queue a cancel for each of the user's live orders (optionally one pair's,
+    or one key's). Pairs that are halted are skipped (their books are frozen)."""
+    qs = Order.objects.select_related("pair").filter(user=user, status__in=LIVE_STATUSES)
+    if pair is not None:
+        qs = qs.filter(pair=pair)
+    if api_key is not None:
+        qs = qs.filter(api_key=api_key)
+    requested = []
+    for order in qs.order_by("pk"):
+        if order.pair.status == PairStatus.HALTED:
+            continue
+        order_cancel(order=order)
+        requested.append(order)
+    return requested
+
+
+MIN_DEADMAN_S = 5
+
+
+def cancel_all_after_set(*, api_key: ApiKey, timeout_s: int) -> CancelAllAfter | None:
+    """Arm (or refresh) the key's dead-man timer for ``timeout_s`` seconds from
+    now; 0 disarms it. Returns the armed timer or None."""
+    if timeout_s == 0:
+        CancelAllAfter.objects.filter(api_key=api_key).delete()
+        return None
+    if timeout_s < MIN_DEADMAN_S:
+        raise DomainError(f"timeout_s must be 0 or at least {MIN_DEADMAN_S}.",
+                          code=ErrorCode.VALIDATION_ERROR, details={"field": "timeout_s"})
+    timer, _ = CancelAllAfter.objects.update_or_create(
+        api_key=api_key, defaults={"deadline": timezone.now() + timedelta(seconds=timeout_s)})
+    return timer
+
+
+def cancel_all_after_fire(*, now: datetime | None = None) -> int:
+    """Cancel the live orders of every key whose timer expired, then disarm
+    it. Run by the matcher's housekeeping about once a second."""
+    now = now or timezone.now()
+    fired = 0
+    for timer in CancelAllAfter.objects.select_related("api_key__user").filter(deadline__lte=now):
+        with transaction.atomic():
+            # Re-check under a lock: a refresh may have landed meanwhile.
+            live = CancelAllAfter.objects.select_for_update().filter(pk=timer.pk, deadline__lte=now)
+            if not live.exists():
+                continue
+            orders_cancel_all(user=timer.api_key.user, api_key=timer.api_key)
+            live.delete()
+            fired += 1
+    return fired

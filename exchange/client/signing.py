@@ -1,0 +1,134 @@
+"""The request signing algorithm (docs/signing.md), the single implementation.
+
+The server (``apps.apikeys.auth``) and every client import these functions, so
+the two sides cannot drift apart. No Django import here: keep it that way.
+
+    prehash = "\\n".join([
+        "v1", timestamp, nonce, key, METHOD, path_and_query, sha256_hex(body)
+    ])
+    signature = hex(HMAC-SHA256(secret as UTF-8 bytes, prehash as UTF-8 bytes))
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+
+VERSION = "v1"
+HEADER_KEY = "X-Api-Key"
+HEADER_TIMESTAMP = "X-Api-Timestamp"
+HEADER_NONCE = "X-Api-Nonce"
+HEADER_SIGNATURE = "X-Api-Signature"
+SIGNING_HEADERS = (HEADER_KEY, HEADER_TIMESTAMP, HEADER_NONCE, HEADER_SIGNATURE)
+
+NONCE_RE = re.compile(r"\A[A-Za-z0-9_-]{8,64}\Z")
+EMPTY_BODY_SHA256 = hashlib.sha256(b"").hexdigest()
+
+
+def now_ms() -> int:
+    """Unix time in integer milliseconds (no float on the way)."""
+    return time.time_ns() // 1_000_000
+
+
+def new_nonce() -> str:
+    """A random nonce: 32 lowercase hex characters (128 bits)."""
+    return secrets.token_hex(16)
+
+
+def body_sha256(body: bytes | str | None) -> str:
+    """Lowercase hex SHA-256 of the raw body bytes; of b"" when there is no body."""
+    if body is None:
+        body = b""
+    elif isinstance(body, str):
+        body = body.encode("utf-8")
+    return hashlib.sha256(body).hexdigest()
+
+
+def prehash(
+    *,
+    timestamp: int | str,
+    nonce: str,
+    key: str,
+    method: str,
+    path: str,
+    body: bytes | str | None = b"",
+) -> str:
+    """The string that is signed.
+
+    ``path`` is the request path plus "?" and the query string exactly as sent
+    (no "?" when there is no query string). ``timestamp`` is the X-Api-Timestamp
+    header value as sent.
+    """
+    return "\n".join(
+        (VERSION, str(timestamp), nonce, key, method.upper(), path, body_sha256(body))
+    )
+
+
+def sign(secret: str, message: str) -> str:
+    """Lowercase hex HMAC-SHA256 of ``message`` under ``secret`` (both UTF-8)."""
+    mac = hmac.new(secret.encode("utf-8"), message.encode("utf-8"), hashlib.sha256)
+    return mac.hexdigest()
+
+
+def sign_request(
+    *,
+    secret: str,
+    key: str,
+    method: str,
+    path: str,
+    body: bytes | str | None = b"",
+    timestamp: int | str,
+    nonce: str,
+) -> str:
+    """The X-Api-Signature value for one request."""
+    return sign(
+        secret,
+        prehash(
+            timestamp=timestamp,
+            nonce=nonce,
+            key=key,
+            method=method,
+            path=path,
+            body=body,
+        ),
+    )
+
+
+def signature_matches(expected: str, presented: str) -> bool:
+    """Constant-time comparison of two signatures (any characters, never raises)."""
+    return hmac.compare_digest(
+        expected.encode("utf-8"), presented.encode("utf-8", "surrogateescape")
+    )
+
+
+def signed_headers(
+    *,
+    secret: str,
+    key: str,
+    method: str,
+    path: str,
+    body: bytes | str | None = b"",
+    timestamp: int | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
+    """The four signing headers for a request, with a fresh timestamp and nonce."""
+    ts = now_ms() if timestamp is None else timestamp
+    nonce = new_nonce() if nonce is None else nonce
+    signature = sign_request(
+        secret=secret,
+        key=key,
+        method=method,
+        path=path,
+        body=body,
+        timestamp=ts,
+        nonce=nonce,
+    )
+    return {
+        HEADER_KEY: key,
+        HEADER_TIMESTAMP: str(ts),
+        HEADER_NONCE: nonce,
+        HEADER_SIGNATURE: signature,
+    }

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import time
+
+import django_ratelimit.core
+import pytest
+from django.core.cache import cache
+
+from apps.apikeys import ratelimit
+from tests.apikeys.factories import ApiKeyFactory
+
+_DB_FIXTURES = {"db", "transactional_db", "live_server"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(request: pytest.FixtureRequest):
+    """Nonces, rate counters and cached keys must not leak between tests (the
+    database cache's table is not flushed by transactional tests, and Redis
+    is not rolled back at all)."""
+    marker = request.node.get_closest_marker("django_db")
+    fixtures = set(request.fixturenames)
+    if marker is None and not fixtures & _DB_FIXTURES:
+        yield
+        return
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or bool(
+        fixtures & {"transactional_db", "live_server"}
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    cache.clear()
+    yield
+    cache.clear()
+
+
+class FrozenClock:
+    """A settable wall clock in whole seconds for the rate-limit windows."""
+
+    def __init__(self) -> None:
+        self.now = time.time_ns() // 1_000_000_000
+
+    def time(self) -> int:
+        return self.now
+
+    def advance(self, seconds: int) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def rl_clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    """Freeze the rate-limit window so a test cannot straddle its end."""
+    clock = FrozenClock()
+    monkeypatch.setattr(django_ratelimit.core, "time", clock)
+    monkeypatch.setattr(ratelimit, "_now_s", clock.time)
+    return clock
+
+
+@pytest.fixture
+def read_key(alice):
+    return ApiKeyFactory(user=alice, scope="read")
+
+
+@pytest.fixture
+def trade_key(alice):
+    return ApiKeyFactory(user=alice, scope="trade", ip_allowlist=["127.0.0.1"])
+
+
+@pytest.fixture
+def withdraw_key(alice):
+    return ApiKeyFactory(user=alice, scope="withdraw", ip_allowlist=["127.0.0.1"])

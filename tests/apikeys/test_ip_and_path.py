@@ -1,0 +1,75 @@
+"""Pure helpers: client address parsing and the signed path."""
+
+from __future__ import annotations
+
+import ipaddress
+from io import BytesIO
+
+import pytest
+from django.core.handlers.asgi import ASGIRequest
+from django.test import RequestFactory
+
+from apps.apikeys.auth import signed_path
+from apps.apikeys.ip import address_allowed, client_address, parse_address
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        (" 203.0.113.7:8080 ", "203.0.113.7"),
+        ("[2001:db8::1]:443", "2001:db8::1"),
+        ("2001:DB8::1", "2001:db8::1"),
+        ("::ffff:203.0.113.7", "203.0.113.7"),
+        ("fe80::1%eth0", "fe80::1"),
+        ("unknown", None),
+        ("", None),
+        ("999.1.1.1", None),
+    ],
+)
+def test_parse_address(text, expected):
+    parsed = parse_address(text)
+    assert (str(parsed) if parsed else None) == expected
+
+
+def test_client_address_without_remote_addr_is_none_and_never_allowed():
+    request = RequestFactory().get("/", REMOTE_ADDR="")
+    assert client_address(request) is None
+    assert not address_allowed(None, ["0.0.0.0/1"])
+
+
+def test_garbage_in_x_forwarded_for_stops_at_the_last_trusted_hop(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    request = RequestFactory().get(
+        "/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="203.0.113.7, bogus, 10.0.0.2"
+    )
+    assert client_address(request) == ipaddress.ip_address("10.0.0.2")
+
+
+def test_all_hops_trusted_gives_the_left_most(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    request = RequestFactory().get(
+        "/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="10.0.0.3"
+    )
+    assert client_address(request) == ipaddress.ip_address("10.0.0.3")
+
+
+def test_signed_path_under_asgi_is_the_raw_path_as_sent():
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/v1/ticker/BTC-USD",
+        "raw_path": b"/v1/ticker/BTC%2DUSD",
+        "query_string": b"depth=5&x=%C3%A9",
+        "headers": [],
+    }
+    assert (
+        signed_path(ASGIRequest(scope, BytesIO()))
+        == "/v1/ticker/BTC%2DUSD?depth=5&x=%C3%A9"
+    )
+
+
+def test_signed_path_under_wsgi_re_encodes_the_path_and_keeps_the_query():
+    request = RequestFactory().get("/v1/x%20y/caf%C3%A9?b=2&a=1")
+    assert signed_path(request) == "/v1/x%20y/caf%C3%A9?b=2&a=1"
+    assert signed_path(RequestFactory().get("/v1/time")) == "/v1/time"

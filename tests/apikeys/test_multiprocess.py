@@ -1,0 +1,156 @@
+"""Two daphne processes on one Redis draw on one rate budget and one nonce store."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from django.db import connection
+from django_ratelimit.core import _get_window
+
+from apps.apikeys import services
+from exchange.client import signing
+from tests.apikeys.factories import ApiKeyFactory
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not os.environ.get("REDIS_URL"),
+        reason="needs REDIS_URL: server processes share rate limits and nonces "
+        "through Redis (the database-cache default is covered by the other tests)",
+    ),
+]
+
+
+def _database_url() -> str:
+    s = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{s['NAME']}"
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
+    return (
+        f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _daphne() -> list[str]:
+    script = Path(sys.executable).with_name("daphne")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "daphne"]
+
+
+def _start_servers(count: int) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "DJANGO_SETTINGS_MODULE": "exchange.settings",
+    }
+    procs, urls, logs = [], [], []
+    for _ in range(count):
+        port = _free_port()
+        logs.append(
+            tempfile.TemporaryFile()
+        )  # not a pipe: nobody reads it, it can't fill
+        procs.append(
+            subprocess.Popen(
+                [
+                    *_daphne(),
+                    "-b",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "exchange.asgi:application",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=logs[-1],
+            )
+        )
+        urls.append(f"http://127.0.0.1:{port}")
+    deadline = time.monotonic() + 60
+    for proc, url, log in zip(procs, urls, logs, strict=True):
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"daphne exited: {log.read().decode()[-2000:]}")
+            try:
+                if httpx.get(f"{url}/v1/time", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"daphne at {url} did not start")
+            time.sleep(0.2)
+    return procs, urls
+
+
+def _key_id_with_a_fresh_window(need_s: int = 20) -> str:
+    """A key id whose budget window has at least ``need_s`` left, so the test
+    cannot straddle a window end (django-ratelimit offsets each value's window
+    by a hash of it, so trying a few ids is enough and costs no waiting)."""
+    while True:
+        key_id = services.new_key_id()
+        if _get_window(key_id, 60) - time.time_ns() // 1_000_000_000 >= need_s:
+            return key_id
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_server_processes_share_one_budget_and_one_nonce_store(alice, monkeypatch):
+    procs, (server_a, server_b) = _start_servers(2)
+    try:
+        key_id = _key_id_with_a_fresh_window()
+        monkeypatch.setattr(services, "new_key_id", lambda: key_id)
+        api_key = ApiKeyFactory(user=alice, scope="read", weight_per_minute=6)
+        path = "/v1/account/api-key"
+
+        def call(base: str, headers: dict[str, str] | None = None) -> httpx.Response:
+            headers = headers or signing.signed_headers(
+                secret=api_key.secret, key=api_key.key, method="GET", path=path
+            )
+            return httpx.get(base + path, headers=headers, timeout=10)
+
+        first_headers = signing.signed_headers(
+            secret=api_key.secret, key=api_key.key, method="GET", path=path
+        )
+        first = call(server_a, first_headers)
+        assert first.status_code == 200, first.text
+        assert first.headers["X-RateLimit-Remaining"] == "5"
+
+        replay = call(server_b, first_headers)
+        assert replay.status_code == 401
+        assert replay.json()["error"]["code"] == "AUTH_NONCE_REUSED"
+
+        remaining = [
+            call(server).headers["X-RateLimit-Remaining"]
+            for server in (server_b, server_a, server_b, server_a, server_b)
+        ]
+        assert remaining == ["4", "3", "2", "1", "0"]
+
+        for server in (server_a, server_b):
+            refused = call(server)
+            assert refused.status_code == 429
+            assert refused.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+            assert int(refused.headers["Retry-After"]) >= 1
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()

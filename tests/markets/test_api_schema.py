@@ -1,0 +1,75 @@
+"""The OpenAPI schema of the market and account endpoints generates cleanly."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import include, path
+from drf_spectacular.drainage import GENERATOR_STATS
+from drf_spectacular.generators import SchemaGenerator
+from drf_spectacular.validation import validate_schema
+
+urlpatterns = [
+    path("v1/", include("apps.markets.api.urls")),
+    path("v1/", include("apps.accounts.api.urls")),
+    # the rest of the project, so enum names are checked against its schemas
+    path("", include("exchange.urls")),
+]
+
+
+@pytest.fixture
+def schema(settings):
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_SCHEMA_CLASS": "apps.core.api.schema.ExchangeAutoSchema",
+    }
+    GENERATOR_STATS.reset()
+    generated = SchemaGenerator(urlconf=__name__).get_schema(request=None, public=True)
+    assert not GENERATOR_STATS._warn_cache and not GENERATOR_STATS._error_cache, (
+        dict(GENERATOR_STATS._warn_cache),
+        dict(GENERATOR_STATS._error_cache),
+    )
+    return generated
+
+
+def test_schema_generates_without_warnings_and_validates(schema):
+    validate_schema(schema)
+    assert {
+        "/v1/markets",
+        "/v1/ticker/{pair}",
+        "/v1/orderbook/{pair}",
+        "/v1/trades/{pair}",
+        "/v1/account/balances",
+        "/v1/account/transfers",
+        "/v1/withdrawals",
+        "/v1/withdrawals/{withdrawal_id}",
+    } <= set(schema["paths"])
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "weight", "scope"),
+    [
+        ("/v1/markets", "get", 1, None),
+        ("/v1/ticker/{pair}", "get", 1, None),
+        ("/v1/orderbook/{pair}", "get", 1, None),
+        ("/v1/trades/{pair}", "get", 1, None),
+        ("/v1/account/balances", "get", 5, "read"),
+        ("/v1/account/transfers", "post", 1, "trade"),
+        ("/v1/withdrawals", "post", 10, "withdraw"),
+        ("/v1/withdrawals/{withdrawal_id}", "get", 1, "read"),
+    ],
+)
+def test_schema_states_weight_and_scope(schema, path, method, weight, scope):
+    operation = schema["paths"][path][method]
+    assert operation["x-rate-limit-weight"] == weight
+    assert operation.get("x-required-scope") == scope
+
+
+def test_schema_documents_variable_weights_and_optional_signature(schema):
+    book = schema["paths"]["/v1/orderbook/{pair}"]["get"]
+    assert "10 for <= 1000" in book["x-rate-limit-weight-description"]
+    assert {} in book["security"] and any("ApiSignature" in s for s in book["security"])
+    trades = schema["paths"]["/v1/trades/{pair}"]["get"]
+    assert trades["x-rate-limit-weight-description"] == "1 for limit <= 100, 5 above."
+    assert "security" not in schema["paths"]["/v1/markets"]["get"] or schema["paths"][
+        "/v1/markets"
+    ]["get"]["security"] == [{}]
