@@ -1,13 +1,37 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from apps.accounts.selectors import ledger_problems
 from apps.accounts.services import balance_deposit
 from apps.matching.processor import BatchProcessor, PairBook
+from apps.orders import services as order_services
 from tests.factories import AssetFactory, PairFactory, UserFactory
 from tests.helpers import BTC, USD
+
+_DB_FIXTURES = {"db", "transactional_db", "live_server"}
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache(request: pytest.FixtureRequest):
+    """Nonces, rate counters and cached keys must not leak between tests (the
+    database cache's table is not flushed by transactional tests, and Redis
+    is not rolled back at all)."""
+    marker = request.node.get_closest_marker("django_db")
+    fixtures = set(request.fixturenames)
+    if marker is None and not fixtures & _DB_FIXTURES:
+        yield
+        return
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or bool(
+        fixtures & {"transactional_db", "live_server"}
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    cache.clear()
+    order_services._queue_memo.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture

@@ -23,7 +23,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.accounts.errors import InsufficientFunds, InvalidTransfer
-from apps.accounts.models import Account, Balance, LedgerEntry, LedgerReason, Tier, Wallet
+from apps.accounts.models import (
+    Account,
+    Balance,
+    LedgerEntry,
+    LedgerReason,
+    Tier,
+    Wallet,
+)
 from apps.core.bulk import bulk_insert
 from apps.core.errors import ValidationFailed
 from apps.markets.models import Asset

@@ -124,3 +124,6 @@ class MarketEvent(models.Model):
             models.UniqueConstraint(fields=["pair", "seq"], name="market_event_pair_seq"),
         ]
         indexes = [models.Index(fields=["pair", "-seq"], name="market_event_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.pair_id}#{self.seq} {self.type}"

@@ -16,7 +16,6 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 
-
 class JournalEvent(NamedTuple):
     """A market event as the matcher journals and publishes it (a MarketEvent
     row without the model's cost on the hot path)."""

@@ -15,7 +15,6 @@ from apps.core.errors import DomainError, ErrorCode
 from apps.markets.models import Asset, MarketEvent, Pair
 from apps.orders.models import Order, OrderStatus, OrderType, Trade
 
-
 _SYMBOL_TEXT = re.compile(r"\A[A-Za-z0-9_.-]{1,32}\Z")
 _ASSET_TEXT = re.compile(r"\A[A-Za-z0-9_.-]{1,16}\Z")
 

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, transaction
 
 WAKE_CHANNEL = "matcher_wake"
 RESULT_TTL_S = 30
@@ -41,13 +41,18 @@ def wake_matcher(pair_id: int) -> None:
     """Nudge the matcher that owns ``pair_id``. Call inside the transaction
     that wrote the command (PostgreSQL delivers NOTIFY on commit) or after it."""
     if settings.REDIS_URL:
-        pipe = _redis().pipeline(transaction=False)
-        pipe.rpush(wake_key(pair_id), 1)
-        pipe.ltrim(wake_key(pair_id), -1, -1)
-        pipe.execute()
+        # After commit: a matcher woken earlier would find nothing and sleep.
+        transaction.on_commit(lambda: _push_wake(pair_id))
     elif settings.IS_POSTGRES:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_notify(%s, %s)", [WAKE_CHANNEL, str(pair_id)])
+
+
+def _push_wake(pair_id: int) -> None:
+    pipe = _redis().pipeline(transaction=False)
+    pipe.rpush(wake_key(pair_id), 1)
+    pipe.ltrim(wake_key(pair_id), -1, -1)
+    pipe.execute()
 
 
 def publish_results(order_ids: Iterable[int]) -> None:

@@ -10,3 +10,6 @@ class MatcherHeartbeat(models.Model):
     heartbeat_at = models.DateTimeField()
     last_event_seq = models.BigIntegerField(default=0)
     processed = models.BigIntegerField(default=0, help_text="Commands since start.")
+
+    def __str__(self) -> str:
+        return f"{self.pair_id}: {self.owner or 'stopped'}"

@@ -92,7 +92,8 @@ class Order(models.Model):
         max_length=16, choices=OrderStatus.choices, default=OrderStatus.PENDING
     )
     reject_reason = models.CharField(max_length=32, blank=True, default="")
-    client_order_id = models.CharField(max_length=36, null=True, blank=True)
+    # NULL, not "", for "none": the unique constraint applies to given ids only.
+    client_order_id = models.CharField(max_length=36, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     done_at = models.DateTimeField(null=True, blank=True)
@@ -146,6 +147,9 @@ class Trade(models.Model):
             models.Index(fields=["taker_user", "-id"], name="trade_taker_user"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.pair_id}#{self.seq}"
+
 
 class CommandKind(models.TextChoices):
     PLACE = "place", "Place"
@@ -176,6 +180,9 @@ class OrderCommand(models.Model):
             ),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.kind} {self.order_id}"
+
 
 class CancelAllAfter(models.Model):
     """A market maker's dead-man switch: when ``deadline`` passes without a
@@ -184,3 +191,6 @@ class CancelAllAfter(models.Model):
     api_key = models.OneToOneField("apikeys.ApiKey", on_delete=models.CASCADE, related_name="+")
     deadline = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id} until {self.deadline:%Y-%m-%d %H:%M:%S}"

@@ -420,8 +420,9 @@ def test_withdrawal_complete_debits_once(wallets, btc, production, assert_ledger
     )
     done = withdrawal_complete(withdrawal_id=withdrawal.pk, txid="abc")
     assert (done.status, done.txid) == ("completed", "abc")
-    with pytest.raises(WithdrawalNotPending):
+    with pytest.raises(WithdrawalNotPending) as err:
         withdrawal_complete(withdrawal_id=withdrawal.pk)
+    assert (err.value.code, err.value.status) == ("ACCOUNT_WITHDRAWAL_NOT_PENDING", 409)
     assert bal(wallets, btc) == (BTC // 2, BTC // 2)
     assert_ledger()
 

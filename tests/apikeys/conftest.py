@@ -4,31 +4,9 @@ import time
 
 import django_ratelimit.core
 import pytest
-from django.core.cache import cache
 
 from apps.apikeys import ratelimit
 from tests.apikeys.factories import ApiKeyFactory
-
-_DB_FIXTURES = {"db", "transactional_db", "live_server"}
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache(request: pytest.FixtureRequest):
-    """Nonces, rate counters and cached keys must not leak between tests (the
-    database cache's table is not flushed by transactional tests, and Redis
-    is not rolled back at all)."""
-    marker = request.node.get_closest_marker("django_db")
-    fixtures = set(request.fixturenames)
-    if marker is None and not fixtures & _DB_FIXTURES:
-        yield
-        return
-    transactional = (marker is not None and marker.kwargs.get("transaction")) or bool(
-        fixtures & {"transactional_db", "live_server"}
-    )
-    request.getfixturevalue("transactional_db" if transactional else "db")
-    cache.clear()
-    yield
-    cache.clear()
 
 
 class FrozenClock:

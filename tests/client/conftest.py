@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.apikeys.conftest import fresh_cache  # noqa: F401 - same cache hygiene
 from tests.client import urls as fake_server
 
 

@@ -81,7 +81,6 @@ def test_runexchange_serves_health_and_admin_then_stops_on_sigterm(tmp_path):
         assert login.status_code == 200 and "Django administration" in login.text
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
-        output = proc.stdout.read()
         # All children stopped with the parent: the port is free again.
         with pytest.raises(httpx.HTTPError):
             httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1)

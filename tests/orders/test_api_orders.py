@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 
 import pytest
@@ -14,7 +13,7 @@ from apps.orders.models import Order, OrderCommand
 from apps.orders.services import cancel_all_after_fire
 from tests.apikeys.factories import ApiKeyFactory
 from tests.apikeys.helpers import error_code, signed
-from tests.helpers import BTC, USD, bal, place
+from tests.helpers import USD, bal, place
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,15 @@ from rest_framework import serializers
 
 from apps.core.money import format_units
 from apps.markets.models import Pair
-from apps.orders.models import Order, OrderStatus, OrderType, Side, Stp, TimeInForce, Trade
+from apps.orders.models import (
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+    Stp,
+    TimeInForce,
+    Trade,
+)
 
 Decimal = serializers.CharField  # decimal strings, e.g. "0.01"
 

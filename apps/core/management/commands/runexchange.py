@@ -20,7 +20,6 @@ from django.core.management.base import BaseCommand, CommandParser
 from apps.accounts.services import demo_account_seed
 from apps.markets.services import markets_seed
 
-
 DEMO_KEY_LABEL = "sandbox demo"
 
 
