@@ -1,13 +1,13 @@
 """Every /v1 endpoint, gathered from the apps' api/urls.py."""
 
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from apps.core.api.views import HealthView
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
-    path("openapi.json", SpectacularAPIView.as_view(), name="openapi"),
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
     path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
     path("", include("apps.apikeys.api.urls")),
     path("", include("apps.orders.api.urls")),

@@ -224,3 +224,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "ErrorCode": "apps.core.errors.ErrorCode",
+    "Side": "apps.orders.models.Side",
+}

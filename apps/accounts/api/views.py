@@ -12,6 +12,7 @@ from apps.accounts.api import serializers as s
 from apps.accounts.services import balance_transfer
 from apps.accounts.withdrawals import withdrawal_request
 from apps.core.api.base import SignedAPIView
+from apps.core.errors import ErrorCode
 from apps.core.money import format_units, parse_units
 from apps.markets.selectors import asset_get
 
@@ -22,8 +23,11 @@ def _ledger_ref(request: Request) -> str:
 
 
 class BalanceListView(SignedAPIView):
+    """Spot, margin and earn balances by asset: available, held, total."""
+
     required_scope = "read"
     rate_weight = 5
+    error_codes = ()
 
     @extend_schema(
         operation_id="account_balances",
@@ -36,8 +40,11 @@ class BalanceListView(SignedAPIView):
 
 
 class TransferCreateView(SignedAPIView):
+    """Move available funds between two of your own wallets."""
+
     required_scope = "trade"
     rate_weight = 1
+    error_codes = (ErrorCode.ACCOUNT_ASSET_NOT_FOUND, ErrorCode.ACCOUNT_INVALID_TRANSFER, ErrorCode.ACCOUNT_INSUFFICIENT_FUNDS, ErrorCode.VALIDATION_INVALID_DECIMAL, ErrorCode.VALIDATION_TOO_MANY_DECIMALS, )
 
     @extend_schema(
         operation_id="account_transfer",
@@ -71,8 +78,11 @@ class TransferCreateView(SignedAPIView):
 
 
 class WithdrawalCreateView(SignedAPIView):
+    """Request a withdrawal: the amount is held at once and debited when the withdrawal completes."""
+
     required_scope = "withdraw"
     rate_weight = 10
+    error_codes = (ErrorCode.ACCOUNT_ASSET_NOT_FOUND, ErrorCode.ACCOUNT_WITHDRAWALS_DISABLED, ErrorCode.ACCOUNT_INSUFFICIENT_FUNDS, ErrorCode.VALIDATION_INVALID_DECIMAL, ErrorCode.VALIDATION_TOO_MANY_DECIMALS, )
 
     @extend_schema(
         operation_id="withdrawal_create",
@@ -98,8 +108,11 @@ class WithdrawalCreateView(SignedAPIView):
 
 
 class WithdrawalDetailView(SignedAPIView):
+    """One of your withdrawals and its state."""
+
     required_scope = "read"
     rate_weight = 1
+    error_codes = (ErrorCode.ACCOUNT_WITHDRAWAL_NOT_FOUND, )
 
     @extend_schema(
         operation_id="withdrawal_get",

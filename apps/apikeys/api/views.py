@@ -15,7 +15,10 @@ from apps.core.api.base import PublicAPIView, SignedAPIView
 
 
 class ServerTimeView(PublicAPIView):
+    """Server time in Unix ms, for clock sync before signing."""
+
     rate_weight = 1
+    error_codes = ()
 
     @extend_schema(
         operation_id="time_get", tags=["public"], responses=ServerTimeOutputSerializer
@@ -32,8 +35,11 @@ class ServerTimeView(PublicAPIView):
 
 
 class AccountApiKeyView(SignedAPIView):
+    """The calling key: scope, IP allow-list, drift tolerance, weight budget."""
+
     required_scope = "read"
     rate_weight = 1
+    error_codes = ()
 
     @extend_schema(
         operation_id="account_api_key_get",

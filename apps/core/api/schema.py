@@ -7,11 +7,14 @@ Importing this module also registers ``ApiKeyAuthenticationScheme``.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from rest_framework import serializers
 
+from apps.core.errors import ERRORS, ErrorCode
 from exchange.client import signing
 
 SECURITY_SCHEMES: dict[str, tuple[str, str]] = {
@@ -67,3 +70,72 @@ class ExchangeAutoSchema(AutoSchema):
         if scope:
             extensions["x-required-scope"] = scope
         return extensions
+
+    # ---------------------------------------------------------------- errors
+    def get_description(self) -> str:  # type: ignore[override]
+        """The operation's own docstring (method, else its view class), never
+        a base class's."""
+        method = getattr(self.view, getattr(self, "method", "get").lower(), None)
+        own = getattr(method, "__doc__", None) or type(self.view).__dict__.get("__doc__")
+        return inspect.cleandoc(own) if own else ""
+
+    def get_operation(self, *args: Any, **kwargs: Any) -> Any:
+        """Adds the operation's error responses (the shared error body, the
+        codes it can answer per status, an example) to what it declares."""
+        operation = super().get_operation(*args, **kwargs)
+        if operation is None:
+            return operation
+        responses = operation.setdefault("responses", {})
+        ref = self.resolve_serializer(ErrorBodySerializer, "response").ref
+        for status, codes in sorted(error_codes_for(self.view, self.method).items()):
+            responses.setdefault(str(status), {
+                "description": "Error codes: " + ", ".join(f"`{c}`" for c in codes),
+                "content": {"application/json": {
+                    "schema": ref,
+                    "examples": {code: {"value": _example(code)} for code in codes},
+                }},
+            })
+        return operation
+
+
+COMMON_ERRORS = (ErrorCode.VALIDATION_ERROR, ErrorCode.METHOD_NOT_ALLOWED, ErrorCode.RATE_LIMIT_EXCEEDED,
+                 ErrorCode.SYSTEM_INTERNAL_ERROR, ErrorCode.SYSTEM_UNAVAILABLE)
+SIGNED_ERRORS = tuple(c for c in ErrorCode if c.value.startswith(("AUTH_", "PERMISSION_")))
+
+
+def error_codes_for(view: Any, method: str) -> dict[int, list[str]]:
+    """The codes an operation can answer, grouped by HTTP status: the common
+    ones, the signing ones for signed views, and the view's ``error_codes``."""
+    from apps.core.api.base import SignedAPIView
+
+    codes: list[ErrorCode] = list(COMMON_ERRORS)
+    if isinstance(view, SignedAPIView):
+        codes += SIGNED_ERRORS
+    extra = getattr(view, "error_codes", ())
+    if isinstance(extra, dict):
+        extra = extra.get(method.upper(), ())
+    codes += list(extra)
+    grouped: dict[int, list[str]] = {}
+    for code in dict.fromkeys(codes):
+        grouped.setdefault(ERRORS[code].status, []).append(code.value)
+    return grouped
+
+
+def _example(code: str) -> dict[str, Any]:
+    spec = ERRORS[ErrorCode(code)]
+    return {"error": {"code": code, "message": spec.description,
+                      "request_id": "9f1c2e7a4b3d4c5e", "retryable": spec.retryable,
+                      "details": {}}}
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.ChoiceField(choices=[c.value for c in ErrorCode],
+                                   help_text="Stable; see docs/errors.md.")
+    message = serializers.CharField()
+    request_id = serializers.CharField(help_text="Also in the X-Request-Id header.")
+    retryable = serializers.BooleanField()
+    details = serializers.DictField(help_text="Facts of the case, per code.")
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()

@@ -14,7 +14,7 @@ from apps.apikeys.auth import ApiKeyAuthentication
 from apps.apikeys.permissions import check_ip, check_scope
 from apps.core.api.base import PublicAPIView
 from apps.core.api.schema import SECURITY_SCHEMES
-from apps.core.errors import ValidationFailed
+from apps.core.errors import ErrorCode, ValidationFailed
 from apps.core.middleware import now_ms
 from apps.markets import selectors
 from apps.markets.api import serializers as s
@@ -76,7 +76,10 @@ class OptionallySignedAPIView(PublicAPIView):
 
 
 class MarketListView(PublicAPIView):
+    """Every pair with its grid (tick, lot, minimums), fees and status."""
+
     rate_weight = 1
+    error_codes = ()
 
     @extend_schema(
         operation_id="market_list",
@@ -90,7 +93,10 @@ class MarketListView(PublicAPIView):
 
 
 class TickerView(PublicAPIView):
+    """Last trade, best bid/ask and 24-hour statistics of a pair."""
+
     rate_weight = 1
+    error_codes = (ErrorCode.MARKET_NOT_FOUND, )
 
     @extend_schema(
         operation_id="ticker_get",
@@ -107,7 +113,10 @@ class TickerView(PublicAPIView):
 
 
 class OrderBookView(OptionallySignedAPIView):
+    """Aggregated order book levels with the book's sequence number. Public up to depth 100; signed requests of verified accounts up to 1000."""
+
     rate_weight = 1
+    error_codes = (ErrorCode.MARKET_NOT_FOUND, )
     rate_weight_description = (
         "1 for depth <= 100, 5 for <= 500, 10 for <= 1000 (depth above 100 needs a "
         "request signed by a verified or market-maker account)."
@@ -158,7 +167,10 @@ class OrderBookView(OptionallySignedAPIView):
 
 
 class PublicTradeListView(PublicAPIView):
+    """Recent public trades of a pair, newest first."""
+
     rate_weight = 1
+    error_codes = (ErrorCode.MARKET_NOT_FOUND, )
     rate_weight_description = "1 for limit <= 100, 5 above."
 
     def get_rate_weight(self, request: Request) -> int:

@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api.base import SignedAPIView
+from apps.core.errors import ErrorCode
 from apps.core.middleware import now_ms
 from apps.markets.selectors import pair_get
 from apps.matching.adapter import from_ms
@@ -27,8 +28,11 @@ def _order_body(order, *, with_fills: bool = False) -> dict:
 
 
 class OrderListCreateView(SignedAPIView):
+    """POST places an order (limit, market, stop, stop-limit); GET lists your orders, newest first."""
+
     required_scope = "read"  # POST needs "trade": see get_required_scope
     rate_weight = 1
+    error_codes = {"POST": (ErrorCode.VALIDATION_MALFORMED_JSON, ErrorCode.VALIDATION_INVALID_DECIMAL, ErrorCode.VALIDATION_TOO_MANY_DECIMALS, ErrorCode.ORDER_PRICE_OFF_TICK, ErrorCode.ORDER_SIZE_OFF_LOT, ErrorCode.ORDER_SIZE_TOO_SMALL, ErrorCode.ORDER_NOTIONAL_TOO_SMALL, ErrorCode.ORDER_INVALID_PARAMETERS, ErrorCode.ORDER_CLIENT_ID_CONFLICT, ErrorCode.ORDER_NO_REFERENCE_PRICE, ErrorCode.MARKET_NOT_FOUND, ErrorCode.MARKET_HALTED, ErrorCode.MARKET_CANCEL_ONLY, ErrorCode.ACCOUNT_INSUFFICIENT_FUNDS, ErrorCode.SYSTEM_OVERLOADED, ), "GET": (ErrorCode.MARKET_NOT_FOUND, )}
 
     def get_required_scope(self) -> str:
         return "trade" if self.request.method == "POST" else "read"
@@ -70,8 +74,11 @@ class OrderListCreateView(SignedAPIView):
 
 
 class OrderDetailView(SignedAPIView):
+    """One of your orders by id or client:<client_order_id>, with fills when fills=true."""
+
     required_scope = "read"
     rate_weight = 1
+    error_codes = (ErrorCode.ORDER_NOT_FOUND, )
 
     @extend_schema(operation_id="order_get", tags=["orders"], parameters=[ORDER_ID],
                    responses=s.OrderOutputSerializer)
@@ -81,8 +88,11 @@ class OrderDetailView(SignedAPIView):
 
 
 class OrderCancelView(SignedAPIView):
+    """Cancel an order; idempotent: a final order answers 200 with cancel_result already_cancelled, already_filled or already_rejected."""
+
     required_scope = "trade"
     rate_weight = 1
+    error_codes = (ErrorCode.ORDER_NOT_FOUND, ErrorCode.MARKET_HALTED, )
 
     @extend_schema(operation_id="order_cancel", tags=["orders"], parameters=[ORDER_ID], request=None,
                    responses={200: s.CancelOutputSerializer, 202: s.CancelOutputSerializer})
@@ -98,8 +108,11 @@ class OrderCancelView(SignedAPIView):
 
 
 class OrderCancelAllView(SignedAPIView):
+    """Cancel all your live orders, optionally of one pair."""
+
     required_scope = "trade"
     rate_weight = 10
+    error_codes = (ErrorCode.MARKET_NOT_FOUND, )
 
     @extend_schema(operation_id="order_cancel_all", tags=["orders"], request=s.CancelAllInputSerializer,
                    responses=s.CancelAllOutputSerializer)
@@ -117,8 +130,11 @@ class OrderCancelAllView(SignedAPIView):
 
 
 class CancelAllAfterView(SignedAPIView):
+    """Dead-man switch: unless refreshed within timeout_s seconds, all live orders placed with this key are cancelled; 0 disarms."""
+
     required_scope = "trade"
     rate_weight = 1
+    error_codes = ()
 
     @extend_schema(operation_id="order_cancel_all_after", tags=["orders"],
                    request=s.CancelAllAfterInputSerializer, responses=s.CancelAllAfterOutputSerializer)
@@ -133,8 +149,11 @@ class CancelAllAfterView(SignedAPIView):
 
 
 class FillListView(SignedAPIView):
+    """Your fills (trades), newest first, with liquidity role and fee."""
+
     required_scope = "read"
     rate_weight = 5
+    error_codes = (ErrorCode.MARKET_NOT_FOUND, ErrorCode.ORDER_NOT_FOUND, )
 
     @extend_schema(operation_id="fill_list", tags=["orders"], parameters=[s.FillListQuerySerializer],
                    responses=s.FillListOutputSerializer)

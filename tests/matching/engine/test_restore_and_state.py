@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from apps.matching.engine import (
+    BookConfig,
     Engine,
     InvariantError,
     OrderType,
@@ -257,3 +258,30 @@ def test_state_hash_covers_every_restored_field() -> None:
     e.restore_resting(**base)  # type: ignore[arg-type]
     e.set_last_price(100)
     assert e.state_hash() != digest()
+
+
+def test_restore_requires_cover_at_the_highest_fee_rate() -> None:
+    cfg = BookConfig(
+        quote_per_tick_lot=1, maker_fee_bps=50, taker_fee_bps=10, price_band_bps=1000
+    )
+    e = Engine(cfg)
+    with pytest.raises(ValueError):  # 701 covers the taker rate, not the maker's
+        e.restore_resting(
+            order_id=1,
+            account_id=1,
+            side=Side.BUY,
+            price=100,
+            remaining_size=7,
+            hold=701,
+            ts=1,
+        )
+    e.restore_resting(
+        order_id=1,
+        account_id=1,
+        side=Side.BUY,
+        price=100,
+        remaining_size=7,
+        hold=704,
+        ts=1,
+    )
+    e.check_invariants()
