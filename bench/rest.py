@@ -110,7 +110,8 @@ def main() -> None:
     parser.add_argument("--server", choices=["daphne", "gunicorn"], default="gunicorn")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--response-type", choices=["result", "ack"], default="result")
     args = parser.parse_args()
     os.environ.update(DATABASE_URL=f"{PG}/exchange_bench_rest", REDIS_URL="redis://127.0.0.1:6379/12",
@@ -123,10 +124,12 @@ def main() -> None:
                   "exchange.asgi:application"]
     else:
         server = [sys.executable, "-m", "gunicorn", "exchange.wsgi", "-k", "gthread",
-                  "--workers", str(args.workers), "--threads", "8", "-b", f"127.0.0.1:{port}",
+                  "--workers", str(args.workers), "--threads", str(args.threads), "-b", f"127.0.0.1:{port}",
                   "--log-level", "warning"]
     procs = [
-        subprocess.Popen([sys.executable, "manage.py", "runmatcher"], cwd=ROOT, env=dict(os.environ)),
+        subprocess.Popen([sys.executable, "manage.py", "runmatcher"], cwd=ROOT,
+                         env=dict(os.environ, LOG_LEVEL=os.environ.get("MATCHER_LOG_LEVEL", "WARNING")),
+                         stderr=open(os.environ.get("MATCHER_LOG", os.devnull), "w")),
         subprocess.Popen(server, cwd=ROOT, env=dict(os.environ)),
     ]
     try:
@@ -158,7 +161,7 @@ def main() -> None:
             proc.wait(timeout=30)
     latencies.sort()
     ok = len(latencies) - len(errors)
-    print(f"server={args.server} workers={args.workers} clients={args.clients} "
+    print(f"server={args.server} workers={args.workers}x{args.threads} clients={args.clients} "
           f"response_type={args.response_type}: {len(latencies)} requests, {len(errors)} errors"
           + (f" (first: {errors[0]})" if errors else ""))
     p50 = latencies[len(latencies) // 2]

@@ -128,6 +128,12 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests use a file too, so that a matcher subprocess sees the same database.
     _db["TEST"] = {"NAME": str(VAR_DIR / "test_exchange.sqlite3")}
+elif _db["ENGINE"].startswith("django.db.backends.postgresql"):
+    # Server-side parameter binding lets psycopg prepare statements it sees
+    # repeatedly (prepare_threshold): the hot queries of the order path and
+    # the matcher then skip planning, which cost more than executing them.
+    if env_bool("DATABASE_SERVER_SIDE_BINDING", True):
+        _db.setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
 DATABASES = {"default": _db}
 IS_POSTGRES = _db["ENGINE"].startswith("django.db.backends.postgresql")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

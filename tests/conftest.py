@@ -6,6 +6,7 @@ from django.test import Client
 
 from apps.accounts.selectors import ledger_problems
 from apps.accounts.services import balance_deposit
+from apps.markets import selectors as market_selectors
 from apps.matching.processor import BatchProcessor, PairBook
 from apps.orders import services as order_services
 from tests.factories import AssetFactory, PairFactory, UserFactory
@@ -30,6 +31,7 @@ def fresh_cache(request: pytest.FixtureRequest):
     request.getfixturevalue("transactional_db" if transactional else "db")
     cache.clear()
     order_services._queue_memo.clear()
+    market_selectors._pair_memo.clear()
     yield
     cache.clear()
 

@@ -15,6 +15,8 @@ from typing import Any
 from django.db import connection
 from django.db.models import Model
 
+COPY_FROM_ROWS = 64  # below this one multi-row INSERT beats COPY's round trips
+
 
 def bulk_insert(model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     if not rows:
@@ -22,7 +24,13 @@ def bulk_insert(model: type[Model], columns: Sequence[str], rows: Sequence[Seque
     table = connection.ops.quote_name(model._meta.db_table)
     cols = ", ".join(connection.ops.quote_name(c) for c in columns)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql" and len(rows) < COPY_FROM_ROWS:
+            marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
+            cursor.execute(
+                f"INSERT INTO {table} ({cols}) VALUES {', '.join([marks] * len(rows))}",
+                [value for row in rows for value in row],
+            )
+        elif connection.vendor == "postgresql":
             with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)

@@ -5,6 +5,7 @@ units); the API edge formats them."""
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -34,6 +35,26 @@ def pair_get(*, symbol: str) -> Pair:
         shown = _printable(symbol, 32)
         raise DomainError(f"No market {shown!r}.", code=ErrorCode.MARKET_NOT_FOUND,
                           details={"pair": shown})
+    return pair
+
+
+# Pairs change rarely (status, band) and every order reads one: order
+# placement reuses what this process read for PAIR_MEMO_S. A halt still
+# applies at once where it matters: the matcher re-reads statuses before every
+# batch and rejects what was queued after it.
+PAIR_MEMO_S = 1.0
+_pair_memo: dict[str, tuple[float, Pair]] = {}
+
+
+def pair_get_for_trading(*, symbol: str) -> Pair:
+    """``pair_get``, memoised per process for PAIR_MEMO_S (order placement)."""
+    key = symbol.upper() if isinstance(symbol, str) else ""
+    memo = _pair_memo.get(key)
+    now = time.monotonic()
+    if memo is not None and now - memo[0] < PAIR_MEMO_S:
+        return memo[1]
+    pair = pair_get(symbol=symbol)
+    _pair_memo[key] = (now, pair)
     return pair
 
 

@@ -67,4 +67,7 @@ def pair_set_status(*, pair: Pair, status: str) -> Pair:
     """Change a pair's trading status; the matcher reads it before each batch."""
     pair.status = PairStatus(status)
     pair.save(update_fields=["status"])
+    from apps.markets.selectors import _pair_memo
+
+    _pair_memo.pop(pair.symbol, None)
     return pair

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
+import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +24,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from apps.accounts.models import LedgerReason, Wallet
-from apps.accounts.services import BalanceChange, balances_apply, fee_user
+from apps.accounts.services import (
+    BalanceChange,
+    balances_apply_in_transaction,
+    fee_user,
+)
 from apps.core.bulk import bulk_insert
 from apps.core.money import format_units
 from apps.markets.models import MarketEvent, Pair, PairStatus
@@ -139,12 +146,43 @@ class Batch:
         return delta
 
 
+class EventPublisher:
+    """Sends committed market events to the channel layer from one background
+    thread, in commit order, so that publishing never delays the next batch.
+    Losing a message here costs a subscriber a resync, never data: the
+    journal (MarketEvent) already holds every event."""
+
+    def __init__(self) -> None:
+        self.queue: queue.SimpleQueue[list[JournalEvent] | None] = queue.SimpleQueue()
+        self.thread: threading.Thread | None = None
+
+    def submit(self, events: list[JournalEvent]) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="event-publisher", daemon=True)
+            self.thread.start()
+        self.queue.put(events)
+
+    def _run(self) -> None:
+        while (events := self.queue.get()) is not None:
+            try:
+                publish_market_events(events)
+            except Exception:  # noqa: BLE001 - subscribers resync from the journal
+                log.exception("could not publish %d market events", len(events))
+
+    def close(self, timeout: float = 5.0) -> None:
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join(timeout)
+            self.thread = None
+
+
 class BatchProcessor:
     """Applies one batch of commands for the books it owns."""
 
     def __init__(self, books: dict[int, PairBook]) -> None:
         self.books = books
         self.fee_user_id = fee_user().pk
+        self.publisher = EventPublisher()
 
     def fetch(self, limit: int) -> list[OrderCommand]:
         return list(
@@ -155,6 +193,7 @@ class BatchProcessor:
 
     def run_once(self, limit: int = 500) -> int:
         """Process up to ``limit`` queued commands; returns how many."""
+        started = time.perf_counter()
         commands = self.fetch(limit)
         if not commands:
             return 0
@@ -171,6 +210,8 @@ class BatchProcessor:
                 book.rebuild()
             raise
         self._after_commit(batch, commands)
+        log.debug("batch of %d commands in %.1f ms", len(commands),
+                  (time.perf_counter() - started) * 1000)
         return len(commands)
 
     # ------------------------------------------------------------- apply
@@ -305,7 +346,7 @@ class BatchProcessor:
             change if index < 0 else _with_trade(change, trade_ids[index])
             for change, index in batch.changes
         ]
-        balances_apply(changes=changes)
+        balances_apply_in_transaction(changes=changes)
         bulk_insert(MarketEvent, ("pair_id", "seq", "type", "payload", "created_at"), [
             (e.pair_id, e.seq, e.type, json.dumps(e.payload), now) for e in batch.events])
         by_result: dict[str, list[int]] = {}
@@ -316,7 +357,8 @@ class BatchProcessor:
 
     def _after_commit(self, batch: Batch, commands: Iterable[OrderCommand]) -> None:
         bus.publish_results({c.order_id for c in commands})
-        publish_market_events(batch.events)
+        if batch.events:
+            self.publisher.submit(batch.events)
 
 
 _TRADE_COLUMNS = (

@@ -117,6 +117,7 @@ class Matcher:
                 if done < self.batch_size:
                     waker.wait(self.poll_s)
         finally:
+            processor.publisher.close()
             self.heartbeat(stopping=True)
             self.locks.close()
             log.info("matcher %s stopped after %d commands", self.owner, self.processed)

@@ -141,7 +141,6 @@ class Trade(models.Model):
             models.UniqueConstraint(fields=["pair", "seq"], name="trade_pair_seq"),
         ]
         indexes = [
-            models.Index(fields=["pair", "-seq"], name="trade_recent"),
             models.Index(fields=["pair", "created_at"], name="trade_pair_time"),
             models.Index(fields=["maker_user", "-id"], name="trade_maker_user"),
             models.Index(fields=["taker_user", "-id"], name="trade_taker_user"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import os
 import random
 import signal
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 
 from apps.accounts.selectors import ledger_problems
@@ -80,6 +83,12 @@ def test_matcher_process_settles_orders_placed_through_the_service(funded, alice
         sell = place(alice, funded, side="sell", price="63000", size="0.5")
         buy = place(bob, funded, side="buy", price="63000", size="0.5")
         wait_drained(proc)
+        time.sleep(1.2)  # one heartbeat
+        out = io.StringIO()
+        call_command("matcherstatus", "--json", stdout=out)
+        status = {row["pair"]: row for row in json.loads(out.getvalue())}["BTC-USD"]
+        assert status["alive"] and status["owner"].endswith(f":{proc.pid}")
+        assert (status["queue"], status["last_seq"]) == (0, 3)
     finally:
         stop(proc)
     sell.refresh_from_db()

@@ -179,3 +179,16 @@ def test_book_events_chain_their_previous_sequence(funded, alice, bob, matcher):
     assert books[0].payload["changes"] == [["sell", "63000.000000", "0.10000000"]]
     assert books[1].payload["changes"] == [["sell", "63000.000000", "0.00000000"]]
     assert Order.objects.filter(status="filled").count() == 2
+
+
+def test_matcherstatus_reports_queue_length_and_lag(funded, alice, capsys):
+    from django.core.management import call_command
+
+    place(alice, funded, side="buy", price="60000", size="0.1")
+    place(alice, funded, side="buy", price="60001", size="0.1")
+    call_command("matcherstatus")
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["pair", "owner", "alive", "last_seq", "queue", "lag_ms"]
+    row = next(line.split() for line in table if line.startswith("BTC-USD"))
+    assert row[1:5] == ["-", "False", "0", "2"]
+    assert int(row[5]) >= 0

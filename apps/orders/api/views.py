@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from apps.core.api.base import SignedAPIView
 from apps.core.errors import ErrorCode
 from apps.core.middleware import now_ms
-from apps.markets.selectors import pair_get
+from apps.markets.selectors import pair_get, pair_get_for_trading
 from apps.matching.adapter import from_ms
 from apps.orders import selectors, services
 from apps.orders.api import serializers as s
@@ -43,7 +43,7 @@ class OrderListCreateView(SignedAPIView):
     def post(self, request: Request) -> Response:
         data = s.OrderPlaceInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        pair = pair_get(symbol=data.validated_data["pair"])
+        pair = pair_get_for_trading(symbol=data.validated_data["pair"])
         req = order_request_from_wire(pair=pair, data=data.validated_data)
         placed = services.order_place(user=request.user, pair=pair, req=req, api_key=request.api_key)
         response_type = data.validated_data["response_type"]
