@@ -64,16 +64,34 @@ def main() -> None:
         side = rng.choice(("buy", "sell"))
         # Around the mid, so that about half the orders trade.
         price = 63_000 + rng.randint(-30, 30) / 2
-        place(rng.choice(users), pair, side=side, price=f"{price:.2f}",
-              size=f"0.{rng.randint(1, 50):04d}")
+        place(
+            rng.choice(users),
+            pair,
+            side=side,
+            price=f"{price:.2f}",
+            size=f"0.{rng.randint(1, 50):04d}",
+        )
     queued_s = time.perf_counter() - started
-    print(f"queued {args.orders} orders through the order service in {queued_s:.1f} s "
-          f"({args.orders / queued_s:.0f}/s)")
+    print(
+        f"queued {args.orders} orders through the order service in {queued_s:.1f} s "
+        f"({args.orders / queued_s:.0f}/s)"
+    )
 
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "runmatcher", "--pairs", "BTC-USD",
-         "--batch-size", str(args.batch_size)], cwd=ROOT, env=dict(os.environ),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "manage.py",
+            "runmatcher",
+            "--pairs",
+            "BTC-USD",
+            "--batch-size",
+            str(args.batch_size),
+        ],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 600
         while OrderCommand.objects.filter(processed_at__isnull=True).exists():
@@ -87,8 +105,10 @@ def main() -> None:
     seconds = max((span["b"] - span["a"]).total_seconds(), 1e-3)
     trades = Trade.objects.count()
     problems = ledger_problems()
-    print(f"settled {args.orders} orders, {trades} trades in {seconds:.2f} s "
-          f"(batch size {args.batch_size}); ledger consistent: {not problems}")
+    print(
+        f"settled {args.orders} orders, {trades} trades in {seconds:.2f} s "
+        f"(batch size {args.batch_size}); ledger consistent: {not problems}"
+    )
     print(f"matcher: {args.orders / seconds:.0f} orders/s settled")
 
 

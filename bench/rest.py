@@ -59,14 +59,26 @@ def setup(clients: int) -> list[tuple[str, str]]:
         user = account_create(username=f"rest{i}")
         balance_deposit(user=user, asset=pair.base, amount=10**6 * 10**8)
         balance_deposit(user=user, asset=pair.quote, amount=10**12 * 10**6)
-        key, secret = apikey_create(user=user, scope="trade", ip_allowlist=["127.0.0.1"],
-                                    weight_per_minute=1_000_000)
+        key, secret = apikey_create(
+            user=user,
+            scope="trade",
+            ip_allowlist=["127.0.0.1"],
+            weight_per_minute=1_000_000,
+        )
         keys.append((key.key, secret))
     return keys
 
 
-async def client_loop(port: int, key: str, secret: str, deadline: float, response_type: str,
-                      latencies: list[float], errors: list[str], seed: int) -> None:
+async def client_loop(
+    port: int,
+    key: str,
+    secret: str,
+    deadline: float,
+    response_type: str,
+    latencies: list[float],
+    errors: list[str],
+    seed: int,
+) -> None:
     """One keep-alive connection sending signed orders back to back.
 
     A minimal HTTP/1.1 exchange over asyncio streams rather than httpx: the
@@ -79,15 +91,24 @@ async def client_loop(port: int, key: str, secret: str, deadline: float, respons
     try:
         while time.perf_counter() < deadline:
             side = rng.choice(("buy", "sell"))
-            body = json.dumps({
-                "pair": "BTC-USD", "side": side, "type": "limit",
-                "price": f"{63000 + rng.randint(-20, 20) / 2:.2f}",
-                "size": f"0.{rng.randint(1, 50):04d}", "response_type": response_type,
-            }).encode()
-            headers = signed_headers(secret=secret, key=key, method="POST", path="/v1/orders", body=body)
+            body = json.dumps(
+                {
+                    "pair": "BTC-USD",
+                    "side": side,
+                    "type": "limit",
+                    "price": f"{63000 + rng.randint(-20, 20) / 2:.2f}",
+                    "size": f"0.{rng.randint(1, 50):04d}",
+                    "response_type": response_type,
+                }
+            ).encode()
+            headers = signed_headers(
+                secret=secret, key=key, method="POST", path="/v1/orders", body=body
+            )
             head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-            request = (f"POST /v1/orders HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}"
-                       f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
+            request = (
+                f"POST /v1/orders HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode() + body
             started = time.perf_counter()
             writer.write(request)
             status_line = await reader.readline()
@@ -114,22 +135,52 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--response-type", choices=["result", "ack"], default="result")
     args = parser.parse_args()
-    os.environ.update(DATABASE_URL=f"{PG}/exchange_bench_rest", REDIS_URL="redis://127.0.0.1:6379/12",
-                      DJANGO_SETTINGS_MODULE="exchange.settings", LOG_LEVEL="WARNING",
-                      MATCHER_MAX_QUEUE="1000000")
+    os.environ.update(
+        DATABASE_URL=f"{PG}/exchange_bench_rest",
+        REDIS_URL="redis://127.0.0.1:6379/12",
+        DJANGO_SETTINGS_MODULE="exchange.settings",
+        LOG_LEVEL="WARNING",
+        MATCHER_MAX_QUEUE="1000000",
+    )
     keys = setup(args.clients)
     port = free_port()
     if args.server == "daphne":
-        server = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                  "exchange.asgi:application"]
+        server = [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "exchange.asgi:application",
+        ]
     else:
-        server = [sys.executable, "-m", "gunicorn", "exchange.wsgi", "-k", "gthread",
-                  "--workers", str(args.workers), "--threads", str(args.threads), "-b", f"127.0.0.1:{port}",
-                  "--log-level", "warning"]
+        server = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "exchange.wsgi",
+            "-k",
+            "gthread",
+            "--workers",
+            str(args.workers),
+            "--threads",
+            str(args.threads),
+            "-b",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ]
     procs = [
-        subprocess.Popen([sys.executable, "manage.py", "runmatcher"], cwd=ROOT,
-                         env=dict(os.environ, LOG_LEVEL=os.environ.get("MATCHER_LOG_LEVEL", "WARNING")),
-                         stderr=open(os.environ.get("MATCHER_LOG", os.devnull), "w")),
+        subprocess.Popen(
+            [sys.executable, "manage.py", "runmatcher"],
+            cwd=ROOT,
+            env=dict(
+                os.environ, LOG_LEVEL=os.environ.get("MATCHER_LOG_LEVEL", "WARNING")
+            ),
+            stderr=open(os.environ.get("MATCHER_LOG", os.devnull), "w"),
+        ),
         subprocess.Popen(server, cwd=ROOT, env=dict(os.environ)),
     ]
     try:
@@ -147,9 +198,21 @@ def main() -> None:
         deadline = time.perf_counter() + args.seconds
 
         async def run() -> None:
-            await asyncio.gather(*(
-                client_loop(port, key, secret, deadline, args.response_type, latencies, errors, i)
-                for i, (key, secret) in enumerate(keys)))
+            await asyncio.gather(
+                *(
+                    client_loop(
+                        port,
+                        key,
+                        secret,
+                        deadline,
+                        args.response_type,
+                        latencies,
+                        errors,
+                        i,
+                    )
+                    for i, (key, secret) in enumerate(keys)
+                )
+            )
 
         started = time.perf_counter()
         asyncio.run(run())
@@ -161,9 +224,11 @@ def main() -> None:
             proc.wait(timeout=30)
     latencies.sort()
     ok = len(latencies) - len(errors)
-    print(f"server={args.server} workers={args.workers}x{args.threads} clients={args.clients} "
-          f"response_type={args.response_type}: {len(latencies)} requests, {len(errors)} errors"
-          + (f" (first: {errors[0]})" if errors else ""))
+    print(
+        f"server={args.server} workers={args.workers}x{args.threads} clients={args.clients} "
+        f"response_type={args.response_type}: {len(latencies)} requests, {len(errors)} errors"
+        + (f" (first: {errors[0]})" if errors else "")
+    )
     p50 = latencies[len(latencies) // 2]
     p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
     print(f"rest: {ok / elapsed:.0f} orders/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms")

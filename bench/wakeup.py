@@ -25,7 +25,9 @@ PG = "postgres://postgres@127.0.0.1:5432"
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--mode", choices=["sqlite", "postgres", "redis"], default="postgres")
+    parser.add_argument(
+        "--mode", choices=["sqlite", "postgres", "redis"], default="postgres"
+    )
     parser.add_argument("--orders", type=int, default=200)
     args = parser.parse_args()
     os.environ.pop("REDIS_URL", None)
@@ -59,9 +61,13 @@ def main() -> None:
     pair = next(p for p in markets_seed() if p.symbol == "BTC-USD")
     user = account_create(username="wake")
     balance_deposit(user=user, asset=pair.quote, amount=10**15)
-    proc = subprocess.Popen([sys.executable, "manage.py", "runmatcher"], cwd=ROOT,
-                            env=dict(os.environ), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "runmatcher"],
+        cwd=ROOT,
+        env=dict(os.environ),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         time.sleep(3)  # let it start and rebuild
         samples = []

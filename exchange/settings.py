@@ -28,7 +28,11 @@ def env_bool(name: str, default: bool = False) -> bool:
 
 
 def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    return [
+        item.strip()
+        for item in os.environ.get(name, default).split(",")
+        if item.strip()
+    ]
 
 
 EXCHANGE_ENV = os.environ.get("EXCHANGE_ENV", "sandbox")
@@ -49,7 +53,9 @@ if not SECRET_KEY:
 API_SECRET_ENCRYPTION_KEY = os.environ.get("API_SECRET_ENCRYPTION_KEY", "")
 if not API_SECRET_ENCRYPTION_KEY:
     if IS_PRODUCTION:
-        raise ImproperlyConfigured("API_SECRET_ENCRYPTION_KEY must be set in production")
+        raise ImproperlyConfigured(
+            "API_SECRET_ENCRYPTION_KEY must be set in production"
+        )
     API_SECRET_ENCRYPTION_KEY = base64.urlsafe_b64encode(
         hashlib.sha256(b"api-secrets:" + SECRET_KEY.encode()).digest()
     ).decode()
@@ -133,7 +139,9 @@ elif _db["ENGINE"].startswith("django.db.backends.postgresql"):
     # repeatedly (prepare_threshold): the hot queries of the order path and
     # the matcher then skip planning, which cost more than executing them.
     if env_bool("DATABASE_SERVER_SIDE_BINDING", True):
-        _db.setdefault("OPTIONS", {}).update({"server_side_binding": True, "prepare_threshold": 5})
+        _db.setdefault("OPTIONS", {}).update(
+            {"server_side_binding": True, "prepare_threshold": 5}
+        )
 DATABASES = {"default": _db}
 IS_POSTGRES = _db["ENGINE"].startswith("django.db.backends.postgresql")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -225,7 +233,9 @@ FEE_ACCOUNT_USERNAME = "exchange-fees"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {"django.request": {"level": "ERROR"}},

@@ -43,7 +43,9 @@ def client() -> Client:
 
 @pytest.fixture
 def btc(db):
-    return AssetFactory(code="BTC", name="Bitcoin", scale=8, circulating_supply=19_800_000)
+    return AssetFactory(
+        code="BTC", name="Bitcoin", scale=8, circulating_supply=19_800_000
+    )
 
 
 @pytest.fixture

@@ -15,7 +15,9 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
-    account = factory.RelatedFactory("tests.factories.AccountFactory", factory_related_name="user")
+    account = factory.RelatedFactory(
+        "tests.factories.AccountFactory", factory_related_name="user"
+    )
 
 
 class AccountFactory(factory.django.DjangoModelFactory):

@@ -39,13 +39,22 @@ class AccountAdmin(admin.ModelAdmin):
 
 
 class AdjustForm(forms.Form):
-    amount = forms.CharField(help_text="Decimal, may start with '-' to debit, e.g. -0.5")
+    amount = forms.CharField(
+        help_text="Decimal, may start with '-' to debit, e.g. -0.5"
+    )
     reason = forms.CharField(max_length=64)
 
 
 @admin.register(Balance)
 class BalanceAdmin(ReadOnlyAdmin):
-    list_display = ("user", "asset", "wallet", "available_display", "held_display", "updated_at")
+    list_display = (
+        "user",
+        "asset",
+        "wallet",
+        "available_display",
+        "held_display",
+        "updated_at",
+    )
     list_filter = ("asset", "wallet")
     search_fields = ("user__username",)
     actions = ["adjust"]
@@ -61,7 +70,9 @@ class BalanceAdmin(ReadOnlyAdmin):
     def has_adjust_permission(self, request):
         return request.user.is_superuser
 
-    @admin.action(description="Adjust available (writes a ledger entry)", permissions=["adjust"])
+    @admin.action(
+        description="Adjust available (writes a ledger entry)", permissions=["adjust"]
+    )
     def adjust(self, request, queryset):
         form = AdjustForm(request.POST if "apply" in request.POST else None)
         if form.is_valid():
@@ -70,27 +81,52 @@ class BalanceAdmin(ReadOnlyAdmin):
             done = 0
             for balance in queryset.select_related("asset", "user"):
                 try:
-                    delta = sign * parse_units(text.lstrip("-"), balance.asset.scale, field="amount")
+                    delta = sign * parse_units(
+                        text.lstrip("-"), balance.asset.scale, field="amount"
+                    )
                     balance_adjust(
-                        user=balance.user, asset=balance.asset, wallet=balance.wallet,
-                        delta=delta, ref=form.cleaned_data["reason"],
+                        user=balance.user,
+                        asset=balance.asset,
+                        wallet=balance.wallet,
+                        delta=delta,
+                        ref=form.cleaned_data["reason"],
                     )
                     done += 1
                 except DomainError as exc:
-                    self.message_user(request, f"{balance}: {exc.code} {exc.message}", messages.ERROR)
+                    self.message_user(
+                        request, f"{balance}: {exc.code} {exc.message}", messages.ERROR
+                    )
             self.message_user(request, f"Adjusted {done} balance(s).")
             return None
         return render(
-            request, "admin/balance_adjust.html",
-            {"form": form, "balances": queryset, "opts": self.model._meta,
-             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME},
+            request,
+            "admin/balance_adjust.html",
+            {
+                "form": form,
+                "balances": queryset,
+                "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            },
         )
 
 
 @admin.register(LedgerEntry)
 class LedgerEntryAdmin(ReadOnlyAdmin):
-    list_display = ("id", "user", "asset", "wallet", "reason", "delta_available", "delta_held",
-                    "available_after", "held_after", "order_id", "trade_id", "ref", "created_at")
+    list_display = (
+        "id",
+        "user",
+        "asset",
+        "wallet",
+        "reason",
+        "delta_available",
+        "delta_held",
+        "available_after",
+        "held_after",
+        "order_id",
+        "trade_id",
+        "ref",
+        "created_at",
+    )
     list_filter = ("reason", "asset", "wallet")
     search_fields = ("user__username", "ref")
 

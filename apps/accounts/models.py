@@ -32,7 +32,9 @@ class Account(models.Model):
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account"
     )
-    tier = models.CharField(max_length=16, choices=Tier.choices, default=Tier.UNVERIFIED)
+    tier = models.CharField(
+        max_length=16, choices=Tier.choices, default=Tier.UNVERIFIED
+    )
     is_system = models.BooleanField(
         default=False, help_text="The exchange's own accounts (fee collection)."
     )
@@ -57,7 +59,9 @@ class Balance(models.Model):
             models.UniqueConstraint(
                 fields=["user", "asset", "wallet"], name="balance_user_asset_wallet"
             ),
-            models.CheckConstraint(condition=Q(available__gte=0), name="balance_available_gte_0"),
+            models.CheckConstraint(
+                condition=Q(available__gte=0), name="balance_available_gte_0"
+            ),
             models.CheckConstraint(condition=Q(held__gte=0), name="balance_held_gte_0"),
         ]
 
@@ -97,10 +101,18 @@ class LedgerEntry(models.Model):
     held_after = models.BigIntegerField()
     reason = models.CharField(max_length=16, choices=LedgerReason.choices)
     order = models.ForeignKey(
-        "orders.Order", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "orders.Order",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     trade = models.ForeignKey(
-        "orders.Trade", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "orders.Trade",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
     )
     ref = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -108,7 +120,9 @@ class LedgerEntry(models.Model):
     class Meta:
         verbose_name_plural = "ledger entries"
         indexes = [
-            models.Index(fields=["user", "asset", "wallet", "id"], name="ledger_balance_idx"),
+            models.Index(
+                fields=["user", "asset", "wallet", "id"], name="ledger_balance_idx"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -136,13 +150,13 @@ class Withdrawal(models.Model):
     asset = models.ForeignKey(
         "markets.Asset", on_delete=models.PROTECT, related_name="+"
     )
-    wallet = models.CharField(
-        max_length=8, choices=Wallet.choices, default=Wallet.SPOT
-    )
+    wallet = models.CharField(max_length=8, choices=Wallet.choices, default=Wallet.SPOT)
     amount = models.BigIntegerField(help_text="Minor units of the asset.")
     address = models.CharField(max_length=128)
     status = models.CharField(
-        max_length=16, choices=WithdrawalStatus.choices, default=WithdrawalStatus.PENDING
+        max_length=16,
+        choices=WithdrawalStatus.choices,
+        default=WithdrawalStatus.PENDING,
     )
     txid = models.CharField(max_length=128, blank=True, default="")
     failure_reason = models.CharField(max_length=128, blank=True, default="")

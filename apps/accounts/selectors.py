@@ -42,7 +42,9 @@ def ledger_problems() -> list[str]:
     for b in Balance.objects.all():
         key = (b.user_id, b.asset_id, b.wallet)
         if sums.pop(key, (0, 0)) != (b.available, b.held):
-            problems.append(f"balance {key} = ({b.available}, {b.held}) differs from its ledger")
+            problems.append(
+                f"balance {key} = ({b.available}, {b.held}) differs from its ledger"
+            )
         totals[b.asset_id] += b.available + b.held
     for key, value in sums.items():
         if value != (0, 0):
@@ -53,7 +55,9 @@ def ledger_problems() -> list[str]:
         s=Sum("delta_available") + Sum("delta_held")
     ):
         if row["s"] != 0:
-            problems.append(f"asset {row['asset_id']}: internal moves sum to {row['s']}")
+            problems.append(
+                f"asset {row['asset_id']}: internal moves sum to {row['s']}"
+            )
     external = {
         r["asset_id"]: r["s"]
         for r in by_asset.filter(reason__in=external_reasons).annotate(
@@ -75,13 +79,17 @@ def ledger_consistent() -> bool:
 
 def balances_for_user(*, user_id: int) -> list[Balance]:
     return list(
-        Balance.objects.filter(user_id=user_id).select_related("asset").order_by("wallet", "asset__code")
+        Balance.objects.filter(user_id=user_id)
+        .select_related("asset")
+        .order_by("wallet", "asset__code")
     )
 
 
 def account_tier_get(*, user_id: int) -> str:
     """The user's verification tier; unverified when no Account row exists yet."""
-    tier = Account.objects.filter(user_id=user_id).values_list("tier", flat=True).first()
+    tier = (
+        Account.objects.filter(user_id=user_id).values_list("tier", flat=True).first()
+    )
     return tier or Tier.UNVERIFIED
 
 
@@ -127,11 +135,13 @@ def withdrawal_get_for_user(*, user_id: int, withdrawal_id: str) -> Withdrawal:
     if public_id is not None:
         withdrawal = (
             Withdrawal.objects.select_related("asset")
-            .filter(uuid=public_id, user_id=user_id).first()
+            .filter(uuid=public_id, user_id=user_id)
+            .first()
         )
     if withdrawal is None:
         raise DomainError(
-            "No such withdrawal.", code=ErrorCode.ACCOUNT_WITHDRAWAL_NOT_FOUND,
+            "No such withdrawal.",
+            code=ErrorCode.ACCOUNT_WITHDRAWAL_NOT_FOUND,
             details={"withdrawal_id": withdrawal_id[:64]},
         )
     return withdrawal

@@ -57,14 +57,28 @@ class BalanceChange:
 
 
 _LEDGER_COLUMNS = (
-    "user_id", "asset_id", "wallet", "delta_available", "delta_held", "available_after",
-    "held_after", "reason", "order_id", "trade_id", "ref", "created_at",
+    "user_id",
+    "asset_id",
+    "wallet",
+    "delta_available",
+    "delta_held",
+    "available_after",
+    "held_after",
+    "reason",
+    "order_id",
+    "trade_id",
+    "ref",
+    "created_at",
 )
 
 
 def _lock_rows(keys: list[BalanceKey]) -> dict[BalanceKey, Balance]:
     where = reduce(or_, (Q(user_id=u, asset_id=a, wallet=w) for u, a, w in keys))
-    rows = Balance.objects.select_for_update().filter(where).order_by("user_id", "asset_id", "wallet")
+    rows = (
+        Balance.objects.select_for_update()
+        .filter(where)
+        .order_by("user_id", "asset_id", "wallet")
+    )
     return {(b.user_id, b.asset_id, b.wallet): b for b in rows}
 
 
@@ -113,11 +127,22 @@ def balances_apply_in_transaction(
             raise InsufficientFunds(
                 details={"asset_id": change.asset_id, "wallet": change.wallet}
             )
-        entries.append((
-            change.user_id, change.asset_id, change.wallet, change.d_available,
-            change.d_held, row.available, row.held, change.reason, change.order_id,
-            change.trade_id, change.ref, now,
-        ))
+        entries.append(
+            (
+                change.user_id,
+                change.asset_id,
+                change.wallet,
+                change.d_available,
+                change.d_held,
+                row.available,
+                row.held,
+                change.reason,
+                change.order_id,
+                change.trade_id,
+                change.ref,
+                now,
+            )
+        )
     _write_rows(list(rows.values()), now)
     bulk_insert(LedgerEntry, _LEDGER_COLUMNS, entries)
     return rows
@@ -127,7 +152,9 @@ def _write_rows(rows: list[Balance], now: Any) -> None:
     """One UPDATE ... FROM (VALUES ...) for the locked rows' new values
     (bulk_update's CASE per column costs more to build than to run)."""
     table = Balance._meta.db_table
-    values = ", ".join(["(CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT))"] * len(rows))
+    values = ", ".join(
+        ["(CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT))"] * len(rows)
+    )
     params: list[Any] = [now]
     for row in rows:
         row.updated_at = now
@@ -157,8 +184,14 @@ def _apply_single(change: BalanceChange) -> Balance | None:
                 f"UPDATE {table} SET available = available + %s, held = held + %s, "
                 "updated_at = %s WHERE user_id = %s AND asset_id = %s AND wallet = %s "
                 "RETURNING id, available, held",
-                [change.d_available, change.d_held, timezone.now(), change.user_id,
-                 change.asset_id, change.wallet],
+                [
+                    change.d_available,
+                    change.d_held,
+                    timezone.now(),
+                    change.user_id,
+                    change.asset_id,
+                    change.wallet,
+                ],
             )
             row = cursor.fetchone()
     except IntegrityError as exc:
@@ -169,13 +202,26 @@ def _apply_single(change: BalanceChange) -> Balance | None:
         raise
     if row is None:
         return None
-    balance = Balance(id=row[0], user_id=change.user_id, asset_id=change.asset_id,
-                      wallet=change.wallet, available=row[1], held=row[2])
+    balance = Balance(
+        id=row[0],
+        user_id=change.user_id,
+        asset_id=change.asset_id,
+        wallet=change.wallet,
+        available=row[1],
+        held=row[2],
+    )
     LedgerEntry.objects.create(
-        user_id=change.user_id, asset_id=change.asset_id, wallet=change.wallet,
-        delta_available=change.d_available, delta_held=change.d_held,
-        available_after=row[1], held_after=row[2], reason=change.reason,
-        order_id=change.order_id, trade_id=change.trade_id, ref=change.ref,
+        user_id=change.user_id,
+        asset_id=change.asset_id,
+        wallet=change.wallet,
+        delta_available=change.d_available,
+        delta_held=change.d_held,
+        available_after=row[1],
+        held_after=row[2],
+        reason=change.reason,
+        order_id=change.order_id,
+        trade_id=change.trade_id,
+        ref=change.ref,
     )
     return balance
 
@@ -187,7 +233,9 @@ def _positive(amount: int) -> None:
 
 def _wallet(wallet: str) -> str:
     if wallet not in Wallet.values:
-        raise ValidationFailed(f"Unknown wallet {wallet!r}.", details={"wallet": wallet})
+        raise ValidationFailed(
+            f"Unknown wallet {wallet!r}.", details={"wallet": wallet}
+        )
     return wallet
 
 
@@ -196,57 +244,107 @@ def _one(change: BalanceChange) -> Balance:
 
 
 def balance_deposit(
-    *, user: AbstractBaseUser, asset: Asset, amount: int, wallet: str = Wallet.SPOT,
-    reason: str = LedgerReason.DEPOSIT, ref: str = "",
+    *,
+    user: AbstractBaseUser,
+    asset: Asset,
+    amount: int,
+    wallet: str = Wallet.SPOT,
+    reason: str = LedgerReason.DEPOSIT,
+    ref: str = "",
 ) -> Balance:
     """Credit ``amount`` to available (deposit, faucet). Locks the one row."""
     _positive(amount)
     if reason not in (LedgerReason.DEPOSIT, LedgerReason.FAUCET):
         raise ValidationFailed("A deposit's reason is deposit or faucet.")
-    return _one(BalanceChange(user.pk, asset.pk, _wallet(wallet), amount, 0, reason, ref=ref))
+    return _one(
+        BalanceChange(user.pk, asset.pk, _wallet(wallet), amount, 0, reason, ref=ref)
+    )
 
 
 def balance_withdraw(
-    *, user: AbstractBaseUser, asset: Asset, amount: int, wallet: str = Wallet.SPOT,
-    ref: str = "", from_held: bool = False,
+    *,
+    user: AbstractBaseUser,
+    asset: Asset,
+    amount: int,
+    wallet: str = Wallet.SPOT,
+    ref: str = "",
+    from_held: bool = False,
 ) -> Balance:
     """Debit ``amount`` leaving the exchange, from available (or from a
     withdrawal's earlier hold when ``from_held``). Locks the one row."""
     _positive(amount)
     d_avail, d_held = (0, -amount) if from_held else (-amount, 0)
     return _one(
-        BalanceChange(user.pk, asset.pk, _wallet(wallet), d_avail, d_held,
-                      LedgerReason.WITHDRAWAL, ref=ref)
+        BalanceChange(
+            user.pk,
+            asset.pk,
+            _wallet(wallet),
+            d_avail,
+            d_held,
+            LedgerReason.WITHDRAWAL,
+            ref=ref,
+        )
     )
 
 
 def balance_hold(
-    *, user: AbstractBaseUser, asset: Asset, amount: int, wallet: str = Wallet.SPOT,
-    order_id: int | None = None, ref: str = "",
+    *,
+    user: AbstractBaseUser,
+    asset: Asset,
+    amount: int,
+    wallet: str = Wallet.SPOT,
+    order_id: int | None = None,
+    ref: str = "",
 ) -> Balance:
     """Move ``amount`` from available to held. Locks the one row; raises
     InsufficientFunds when available is short."""
     _positive(amount)
     return _one(
-        BalanceChange(user.pk, asset.pk, _wallet(wallet), -amount, amount,
-                      LedgerReason.HOLD, order_id=order_id, ref=ref)
+        BalanceChange(
+            user.pk,
+            asset.pk,
+            _wallet(wallet),
+            -amount,
+            amount,
+            LedgerReason.HOLD,
+            order_id=order_id,
+            ref=ref,
+        )
     )
 
 
 def balance_release(
-    *, user: AbstractBaseUser, asset: Asset, amount: int, wallet: str = Wallet.SPOT,
-    order_id: int | None = None, ref: str = "",
+    *,
+    user: AbstractBaseUser,
+    asset: Asset,
+    amount: int,
+    wallet: str = Wallet.SPOT,
+    order_id: int | None = None,
+    ref: str = "",
 ) -> Balance:
     """Move ``amount`` from held back to available. Locks the one row."""
     _positive(amount)
     return _one(
-        BalanceChange(user.pk, asset.pk, _wallet(wallet), amount, -amount,
-                      LedgerReason.RELEASE, order_id=order_id, ref=ref)
+        BalanceChange(
+            user.pk,
+            asset.pk,
+            _wallet(wallet),
+            amount,
+            -amount,
+            LedgerReason.RELEASE,
+            order_id=order_id,
+            ref=ref,
+        )
     )
 
 
 def balance_transfer(
-    *, user: AbstractBaseUser, asset: Asset, amount: int, from_wallet: str, to_wallet: str,
+    *,
+    user: AbstractBaseUser,
+    asset: Asset,
+    amount: int,
+    from_wallet: str,
+    to_wallet: str,
     ref: str = "",
 ) -> tuple[Balance, Balance]:
     """Move available funds between two of the user's wallets. Locks both rows
@@ -254,14 +352,23 @@ def balance_transfer(
     _positive(amount)
     if _wallet(from_wallet) == _wallet(to_wallet):
         raise InvalidTransfer("Source and destination wallets are the same.")
-    out = BalanceChange(user.pk, asset.pk, from_wallet, -amount, 0, LedgerReason.TRANSFER, ref=ref)
-    into = BalanceChange(user.pk, asset.pk, to_wallet, amount, 0, LedgerReason.TRANSFER, ref=ref)
+    out = BalanceChange(
+        user.pk, asset.pk, from_wallet, -amount, 0, LedgerReason.TRANSFER, ref=ref
+    )
+    into = BalanceChange(
+        user.pk, asset.pk, to_wallet, amount, 0, LedgerReason.TRANSFER, ref=ref
+    )
     rows = balances_apply(changes=[out, into])
     return rows[out.key], rows[into.key]
 
 
 def balance_adjust(
-    *, user: AbstractBaseUser, asset: Asset, delta: int, wallet: str = Wallet.SPOT, ref: str,
+    *,
+    user: AbstractBaseUser,
+    asset: Asset,
+    delta: int,
+    wallet: str = Wallet.SPOT,
+    ref: str,
 ) -> Balance:
     """Staff correction of available funds (admin action), always with a reason
     text in ``ref``. Counts as an external flow in the ledger check."""
@@ -270,17 +377,30 @@ def balance_adjust(
     if not ref.strip():
         raise ValidationFailed("An adjustment needs a reason.")
     return _one(
-        BalanceChange(user.pk, asset.pk, _wallet(wallet), delta, 0,
-                      LedgerReason.ADJUSTMENT, ref=ref[:64])
+        BalanceChange(
+            user.pk,
+            asset.pk,
+            _wallet(wallet),
+            delta,
+            0,
+            LedgerReason.ADJUSTMENT,
+            ref=ref[:64],
+        )
     )
 
 
 @transaction.atomic
 def account_create(
-    *, username: str, password: str | None = None, email: str = "", tier: str = Tier.UNVERIFIED
+    *,
+    username: str,
+    password: str | None = None,
+    email: str = "",
+    tier: str = Tier.UNVERIFIED,
 ) -> AbstractBaseUser:
     """Create a user and its exchange account."""
-    user = get_user_model().objects.create_user(username=username, email=email, password=password)
+    user = get_user_model().objects.create_user(
+        username=username, email=email, password=password
+    )
     Account.objects.create(user=user, tier=tier)
     return user
 
@@ -309,7 +429,9 @@ SANDBOX_FAUCET = {"BTC": "10", "ETH": "200", "USD": "1000000"}
 
 
 @transaction.atomic
-def demo_account_seed(*, username: str = "demo", password: str = "demo") -> AbstractBaseUser:
+def demo_account_seed(
+    *, username: str = "demo", password: str = "demo"
+) -> AbstractBaseUser:
     """The sandbox demo account, funded once from the faucet. Idempotent: a
     second call finds the user and adds nothing."""
     from apps.core.money import parse_units
@@ -322,5 +444,7 @@ def demo_account_seed(*, username: str = "demo", password: str = "demo") -> Abst
     user = account_create(username=username, password=password, tier=Tier.VERIFIED)
     for asset in Asset.objects.filter(code__in=SANDBOX_FAUCET):
         amount = parse_units(SANDBOX_FAUCET[asset.code], asset.scale, field="faucet")
-        balance_deposit(user=user, asset=asset, amount=amount, reason=LedgerReason.FAUCET)
+        balance_deposit(
+            user=user, asset=asset, amount=amount, reason=LedgerReason.FAUCET
+        )
     return user

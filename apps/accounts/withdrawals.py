@@ -124,8 +124,11 @@ def _lock_pending(withdrawal_id: int) -> Withdrawal:
         .first()
     )
     if withdrawal is None:
-        raise DomainError("No such withdrawal.", code=ErrorCode.ACCOUNT_WITHDRAWAL_NOT_FOUND,
-                          details={"withdrawal_id": withdrawal_id})
+        raise DomainError(
+            "No such withdrawal.",
+            code=ErrorCode.ACCOUNT_WITHDRAWAL_NOT_FOUND,
+            details={"withdrawal_id": withdrawal_id},
+        )
     if withdrawal.status == WithdrawalStatus.PENDING:
         return withdrawal
     raise WithdrawalNotPending(

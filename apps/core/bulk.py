@@ -18,7 +18,9 @@ from django.db.models import Model
 COPY_FROM_ROWS = 64  # below this one multi-row INSERT beats COPY's round trips
 
 
-def bulk_insert(model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def bulk_insert(
+    model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
     if not rows:
         return
     table = connection.ops.quote_name(model._meta.db_table)

@@ -114,7 +114,9 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
         409, False, "Withdrawals of this asset are disabled."
     ),
     E.ACCOUNT_INVALID_TRANSFER: ErrorSpec(400, False, "The transfer is not valid."),
-    E.ACCOUNT_WITHDRAWAL_NOT_FOUND: ErrorSpec(404, False, "No such withdrawal for this account."),
+    E.ACCOUNT_WITHDRAWAL_NOT_FOUND: ErrorSpec(
+        404, False, "No such withdrawal for this account."
+    ),
     E.ACCOUNT_WITHDRAWAL_NOT_PENDING: ErrorSpec(
         409, False, "The withdrawal is already completed or failed."
     ),

@@ -15,7 +15,10 @@ log = logging.getLogger(__name__)
 
 
 def error_body(
-    code: ErrorCode, message: str, request_id: str, details: dict[str, Any] | None = None
+    code: ErrorCode,
+    message: str,
+    request_id: str,
+    details: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "error": {
@@ -42,7 +45,9 @@ def _from_drf(exc: drf.APIException) -> DomainError:
     if isinstance(exc, drf.MethodNotAllowed):
         return DomainError(code=ErrorCode.METHOD_NOT_ALLOWED)
     if isinstance(exc, drf.UnsupportedMediaType):
-        return DomainError("Send the body as application/json.", code=ErrorCode.VALIDATION_ERROR)
+        return DomainError(
+            "Send the body as application/json.", code=ErrorCode.VALIDATION_ERROR
+        )
     return DomainError(str(exc.detail), code=ErrorCode.VALIDATION_ERROR)
 
 

@@ -23,7 +23,9 @@ class RequestContextMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         incoming = request.headers.get("X-Request-Id", "")
         # A client-chosen id is echoed only when well-formed (no header injection).
-        request.request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex  # type: ignore[attr-defined]
+        request.request_id = (
+            incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+        )  # type: ignore[attr-defined]
         response = self.get_response(request)
         response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]
         response["X-Server-Time"] = str(now_ms())

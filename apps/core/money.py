@@ -23,7 +23,7 @@ def parse_units(value: object, scale: int, *, field: str) -> int:
     """
     if not isinstance(value, str):
         raise DomainError(
-            f"{field} must be a decimal string, e.g. \"0.01\".",
+            f'{field} must be a decimal string, e.g. "0.01".',
             code=ErrorCode.VALIDATION_INVALID_DECIMAL,
             details={"field": field},
         )

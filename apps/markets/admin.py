@@ -6,7 +6,14 @@ from apps.markets.services import pair_set_status
 
 @admin.register(Asset)
 class AssetAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "scale", "circulating_supply", "deposit_enabled", "withdraw_enabled")
+    list_display = (
+        "code",
+        "name",
+        "scale",
+        "circulating_supply",
+        "deposit_enabled",
+        "withdraw_enabled",
+    )
     search_fields = ("code", "name")
 
     def get_readonly_fields(self, request, obj=None):
@@ -17,8 +24,15 @@ class AssetAdmin(admin.ModelAdmin):
 @admin.register(Pair)
 class PairAdmin(admin.ModelAdmin):
     list_display = (
-        "symbol", "status", "tick_size", "lot_size", "min_size", "min_notional",
-        "maker_fee_bps", "taker_fee_bps", "price_band_bps",
+        "symbol",
+        "status",
+        "tick_size",
+        "lot_size",
+        "min_size",
+        "min_notional",
+        "maker_fee_bps",
+        "taker_fee_bps",
+        "price_band_bps",
     )
     list_filter = ("status",)
     actions = ["set_trading", "set_cancel_only", "set_halted"]
@@ -26,7 +40,15 @@ class PairAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # Resting orders are stored in ticks and lots of this grid, and their
         # holds and cumulative fees were computed with these fee rates.
-        fixed = ("symbol", "base", "quote", "tick_size", "lot_size", "maker_fee_bps", "taker_fee_bps")
+        fixed = (
+            "symbol",
+            "base",
+            "quote",
+            "tick_size",
+            "lot_size",
+            "maker_fee_bps",
+            "taker_fee_bps",
+        )
         return fixed if obj else ()
 
     def _set(self, request, queryset, status: str) -> None:

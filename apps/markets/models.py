@@ -17,7 +17,9 @@ from django.db.models import Q
 class Asset(models.Model):
     code = models.CharField(max_length=16, unique=True)
     name = models.CharField(max_length=64)
-    scale = models.PositiveSmallIntegerField(help_text="Decimals of the minor unit (BTC: 8).")
+    scale = models.PositiveSmallIntegerField(
+        help_text="Decimals of the minor unit (BTC: 8)."
+    )
     circulating_supply = models.PositiveBigIntegerField(
         default=0, help_text="Whole units in circulation, for market cap."
     )
@@ -27,7 +29,9 @@ class Asset(models.Model):
     class Meta:
         ordering = ["code"]
         constraints = [
-            models.CheckConstraint(condition=Q(scale__lte=18), name="asset_scale_lte_18"),
+            models.CheckConstraint(
+                condition=Q(scale__lte=18), name="asset_scale_lte_18"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -43,7 +47,9 @@ class PairStatus(models.TextChoices):
 class Pair(models.Model):
     symbol = models.CharField(max_length=32, unique=True)
     base = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="base_pairs")
-    quote = models.ForeignKey(Asset, on_delete=models.PROTECT, related_name="quote_pairs")
+    quote = models.ForeignKey(
+        Asset, on_delete=models.PROTECT, related_name="quote_pairs"
+    )
     tick_size = models.BigIntegerField(help_text="Price step, in quote minor units.")
     lot_size = models.BigIntegerField(help_text="Size step, in base minor units.")
     min_size = models.BigIntegerField(help_text="Smallest order, in base minor units.")
@@ -65,8 +71,12 @@ class Pair(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(tick_size__gt=0), name="pair_tick_gt_0"),
             models.CheckConstraint(condition=Q(lot_size__gt=0), name="pair_lot_gt_0"),
-            models.CheckConstraint(condition=Q(min_size__gt=0), name="pair_min_size_gt_0"),
-            models.CheckConstraint(condition=Q(min_notional__gte=0), name="pair_min_notional_gte_0"),
+            models.CheckConstraint(
+                condition=Q(min_size__gt=0), name="pair_min_size_gt_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(min_notional__gte=0), name="pair_min_notional_gte_0"
+            ),
             models.CheckConstraint(
                 condition=Q(taker_fee_bps__gte=0) & Q(taker_fee_bps__lte=1000),
                 name="pair_taker_fee_range",
@@ -121,7 +131,9 @@ class MarketEvent(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["pair", "seq"], name="market_event_pair_seq"),
+            models.UniqueConstraint(
+                fields=["pair", "seq"], name="market_event_pair_seq"
+            ),
         ]
         indexes = [models.Index(fields=["pair", "-seq"], name="market_event_recent")]
 

@@ -31,8 +31,13 @@ def market_group(pair_id: int) -> str:
 
 
 def event_message(event: JournalEvent) -> dict[str, object]:
-    return {"type": "market.event", "pair_id": event.pair_id, "seq": event.seq,
-            "event": event.type, "payload": event.payload}
+    return {
+        "type": "market.event",
+        "pair_id": event.pair_id,
+        "seq": event.seq,
+        "event": event.type,
+        "payload": event.payload,
+    }
 
 
 def publish_market_events(events: Iterable[JournalEvent]) -> None:

@@ -30,11 +30,18 @@ def pair_get(*, symbol: str) -> Pair:
     refused before it reaches the database."""
     pair = None
     if isinstance(symbol, str) and _SYMBOL_TEXT.match(symbol):
-        pair = Pair.objects.select_related("base", "quote").filter(symbol=symbol.upper()).first()
+        pair = (
+            Pair.objects.select_related("base", "quote")
+            .filter(symbol=symbol.upper())
+            .first()
+        )
     if pair is None:
         shown = _printable(symbol, 32)
-        raise DomainError(f"No market {shown!r}.", code=ErrorCode.MARKET_NOT_FOUND,
-                          details={"pair": shown})
+        raise DomainError(
+            f"No market {shown!r}.",
+            code=ErrorCode.MARKET_NOT_FOUND,
+            details={"pair": shown},
+        )
     return pair
 
 
@@ -65,8 +72,11 @@ def asset_get(*, code: str) -> Asset:
         asset = Asset.objects.filter(code=code.upper()).first()
     if asset is None:
         shown = _printable(code, 16)
-        raise DomainError(f"No asset {shown!r}.", code=ErrorCode.ACCOUNT_ASSET_NOT_FOUND,
-                          details={"asset": shown})
+        raise DomainError(
+            f"No asset {shown!r}.",
+            code=ErrorCode.ACCOUNT_ASSET_NOT_FOUND,
+            details={"asset": shown},
+        )
     return asset
 
 
@@ -127,8 +137,11 @@ def orderbook_snapshot(*, pair: Pair, depth: int) -> BookSnapshot:
     resting at each price, in lots) and the pair's book sequence, read in one
     SQL statement (see the comment above ``_SNAPSHOT_SQL``). ``depth`` >= 1."""
     live_params = [
-        pair.pk, OrderStatus.OPEN.value, OrderStatus.PARTIALLY_FILLED.value,
-        OrderType.LIMIT.value, OrderType.STOP_LIMIT.value,
+        pair.pk,
+        OrderStatus.OPEN.value,
+        OrderStatus.PARTIALLY_FILLED.value,
+        OrderType.LIMIT.value,
+        OrderType.STOP_LIMIT.value,
     ]
     sql = _SNAPSHOT_SQL.format(
         orders=connection.ops.quote_name(Order._meta.db_table),
@@ -185,8 +198,12 @@ def ticker_get(*, pair: Pair, now: datetime) -> TickerStats:
     last = trades.order_by("-seq").values("price", "size").first()
     window = trades.filter(created_at__gt=now - TICKER_WINDOW, created_at__lte=now)
     stats = window.aggregate(
-        high=Max("price"), low=Min("price"), base=Sum("size"), quote=Sum("quote"),
-        first=Min("seq"), last=Max("seq"),
+        high=Max("price"),
+        low=Min("price"),
+        base=Sum("size"),
+        quote=Sum("quote"),
+        first=Min("seq"),
+        last=Max("seq"),
     )
     ends: dict[int, int] = {}
     if stats["first"] is not None:

@@ -25,9 +25,13 @@ SANDBOX_ASSETS = [
     ("USD", "US Dollar", 6, 0),
 ]
 SANDBOX_PAIRS = [
-    _PairSeed("BTC-USD", tick="0.01", lot="0.0001", min_size="0.0001", min_notional="1"),
+    _PairSeed(
+        "BTC-USD", tick="0.01", lot="0.0001", min_size="0.0001", min_notional="1"
+    ),
     _PairSeed("ETH-USD", tick="0.01", lot="0.0001", min_size="0.001", min_notional="1"),
-    _PairSeed("ETH-BTC", tick="0.00001", lot="0.001", min_size="0.001", min_notional="0.0001"),
+    _PairSeed(
+        "ETH-BTC", tick="0.00001", lot="0.001", min_size="0.001", min_notional="0.0001"
+    ),
 ]
 
 
@@ -40,7 +44,8 @@ def markets_seed() -> list[Pair]:
     assets = {}
     for code, name, scale, supply in SANDBOX_ASSETS:
         assets[code], _ = Asset.objects.get_or_create(
-            code=code, defaults={"name": name, "scale": scale, "circulating_supply": supply}
+            code=code,
+            defaults={"name": name, "scale": scale, "circulating_supply": supply},
         )
     pairs = []
     for seed in SANDBOX_PAIRS:
@@ -55,7 +60,9 @@ def markets_seed() -> list[Pair]:
                 tick_size=parse_units(seed.tick, quote.scale, field="tick"),
                 lot_size=parse_units(seed.lot, base.scale, field="lot"),
                 min_size=parse_units(seed.min_size, base.scale, field="min_size"),
-                min_notional=parse_units(seed.min_notional, quote.scale, field="min_notional"),
+                min_notional=parse_units(
+                    seed.min_notional, quote.scale, field="min_notional"
+                ),
             )
             pair.full_clean()
             pair.save()

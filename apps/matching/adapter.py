@@ -15,7 +15,11 @@ TYPES = {
     OrderType.STOP: eng.OrderType.STOP,
     OrderType.STOP_LIMIT: eng.OrderType.STOP_LIMIT,
 }
-TIFS = {"GTC": eng.TimeInForce.GTC, "IOC": eng.TimeInForce.IOC, "FOK": eng.TimeInForce.FOK}
+TIFS = {
+    "GTC": eng.TimeInForce.GTC,
+    "IOC": eng.TimeInForce.IOC,
+    "FOK": eng.TimeInForce.FOK,
+}
 STPS = {s.value: s for s in eng.Stp}
 
 
@@ -43,7 +47,9 @@ def from_ms(value: int) -> datetime:
 
 def engine_hold(order: Order, pair: Pair) -> int:
     """The order's hold in engine units: quote minor units (buy) or lots (sell)."""
-    return order.hold_amount if order.side == "buy" else order.hold_amount // pair.lot_size
+    return (
+        order.hold_amount if order.side == "buy" else order.hold_amount // pair.lot_size
+    )
 
 
 def place_command(order: Order, pair: Pair) -> eng.PlaceOrder:

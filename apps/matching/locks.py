@@ -29,7 +29,9 @@ def pg_conninfo() -> str:
     params.pop("context", None)
     params.pop("prepare_threshold", None)
     params.pop("server_side_binding", None)
-    return psycopg.conninfo.make_conninfo(**{k: v for k, v in params.items() if v is not None})
+    return psycopg.conninfo.make_conninfo(
+        **{k: v for k, v in params.items() if v is not None}
+    )
 
 
 class PostgresLocks:
@@ -37,13 +39,17 @@ class PostgresLocks:
         self.conn = psycopg.connect(pg_conninfo(), autocommit=True)
 
     def try_lock(self, pair_id: int) -> bool:
-        row = self.conn.execute("SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, pair_id)).fetchone()
+        row = self.conn.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", (LOCK_CLASS, pair_id)
+        ).fetchone()
         return bool(row and row[0])
 
     def owner_pid(self, pair_id: int) -> int | None:
         row = self.conn.execute(
             "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = %s "
-            "AND objid = %s AND granted", (LOCK_CLASS, pair_id)).fetchone()
+            "AND objid = %s AND granted",
+            (LOCK_CLASS, pair_id),
+        ).fetchone()
         return row[0] if row else None
 
     def alive(self) -> bool:

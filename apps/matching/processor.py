@@ -80,31 +80,49 @@ class PairBook:
         self.engine = eng.Engine(book_config(pair))
         self.sides = {}
         live = Order.objects.filter(
-            pair=pair, status__in=(OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED),
+            pair=pair,
+            status__in=(OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED),
             priority__isnull=False,
         ).order_by("priority")
         for order in live:
             self.sides[order.pk] = order.side
-            untriggered_stop = order.type in (OrderType.STOP, OrderType.STOP_LIMIT) and (
-                order.triggered_at is None
-            )
+            untriggered_stop = order.type in (
+                OrderType.STOP,
+                OrderType.STOP_LIMIT,
+            ) and (order.triggered_at is None)
             if untriggered_stop:
                 self.engine.restore_stop(place_command(order, pair))
                 continue
             self.engine.restore_resting(
-                order_id=order.pk, account_id=order.user_id, side=SIDES[order.side],
-                price=order.price, remaining_size=order.size - order.filled_size,
-                hold=engine_hold(order, pair), ts=ms(order.created_at), stp=STPS[order.stp],
-                filled_size=order.filled_size, taker_quote=order.filled_quote - order.maker_quote,
-                maker_quote=order.maker_quote, fee_total=order.fee,
+                order_id=order.pk,
+                account_id=order.user_id,
+                side=SIDES[order.side],
+                price=order.price,
+                remaining_size=order.size - order.filled_size,
+                hold=engine_hold(order, pair),
+                ts=ms(order.created_at),
+                stp=STPS[order.stp],
+                filled_size=order.filled_size,
+                taker_quote=order.filled_quote - order.maker_quote,
+                maker_quote=order.maker_quote,
+                fee_total=order.fee,
             )
-        last = Trade.objects.filter(pair=pair).order_by("-seq").values("price", "seq").first()
+        last = (
+            Trade.objects.filter(pair=pair)
+            .order_by("-seq")
+            .values("price", "seq")
+            .first()
+        )
         self.engine.set_last_price(last["price"] if last else None)
         self.trade_seq = last["seq"] if last else 0
         events = MarketEvent.objects.filter(pair=pair)
         self.event_seq = events.aggregate(m=Max("seq"))["m"] or 0
-        self.last_book_seq = events.filter(type="book").aggregate(m=Max("seq"))["m"] or 0
-        self.priority = Order.objects.filter(pair=pair).aggregate(m=Max("priority"))["m"] or 0
+        self.last_book_seq = (
+            events.filter(type="book").aggregate(m=Max("seq"))["m"] or 0
+        )
+        self.priority = (
+            Order.objects.filter(pair=pair).aggregate(m=Max("priority"))["m"] or 0
+        )
 
     # Wire formatting for event payloads.
     def price_str(self, ticks: int) -> str:
@@ -158,7 +176,9 @@ class EventPublisher:
 
     def submit(self, events: list[JournalEvent]) -> None:
         if self.thread is None:
-            self.thread = threading.Thread(target=self._run, name="event-publisher", daemon=True)
+            self.thread = threading.Thread(
+                target=self._run, name="event-publisher", daemon=True
+            )
             self.thread.start()
         self.queue.put(events)
 
@@ -186,7 +206,9 @@ class BatchProcessor:
 
     def fetch(self, limit: int) -> list[OrderCommand]:
         return list(
-            OrderCommand.objects.filter(pair_id__in=list(self.books), processed_at__isnull=True)
+            OrderCommand.objects.filter(
+                pair_id__in=list(self.books), processed_at__isnull=True
+            )
             .select_related("order")
             .order_by("id")[:limit]
         )
@@ -197,7 +219,9 @@ class BatchProcessor:
         commands = self.fetch(limit)
         if not commands:
             return 0
-        statuses = dict(Pair.objects.filter(pk__in=list(self.books)).values_list("pk", "status"))
+        statuses = dict(
+            Pair.objects.filter(pk__in=list(self.books)).values_list("pk", "status")
+        )
         batch = Batch()
         for command in commands:
             self._apply(command, statuses[command.pair_id], batch)
@@ -210,8 +234,11 @@ class BatchProcessor:
                 book.rebuild()
             raise
         self._after_commit(batch, commands)
-        log.debug("batch of %d commands in %.1f ms", len(commands),
-                  (time.perf_counter() - started) * 1000)
+        log.debug(
+            "batch of %d commands in %.1f ms",
+            len(commands),
+            (time.perf_counter() - started) * 1000,
+        )
         return len(commands)
 
     # ------------------------------------------------------------- apply
@@ -237,20 +264,51 @@ class BatchProcessor:
             )
         batch.command_results[command.pk] = self._record(book, events, batch)
 
-    def _reject_unplaced(self, book: PairBook, order: Order, reason: str, batch: Batch) -> None:
+    def _reject_unplaced(
+        self, book: PairBook, order: Order, reason: str, batch: Batch
+    ) -> None:
         delta = batch.order(order.pk)
         delta.status, delta.reason, delta.done = OrderStatus.REJECTED, reason, True
-        self._release(book, order.pk, order.user_id, order.side, engine_hold(order, book.pair), batch)
+        self._release(
+            book,
+            order.pk,
+            order.user_id,
+            order.side,
+            engine_hold(order, book.pair),
+            batch,
+        )
 
-    def _release(self, book: PairBook, order_id: int, user_id: int, side: str,
-                 amount: int, batch: Batch) -> None:
+    def _release(
+        self,
+        book: PairBook,
+        order_id: int,
+        user_id: int,
+        side: str,
+        amount: int,
+        batch: Batch,
+    ) -> None:
         if amount <= 0:
             return
         pair = book.pair
-        asset_id, units = (pair.quote_id, amount) if side == "buy" else (pair.base_id, amount * pair.lot_size)
-        batch.changes.append((BalanceChange(
-            user_id, asset_id, Wallet.SPOT, units, -units, LedgerReason.RELEASE, order_id=order_id,
-        ), -1))
+        asset_id, units = (
+            (pair.quote_id, amount)
+            if side == "buy"
+            else (pair.base_id, amount * pair.lot_size)
+        )
+        batch.changes.append(
+            (
+                BalanceChange(
+                    user_id,
+                    asset_id,
+                    Wallet.SPOT,
+                    units,
+                    -units,
+                    LedgerReason.RELEASE,
+                    order_id=order_id,
+                ),
+                -1,
+            )
+        )
 
     def _record(self, book: PairBook, events: list[Any], batch: Batch) -> str:
         """Fold one command's events into the batch; returns the command result."""
@@ -274,7 +332,13 @@ class BatchProcessor:
             elif kind is eng.Done:
                 self._done(book, ev, reasons.get(ev.order_id, ""), batch)
             elif kind is eng.BookDelta:
-                deltas.append([str(ev.side), book.price_str(ev.price), book.size_str(ev.total_size)])
+                deltas.append(
+                    [
+                        str(ev.side),
+                        book.price_str(ev.price),
+                        book.size_str(ev.total_size),
+                    ]
+                )
             elif kind is eng.CancelRejected:
                 result = "not_open"
         for order_id in entered:
@@ -283,7 +347,9 @@ class BatchProcessor:
                 book.priority += 1
                 delta.priority = book.priority
         if deltas:
-            self._event(book, "book", {"changes": deltas, "prev_seq": book.last_book_seq}, batch)
+            self._event(
+                book, "book", {"changes": deltas, "prev_seq": book.last_book_seq}, batch
+            )
             book.last_book_seq = book.event_seq
         return result
 
@@ -300,31 +366,67 @@ class BatchProcessor:
                 delta.status = OrderStatus.PARTIALLY_FILLED
         maker.maker_quote += t.quote
         taker_buys = t.taker_side is eng.Side.BUY
-        buyer, seller = (t.taker_account_id, t.maker_account_id) if taker_buys else (
-            t.maker_account_id, t.taker_account_id)
-        buyer_order, seller_order = (t.taker_order_id, t.maker_order_id) if taker_buys else (
-            t.maker_order_id, t.taker_order_id)
-        buyer_fee, seller_fee = (t.taker_fee, t.maker_fee) if taker_buys else (t.maker_fee, t.taker_fee)
+        buyer, seller = (
+            (t.taker_account_id, t.maker_account_id)
+            if taker_buys
+            else (t.maker_account_id, t.taker_account_id)
+        )
+        buyer_order, seller_order = (
+            (t.taker_order_id, t.maker_order_id)
+            if taker_buys
+            else (t.maker_order_id, t.taker_order_id)
+        )
+        buyer_fee, seller_fee = (
+            (t.taker_fee, t.maker_fee) if taker_buys else (t.maker_fee, t.taker_fee)
+        )
         pair = book.pair
         base_units = t.size * pair.lot_size
         T, F, S = LedgerReason.TRADE, LedgerReason.FEE, Wallet.SPOT
         rows = [
-            BalanceChange(buyer, pair.quote_id, S, 0, -t.quote, T, order_id=buyer_order),
-            BalanceChange(buyer, pair.base_id, S, base_units, 0, T, order_id=buyer_order),
-            BalanceChange(seller, pair.base_id, S, 0, -base_units, T, order_id=seller_order),
-            BalanceChange(seller, pair.quote_id, S, t.quote, 0, T, order_id=seller_order),
+            BalanceChange(
+                buyer, pair.quote_id, S, 0, -t.quote, T, order_id=buyer_order
+            ),
+            BalanceChange(
+                buyer, pair.base_id, S, base_units, 0, T, order_id=buyer_order
+            ),
+            BalanceChange(
+                seller, pair.base_id, S, 0, -base_units, T, order_id=seller_order
+            ),
+            BalanceChange(
+                seller, pair.quote_id, S, t.quote, 0, T, order_id=seller_order
+            ),
         ]
         if buyer_fee:
-            rows.append(BalanceChange(buyer, pair.quote_id, S, 0, -buyer_fee, F, order_id=buyer_order))
+            rows.append(
+                BalanceChange(
+                    buyer, pair.quote_id, S, 0, -buyer_fee, F, order_id=buyer_order
+                )
+            )
         if seller_fee:
-            rows.append(BalanceChange(seller, pair.quote_id, S, -seller_fee, 0, F, order_id=seller_order))
+            rows.append(
+                BalanceChange(
+                    seller, pair.quote_id, S, -seller_fee, 0, F, order_id=seller_order
+                )
+            )
         if buyer_fee + seller_fee:
-            rows.append(BalanceChange(self.fee_user_id, pair.quote_id, S, buyer_fee + seller_fee, 0, F))
+            rows.append(
+                BalanceChange(
+                    self.fee_user_id, pair.quote_id, S, buyer_fee + seller_fee, 0, F
+                )
+            )
         batch.changes.extend((row, index) for row in rows)
-        self._event(book, "trade", {
-            "trade_seq": book.trade_seq, "price": book.price_str(t.price),
-            "size": book.size_str(t.size), "taker_side": str(t.taker_side), "ts": t.ts,
-        }, batch)
+        self._event(
+            book,
+            "trade",
+            {
+                "trade_seq": book.trade_seq,
+                "price": book.price_str(t.price),
+                "size": book.size_str(t.size),
+                "taker_side": str(t.taker_side),
+                "ts": t.ts,
+            },
+            batch,
+        )
 
     def _done(self, book: PairBook, d: eng.Done, reason: str, batch: Batch) -> None:
         delta = batch.order(d.order_id)
@@ -333,7 +435,9 @@ class BatchProcessor:
         side = book.sides.pop(d.order_id)
         self._release(book, d.order_id, d.account_id, side, d.released, batch)
 
-    def _event(self, book: PairBook, kind: str, payload: dict[str, Any], batch: Batch) -> None:
+    def _event(
+        self, book: PairBook, kind: str, payload: dict[str, Any], batch: Batch
+    ) -> None:
         book.event_seq += 1
         batch.events.append(JournalEvent(book.pair.pk, book.event_seq, kind, payload))
 
@@ -347,13 +451,21 @@ class BatchProcessor:
             for change, index in batch.changes
         ]
         balances_apply_in_transaction(changes=changes)
-        bulk_insert(MarketEvent, ("pair_id", "seq", "type", "payload", "created_at"), [
-            (e.pair_id, e.seq, e.type, json.dumps(e.payload), now) for e in batch.events])
+        bulk_insert(
+            MarketEvent,
+            ("pair_id", "seq", "type", "payload", "created_at"),
+            [
+                (e.pair_id, e.seq, e.type, json.dumps(e.payload), now)
+                for e in batch.events
+            ],
+        )
         by_result: dict[str, list[int]] = {}
         for command_id, result in batch.command_results.items():
             by_result.setdefault(result, []).append(command_id)
         for result, ids in by_result.items():
-            OrderCommand.objects.filter(pk__in=ids).update(processed_at=now, result=result)
+            OrderCommand.objects.filter(pk__in=ids).update(
+                processed_at=now, result=result
+            )
 
     def _after_commit(self, batch: Batch, commands: Iterable[OrderCommand]) -> None:
         bus.publish_results({c.order_id for c in commands})
@@ -362,43 +474,97 @@ class BatchProcessor:
 
 
 _TRADE_COLUMNS = (
-    "id", "pair_id", "seq", "maker_order_id", "taker_order_id", "maker_user_id", "taker_user_id",
-    "price", "size", "quote", "taker_side", "maker_fee", "taker_fee", "created_at",
+    "id",
+    "pair_id",
+    "seq",
+    "maker_order_id",
+    "taker_order_id",
+    "maker_user_id",
+    "taker_user_id",
+    "price",
+    "size",
+    "quote",
+    "taker_side",
+    "maker_fee",
+    "taker_fee",
+    "created_at",
 )
 
 
-def _insert_trades(trades: list[tuple[PairBook, eng.Trade, int]], now: Any) -> list[int]:
+def _insert_trades(
+    trades: list[tuple[PairBook, eng.Trade, int]], now: Any
+) -> list[int]:
     """Insert the batch's trades; returns their ids in order. On PostgreSQL
     the ids are drawn from the table's sequence first, so the rows can go in
     by COPY (which returns nothing); SQLite goes through bulk_create."""
     if not trades:
         return []
     if connection.vendor != "postgresql":
-        made = Trade.objects.bulk_create([
-            Trade(pair_id=book.pair.pk, seq=seq, maker_order_id=t.maker_order_id,
-                  taker_order_id=t.taker_order_id, maker_user_id=t.maker_account_id,
-                  taker_user_id=t.taker_account_id, price=t.price, size=t.size, quote=t.quote,
-                  taker_side=str(t.taker_side), maker_fee=t.maker_fee, taker_fee=t.taker_fee,
-                  created_at=now)
-            for book, t, seq in trades])
+        made = Trade.objects.bulk_create(
+            [
+                Trade(
+                    pair_id=book.pair.pk,
+                    seq=seq,
+                    maker_order_id=t.maker_order_id,
+                    taker_order_id=t.taker_order_id,
+                    maker_user_id=t.maker_account_id,
+                    taker_user_id=t.taker_account_id,
+                    price=t.price,
+                    size=t.size,
+                    quote=t.quote,
+                    taker_side=str(t.taker_side),
+                    maker_fee=t.maker_fee,
+                    taker_fee=t.taker_fee,
+                    created_at=now,
+                )
+                for book, t, seq in trades
+            ]
+        )
         return [trade.pk for trade in made]
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [Trade._meta.db_table, len(trades)])
+            [Trade._meta.db_table, len(trades)],
+        )
         ids = [row[0] for row in cursor.fetchall()]
-    bulk_insert(Trade, _TRADE_COLUMNS, [
-        (trade_id, book.pair.pk, seq, t.maker_order_id, t.taker_order_id, t.maker_account_id,
-         t.taker_account_id, t.price, t.size, t.quote, str(t.taker_side), t.maker_fee,
-         t.taker_fee, now)
-        for trade_id, (book, t, seq) in zip(ids, trades, strict=True)])
+    bulk_insert(
+        Trade,
+        _TRADE_COLUMNS,
+        [
+            (
+                trade_id,
+                book.pair.pk,
+                seq,
+                t.maker_order_id,
+                t.taker_order_id,
+                t.maker_account_id,
+                t.taker_account_id,
+                t.price,
+                t.size,
+                t.quote,
+                str(t.taker_side),
+                t.maker_fee,
+                t.taker_fee,
+                now,
+            )
+            for trade_id, (book, t, seq) in zip(ids, trades, strict=True)
+        ],
+    )
     return ids
 
 
 def _with_trade(change: BalanceChange, trade_id: int) -> BalanceChange:
-    return BalanceChange(change.user_id, change.asset_id, change.wallet, change.d_available,
-                         change.d_held, change.reason, order_id=change.order_id,
-                         trade_id=trade_id, ref=change.ref)
+    return BalanceChange(
+        change.user_id,
+        change.asset_id,
+        change.wallet,
+        change.d_available,
+        change.d_held,
+        change.reason,
+        order_id=change.order_id,
+        trade_id=trade_id,
+        ref=change.ref,
+    )
 
 
 _UPDATE_CHUNK = 500
@@ -411,15 +577,27 @@ def _update_orders(orders: dict[int, _OrderDelta], now: Any) -> None:
     works on both PostgreSQL and SQLite (UPDATE FROM, VALUES columns columnN)."""
     table = Order._meta.db_table
     items = list(orders.items())
-    row_sql = ("(CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), "
-               "CAST(%s AS BIGINT), CAST(%s AS VARCHAR(16)), CAST(%s AS VARCHAR(32)), "
-               "CAST(%s AS BIGINT), CAST(%s AS INTEGER), CAST(%s AS INTEGER))")
+    row_sql = (
+        "(CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), "
+        "CAST(%s AS BIGINT), CAST(%s AS VARCHAR(16)), CAST(%s AS VARCHAR(32)), "
+        "CAST(%s AS BIGINT), CAST(%s AS INTEGER), CAST(%s AS INTEGER))"
+    )
     for start in range(0, len(items), _UPDATE_CHUNK):
-        chunk = items[start:start + _UPDATE_CHUNK]
+        chunk = items[start : start + _UPDATE_CHUNK]
         params: list[Any] = []
         for order_id, d in chunk:
-            params += [order_id, d.filled_size, d.filled_quote, d.maker_quote, d.fee, d.status,
-                       d.reason, d.priority, int(d.triggered), int(d.done)]
+            params += [
+                order_id,
+                d.filled_size,
+                d.filled_quote,
+                d.maker_quote,
+                d.fee,
+                d.status,
+                d.reason,
+                d.priority,
+                int(d.triggered),
+                int(d.done),
+            ]
         sql = (
             f"UPDATE {table} SET "
             f"filled_size = {table}.filled_size + v.column2, "

@@ -30,12 +30,20 @@ log = logging.getLogger("apps.matching")
 
 
 class Matcher:
-    def __init__(self, symbols: list[str] | None = None, *, wait_for_lock: bool = False,
-                 batch_size: int = 1000, poll_ms: int | None = None) -> None:
+    def __init__(
+        self,
+        symbols: list[str] | None = None,
+        *,
+        wait_for_lock: bool = False,
+        batch_size: int = 1000,
+        poll_ms: int | None = None,
+    ) -> None:
         self.symbols = [s.upper() for s in symbols] if symbols else None
         self.wait_for_lock = wait_for_lock
         self.batch_size = batch_size
-        self.poll_s = (poll_ms if poll_ms is not None else settings.MATCHER_POLL_INTERVAL_MS) / 1000
+        self.poll_s = (
+            poll_ms if poll_ms is not None else settings.MATCHER_POLL_INTERVAL_MS
+        ) / 1000
         self.stopping = False
         self.owner = f"{socket.gethostname()}:{os.getpid()}"
         self.locks = make_locks()
@@ -50,7 +58,9 @@ class Matcher:
         pairs = list(qs.filter(symbol__in=self.symbols))
         unknown = set(self.symbols) - {p.symbol for p in pairs}
         if unknown:
-            raise SystemExit(f"runmatcher: unknown pair(s): {', '.join(sorted(unknown))}")
+            raise SystemExit(
+                f"runmatcher: unknown pair(s): {', '.join(sorted(unknown))}"
+            )
         return pairs
 
     def acquire(self) -> None:
@@ -60,7 +70,8 @@ class Matcher:
                 if not self.wait_for_lock:
                     raise PairOwned(
                         f"pair {pair.symbol} is owned by another matcher (pid {pid}); "
-                        "stop it first or run with --wait")
+                        "stop it first or run with --wait"
+                    )
                 if self.stopping:
                     return
                 log.info("waiting for %s (owned by pid %s)", pair.symbol, pid)
@@ -71,9 +82,13 @@ class Matcher:
         for book in self.books.values():
             started = time.monotonic()
             book.rebuild()
-            log.info("rebuilt %s: %d resting orders in %.0f ms, state %s", book.pair.symbol,
-                     len(book.engine.resting_orders()), (time.monotonic() - started) * 1000,
-                     book.engine.state_hash()[:12])
+            log.info(
+                "rebuilt %s: %d resting orders in %.0f ms, state %s",
+                book.pair.symbol,
+                len(book.engine.resting_orders()),
+                (time.monotonic() - started) * 1000,
+                book.engine.state_hash()[:12],
+            )
 
     # ------------------------------------------------------------- loop
     def install_signals(self) -> None:
@@ -97,13 +112,19 @@ class Matcher:
         gc.set_threshold(100_000, 50, 1_000)
         processor = BatchProcessor(self.books)
         waker = _Waker(self.locks, list(self.books))
-        log.info("matcher %s owns %s", self.owner, ", ".join(b.pair.symbol for b in self.books.values()))
+        log.info(
+            "matcher %s owns %s",
+            self.owner,
+            ", ".join(b.pair.symbol for b in self.books.values()),
+        )
         last_beat = 0.0
         try:
             while not self.stopping:
                 if time.monotonic() - last_beat > 1:
                     if not self.locks.alive():
-                        raise SystemExit("runmatcher: lost the pair locks' connection; exiting")
+                        raise SystemExit(
+                            "runmatcher: lost the pair locks' connection; exiting"
+                        )
                     self.heartbeat()
                     self.housekeeping()
                     last_beat = time.monotonic()
@@ -138,10 +159,19 @@ class Matcher:
         for pair_id, book in self.books.items():
             MatcherHeartbeat.objects.update_or_create(
                 pair_id=pair_id,
-                defaults={"owner": "" if stopping else self.owner, "heartbeat_at": now,
-                          "last_event_seq": book.event_seq, "processed": self.processed},
-                create_defaults={"owner": self.owner, "heartbeat_at": now, "started_at": now,
-                                 "last_event_seq": book.event_seq, "processed": self.processed},
+                defaults={
+                    "owner": "" if stopping else self.owner,
+                    "heartbeat_at": now,
+                    "last_event_seq": book.event_seq,
+                    "processed": self.processed,
+                },
+                create_defaults={
+                    "owner": self.owner,
+                    "heartbeat_at": now,
+                    "started_at": now,
+                    "last_event_seq": book.event_seq,
+                    "processed": self.processed,
+                },
             )
 
 
@@ -150,7 +180,11 @@ class _Waker:
 
     def __init__(self, locks: Any, pair_ids: list[int]) -> None:
         self.keys = [bus.wake_key(p) for p in pair_ids]
-        self.pg = locks.conn if isinstance(locks, PostgresLocks) and not settings.REDIS_URL else None
+        self.pg = (
+            locks.conn
+            if isinstance(locks, PostgresLocks) and not settings.REDIS_URL
+            else None
+        )
         if self.pg is not None:
             self.pg.execute(f"LISTEN {bus.WAKE_CHANNEL}")
 

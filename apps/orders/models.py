@@ -57,16 +57,24 @@ class Order(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
     )
     api_key = models.ForeignKey(
-        "apikeys.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        "apikeys.ApiKey",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
     )
-    pair = models.ForeignKey("markets.Pair", on_delete=models.PROTECT, related_name="orders")
+    pair = models.ForeignKey(
+        "markets.Pair", on_delete=models.PROTECT, related_name="orders"
+    )
     side = models.CharField(max_length=4, choices=Side.choices)
     type = models.CharField(max_length=10, choices=OrderType.choices)
     time_in_force = models.CharField(
         max_length=3, choices=TimeInForce.choices, default=TimeInForce.GTC
     )
     post_only = models.BooleanField(default=False)
-    stp = models.CharField(max_length=16, choices=Stp.choices, default=Stp.CANCEL_NEWEST)
+    stp = models.CharField(
+        max_length=16, choices=Stp.choices, default=Stp.CANCEL_NEWEST
+    )
     price = models.BigIntegerField(null=True, blank=True, help_text="Ticks.")
     stop_price = models.BigIntegerField(null=True, blank=True, help_text="Ticks.")
     size = models.BigIntegerField(null=True, blank=True, help_text="Lots.")
@@ -84,7 +92,8 @@ class Order(models.Model):
     )
     fee = models.BigIntegerField(default=0, help_text="Quote minor units.")
     priority = models.BigIntegerField(
-        null=True, blank=True,
+        null=True,
+        blank=True,
         help_text="Per-pair order in which it entered the book (or the stop book).",
     )
     triggered_at = models.DateTimeField(null=True, blank=True)
@@ -105,8 +114,12 @@ class Order(models.Model):
                 condition=Q(client_order_id__isnull=False),
                 name="order_user_client_order_id",
             ),
-            models.CheckConstraint(condition=Q(filled_size__gte=0), name="order_filled_gte_0"),
-            models.CheckConstraint(condition=Q(hold_amount__gte=0), name="order_hold_gte_0"),
+            models.CheckConstraint(
+                condition=Q(filled_size__gte=0), name="order_filled_gte_0"
+            ),
+            models.CheckConstraint(
+                condition=Q(hold_amount__gte=0), name="order_hold_gte_0"
+            ),
         ]
         indexes = [
             models.Index(fields=["user", "status", "-id"], name="order_user_status"),
@@ -118,7 +131,9 @@ class Order(models.Model):
 
 
 class Trade(models.Model):
-    pair = models.ForeignKey("markets.Pair", on_delete=models.PROTECT, related_name="trades")
+    pair = models.ForeignKey(
+        "markets.Pair", on_delete=models.PROTECT, related_name="trades"
+    )
     seq = models.BigIntegerField(help_text="Per-pair trade sequence, gap-free.")
     maker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
     taker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
@@ -187,7 +202,9 @@ class CancelAllAfter(models.Model):
     """A market maker's dead-man switch: when ``deadline`` passes without a
     refresh, every live order placed with ``api_key`` is cancelled."""
 
-    api_key = models.OneToOneField("apikeys.ApiKey", on_delete=models.CASCADE, related_name="+")
+    api_key = models.OneToOneField(
+        "apikeys.ApiKey", on_delete=models.CASCADE, related_name="+"
+    )
     deadline = models.DateTimeField(db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -17,7 +17,7 @@ def order_get_for_user(*, user: AbstractBaseUser, order_ref: str) -> Order:
     ORDER_NOT_FOUND for anything else, including another user's order."""
     qs = Order.objects.select_related("pair__base", "pair__quote").filter(user=user)
     if order_ref.startswith("client:"):
-        order = qs.filter(client_order_id=order_ref[len("client:"):]).first()
+        order = qs.filter(client_order_id=order_ref[len("client:") :]).first()
     else:
         try:
             order = qs.filter(uuid=uuid_mod.UUID(order_ref)).first()
@@ -29,8 +29,13 @@ def order_get_for_user(*, user: AbstractBaseUser, order_ref: str) -> Order:
 
 
 def orders_for_user(
-    *, user: AbstractBaseUser, pair_id: int | None = None, status: str | None = None,
-    since: datetime | None = None, until: datetime | None = None, before_id: int | None = None,
+    *,
+    user: AbstractBaseUser,
+    pair_id: int | None = None,
+    status: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
 ) -> QuerySet[Order]:
     """Newest first. ``status`` "live" means pending, open or partially filled."""
     qs = Order.objects.select_related("pair__base", "pair__quote").filter(user=user)
@@ -50,12 +55,15 @@ def orders_for_user(
 
 
 def fills_for_user(
-    *, user: AbstractBaseUser, pair_id: int | None = None, order: Order | None = None,
+    *,
+    user: AbstractBaseUser,
+    pair_id: int | None = None,
+    order: Order | None = None,
     before_id: int | None = None,
 ) -> QuerySet[Trade]:
-    qs = Trade.objects.select_related("pair__base", "pair__quote", "maker_order", "taker_order").filter(
-        Q(maker_user=user) | Q(taker_user=user)
-    )
+    qs = Trade.objects.select_related(
+        "pair__base", "pair__quote", "maker_order", "taker_order"
+    ).filter(Q(maker_user=user) | Q(taker_user=user))
     if pair_id is not None:
         qs = qs.filter(pair_id=pair_id)
     if order is not None:

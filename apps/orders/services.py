@@ -40,11 +40,17 @@ from apps.orders.validation import OrderRequest
 
 def _check_pair_accepts(pair: Pair, kind: str) -> None:
     if pair.status == PairStatus.HALTED:
-        raise DomainError(f"{pair.symbol} is halted.", code=ErrorCode.MARKET_HALTED,
-                          details={"pair": pair.symbol})
+        raise DomainError(
+            f"{pair.symbol} is halted.",
+            code=ErrorCode.MARKET_HALTED,
+            details={"pair": pair.symbol},
+        )
     if pair.status == PairStatus.CANCEL_ONLY and kind == CommandKind.PLACE:
-        raise DomainError(f"{pair.symbol} accepts cancels only.",
-                          code=ErrorCode.MARKET_CANCEL_ONLY, details={"pair": pair.symbol})
+        raise DomainError(
+            f"{pair.symbol} accepts cancels only.",
+            code=ErrorCode.MARKET_CANCEL_ONLY,
+            details={"pair": pair.symbol},
+        )
 
 
 _queue_memo: dict[int, tuple[float, int]] = {}
@@ -59,7 +65,9 @@ def queue_depth(pair_id: int) -> int:
     if memo is not None and now - memo[0] < settings.MATCHER_QUEUE_CHECK_MS / 1000:
         return memo[1]
     bound = settings.MATCHER_MAX_QUEUE
-    depth = OrderCommand.objects.filter(pair_id=pair_id, processed_at__isnull=True)[:bound].count()
+    depth = OrderCommand.objects.filter(pair_id=pair_id, processed_at__isnull=True)[
+        :bound
+    ].count()
     _queue_memo[pair_id] = (now, depth)
     return depth
 
@@ -78,9 +86,14 @@ def _reference_ask(pair: Pair) -> int | None:
     """Best resting ask from the database, to bound a market buy by size."""
     return (
         Order.objects.filter(
-            pair=pair, side="sell", status__in=(OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
+            pair=pair,
+            side="sell",
+            status__in=(OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED),
         )
-        .filter(Q(type=OrderType.LIMIT) | Q(type=OrderType.STOP_LIMIT, triggered_at__isnull=False))
+        .filter(
+            Q(type=OrderType.LIMIT)
+            | Q(type=OrderType.STOP_LIMIT, triggered_at__isnull=False)
+        )
         .aggregate(p=Min("price"))["p"]
     )
 
@@ -106,27 +119,43 @@ def hold_for(pair: Pair, req: OrderRequest) -> tuple[str, int]:
     if ref is None:
         raise DomainError(
             "No resting asks to bound a market buy by size; send funds or a limit order.",
-            code=ErrorCode.ORDER_NO_REFERENCE_PRICE, details={"pair": pair.symbol},
+            code=ErrorCode.ORDER_NO_REFERENCE_PRICE,
+            details={"pair": pair.symbol},
         )
-    return "quote", buy_limit_hold(band_limit(ref, True, pair.price_band_bps), req.size, cfg)
+    return "quote", buy_limit_hold(
+        band_limit(ref, True, pair.price_band_bps), req.size, cfg
+    )
 
 
 def _request_of(order: Order) -> OrderRequest:
     return OrderRequest(
-        side=order.side, type=order.type, time_in_force=order.time_in_force,
-        post_only=order.post_only, stp=order.stp, price=order.price,
-        stop_price=order.stop_price, size=order.size, funds=order.funds,
+        side=order.side,
+        type=order.type,
+        time_in_force=order.time_in_force,
+        post_only=order.post_only,
+        stp=order.stp,
+        price=order.price,
+        stop_price=order.stop_price,
+        size=order.size,
+        funds=order.funds,
         client_order_id=order.client_order_id,
     )
 
 
 def _replay(existing: Order, pair: Pair, req: OrderRequest) -> Order:
     if existing.pair_id != pair.pk or not _request_of(existing).same_order_as(req):
-        diff = ["pair"] if existing.pair_id != pair.pk else _request_of(existing).differences(req)
+        diff = (
+            ["pair"]
+            if existing.pair_id != pair.pk
+            else _request_of(existing).differences(req)
+        )
         raise ClientOrderIdConflict(
             "client_order_id was already used for a different order.",
-            details={"client_order_id": req.client_order_id, "order_id": str(existing.uuid),
-                     "different_fields": diff},
+            details={
+                "client_order_id": req.client_order_id,
+                "order_id": str(existing.uuid),
+                "different_fields": diff,
+            },
         )
     return existing
 
@@ -138,7 +167,11 @@ class PlaceResult:
 
 
 def order_place(
-    *, user: AbstractBaseUser, pair: Pair, req: OrderRequest, api_key: ApiKey | None = None
+    *,
+    user: AbstractBaseUser,
+    pair: Pair,
+    req: OrderRequest,
+    api_key: ApiKey | None = None,
 ) -> PlaceResult:
     """Hold the funds and queue the order as ``pending``, in one transaction.
 
@@ -148,7 +181,9 @@ def order_place(
     by the unique constraint, so only one order and one hold ever exist.
     """
     if req.client_order_id:
-        existing = Order.objects.filter(user=user, client_order_id=req.client_order_id).first()
+        existing = Order.objects.filter(
+            user=user, client_order_id=req.client_order_id
+        ).first()
         if existing is not None:
             return PlaceResult(_replay(existing, pair, req), True)
     _check_pair_accepts(pair, CommandKind.PLACE)
@@ -158,22 +193,47 @@ def order_place(
     try:
         with transaction.atomic():
             order = Order.objects.create(
-                user=user, api_key=api_key, pair=pair, side=req.side, type=req.type,
-                time_in_force=req.time_in_force, post_only=req.post_only, stp=req.stp,
-                price=req.price, stop_price=req.stop_price, size=req.size, funds=req.funds,
-                hold_amount=amount, client_order_id=req.client_order_id,
+                user=user,
+                api_key=api_key,
+                pair=pair,
+                side=req.side,
+                type=req.type,
+                time_in_force=req.time_in_force,
+                post_only=req.post_only,
+                stp=req.stp,
+                price=req.price,
+                stop_price=req.stop_price,
+                size=req.size,
+                funds=req.funds,
+                hold_amount=amount,
+                client_order_id=req.client_order_id,
             )
-            balances_apply(changes=[BalanceChange(
-                user.pk, asset_id, Wallet.SPOT, -amount, amount, LedgerReason.HOLD,
-                order_id=order.pk,
-            )])
-            OrderCommand.objects.create(pair=pair, kind=CommandKind.PLACE, order=order,
-                                        created_at=order.created_at)
+            balances_apply(
+                changes=[
+                    BalanceChange(
+                        user.pk,
+                        asset_id,
+                        Wallet.SPOT,
+                        -amount,
+                        amount,
+                        LedgerReason.HOLD,
+                        order_id=order.pk,
+                    )
+                ]
+            )
+            OrderCommand.objects.create(
+                pair=pair,
+                kind=CommandKind.PLACE,
+                order=order,
+                created_at=order.created_at,
+            )
             bus.wake_matcher(pair.pk)
     except IntegrityError:
         if not req.client_order_id:
             raise
-        existing = Order.objects.filter(user=user, client_order_id=req.client_order_id).first()
+        existing = Order.objects.filter(
+            user=user, client_order_id=req.client_order_id
+        ).first()
         if existing is None:
             raise
         return PlaceResult(_replay(existing, pair, req), True)
@@ -204,9 +264,13 @@ def order_cancel(*, order: Order) -> str:
     return "requested"
 
 
-def order_wait(*, order: Order, timeout_s: float | None = None, until_final: bool = False) -> Order:
+def order_wait(
+    *, order: Order, timeout_s: float | None = None, until_final: bool = False
+) -> Order:
     """Wait (bounded) for the matcher to process ``order``; returns it re-read."""
-    timeout = settings.ORDER_RESULT_TIMEOUT_MS / 1000 if timeout_s is None else timeout_s
+    timeout = (
+        settings.ORDER_RESULT_TIMEOUT_MS / 1000 if timeout_s is None else timeout_s
+    )
 
     def processed() -> bool:
         order.refresh_from_db()
@@ -223,7 +287,9 @@ def orders_cancel_all(
 ) -> list[Order]:
     """Queue a cancel for each of the user's live orders (optionally one pair's,
     or one key's). Pairs that are halted are skipped (their books are frozen)."""
-    qs = Order.objects.select_related("pair").filter(user=user, status__in=LIVE_STATUSES)
+    qs = Order.objects.select_related("pair").filter(
+        user=user, status__in=LIVE_STATUSES
+    )
     if pair is not None:
         qs = qs.filter(pair=pair)
     if api_key is not None:
@@ -247,10 +313,15 @@ def cancel_all_after_set(*, api_key: ApiKey, timeout_s: int) -> CancelAllAfter |
         CancelAllAfter.objects.filter(api_key=api_key).delete()
         return None
     if timeout_s < MIN_DEADMAN_S:
-        raise DomainError(f"timeout_s must be 0 or at least {MIN_DEADMAN_S}.",
-                          code=ErrorCode.VALIDATION_ERROR, details={"field": "timeout_s"})
+        raise DomainError(
+            f"timeout_s must be 0 or at least {MIN_DEADMAN_S}.",
+            code=ErrorCode.VALIDATION_ERROR,
+            details={"field": "timeout_s"},
+        )
     timer, _ = CancelAllAfter.objects.update_or_create(
-        api_key=api_key, defaults={"deadline": timezone.now() + timedelta(seconds=timeout_s)})
+        api_key=api_key,
+        defaults={"deadline": timezone.now() + timedelta(seconds=timeout_s)},
+    )
     return timer
 
 
@@ -259,10 +330,14 @@ def cancel_all_after_fire(*, now: datetime | None = None) -> int:
     it. Run by the matcher's housekeeping about once a second."""
     now = now or timezone.now()
     fired = 0
-    for timer in CancelAllAfter.objects.select_related("api_key__user").filter(deadline__lte=now):
+    for timer in CancelAllAfter.objects.select_related("api_key__user").filter(
+        deadline__lte=now
+    ):
         with transaction.atomic():
             # Re-check under a lock: a refresh may have landed meanwhile.
-            live = CancelAllAfter.objects.select_for_update().filter(pk=timer.pk, deadline__lte=now)
+            live = CancelAllAfter.objects.select_for_update().filter(
+                pk=timer.pk, deadline__lte=now
+            )
             if not live.exists():
                 continue
             orders_cancel_all(user=timer.api_key.user, api_key=timer.api_key)

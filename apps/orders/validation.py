@@ -45,14 +45,20 @@ class OrderRequest:
 def price_to_ticks(pair: Pair, text: object, *, field: str) -> int:
     units = parse_units(text, pair.quote.scale, field=field)
     if units <= 0:
-        raise DomainError(f"{field} must be positive.", code=ErrorCode.VALIDATION_ERROR,
-                          details={"field": field})
+        raise DomainError(
+            f"{field} must be positive.",
+            code=ErrorCode.VALIDATION_ERROR,
+            details={"field": field},
+        )
     if units % pair.tick_size:
         raise DomainError(
             f"{field} must be a multiple of the tick size "
             f"{format_units(pair.tick_size, pair.quote.scale)}.",
             code=ErrorCode.ORDER_PRICE_OFF_TICK,
-            details={"field": field, "tick_size": format_units(pair.tick_size, pair.quote.scale)},
+            details={
+                "field": field,
+                "tick_size": format_units(pair.tick_size, pair.quote.scale),
+            },
         )
     return units // pair.tick_size
 
@@ -63,13 +69,15 @@ def size_to_lots(pair: Pair, text: object) -> int:
     if units % pair.lot_size:
         raise DomainError(
             f"size must be a multiple of the lot size {lot}.",
-            code=ErrorCode.ORDER_SIZE_OFF_LOT, details={"field": "size", "lot_size": lot},
+            code=ErrorCode.ORDER_SIZE_OFF_LOT,
+            details={"field": "size", "lot_size": lot},
         )
     if units < pair.min_size:
         minimum = format_units(pair.min_size, pair.base.scale)
         raise DomainError(
             f"size is below the minimum {minimum}.",
-            code=ErrorCode.ORDER_SIZE_TOO_SMALL, details={"field": "size", "min_size": minimum},
+            code=ErrorCode.ORDER_SIZE_TOO_SMALL,
+            details={"field": "size", "min_size": minimum},
         )
     return units // pair.lot_size
 
@@ -79,17 +87,23 @@ def _notional_too_small(pair: Pair, notional: int) -> DomainError:
     return DomainError(
         f"order value is below the minimum {minimum} {pair.quote.code}.",
         code=ErrorCode.ORDER_NOTIONAL_TOO_SMALL,
-        details={"min_notional": minimum, "notional": format_units(notional, pair.quote.scale)},
+        details={
+            "min_notional": minimum,
+            "notional": format_units(notional, pair.quote.scale),
+        },
     )
 
 
-def _require(data: Mapping[str, Any], present: set[str], absent: set[str], kind: str) -> None:
+def _require(
+    data: Mapping[str, Any], present: set[str], absent: set[str], kind: str
+) -> None:
     missing = sorted(f for f in present if data.get(f) in (None, ""))
     extra = sorted(f for f in absent if data.get(f) not in (None, ""))
     if missing or extra:
         raise InvalidOrder(
             f"A {kind} order needs {', '.join(sorted(present)) or 'nothing more'}"
-            + (f" and must not have {', '.join(extra)}" if extra else "") + ".",
+            + (f" and must not have {', '.join(extra)}" if extra else "")
+            + ".",
             details={"missing": missing, "not_allowed": extra},
         )
 
@@ -102,32 +116,59 @@ def order_request_from_wire(*, pair: Pair, data: Mapping[str, Any]) -> OrderRequ
     post_only = bool(data.get("post_only", False))
     by_funds = data.get("funds") not in (None, "")
     if otype in (OrderType.LIMIT, OrderType.STOP_LIMIT):
-        needs = {"price", "size"} | ({"stop_price"} if otype == OrderType.STOP_LIMIT else set())
-        _require(data, needs, {"funds"} | ({"stop_price"} if otype == OrderType.LIMIT else set()), otype)
+        needs = {"price", "size"} | (
+            {"stop_price"} if otype == OrderType.STOP_LIMIT else set()
+        )
+        _require(
+            data,
+            needs,
+            {"funds"} | ({"stop_price"} if otype == OrderType.LIMIT else set()),
+            otype,
+        )
     else:
-        needs = ({"funds"} if by_funds else {"size"}) | ({"stop_price"} if otype == OrderType.STOP else set())
-        _require(data, needs, {"price", "size" if by_funds else "funds"}
-                 | ({"stop_price"} if otype == OrderType.MARKET else set()), otype)
+        needs = ({"funds"} if by_funds else {"size"}) | (
+            {"stop_price"} if otype == OrderType.STOP else set()
+        )
+        _require(
+            data,
+            needs,
+            {"price", "size" if by_funds else "funds"}
+            | ({"stop_price"} if otype == OrderType.MARKET else set()),
+            otype,
+        )
         if by_funds and side != Side.BUY:
             raise InvalidOrder("funds is for market buys; sell by size.")
         if tif == TimeInForce.FOK:
             raise InvalidOrder("Market and stop orders take GTC or IOC, not FOK.")
-    if post_only and (tif != TimeInForce.GTC or otype not in (OrderType.LIMIT, OrderType.STOP_LIMIT)):
+    if post_only and (
+        tif != TimeInForce.GTC or otype not in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+    ):
         raise InvalidOrder("post_only applies to GTC limit and stop-limit orders only.")
     coid = data.get("client_order_id")
     if coid is not None and not CLIENT_ORDER_ID_RE.match(str(coid)):
         raise DomainError(
             "client_order_id must be 1-36 characters of [A-Za-z0-9_-].",
-            code=ErrorCode.VALIDATION_ERROR, details={"field": "client_order_id"},
+            code=ErrorCode.VALIDATION_ERROR,
+            details={"field": "client_order_id"},
         )
     req = OrderRequest(
-        side=side, type=otype, time_in_force=tif, post_only=post_only,
+        side=side,
+        type=otype,
+        time_in_force=tif,
+        post_only=post_only,
         stp=data.get("stp") or Stp.CANCEL_NEWEST,
-        price=price_to_ticks(pair, data["price"], field="price") if "price" in needs else None,
-        stop_price=(price_to_ticks(pair, data["stop_price"], field="stop_price")
-                    if "stop_price" in needs else None),
+        price=price_to_ticks(pair, data["price"], field="price")
+        if "price" in needs
+        else None,
+        stop_price=(
+            price_to_ticks(pair, data["stop_price"], field="stop_price")
+            if "stop_price" in needs
+            else None
+        ),
         size=size_to_lots(pair, data["size"]) if "size" in needs else None,
-        funds=parse_units(data["funds"], pair.quote.scale, field="funds") if by_funds else None,
+        funds=parse_units(data["funds"], pair.quote.scale, field="funds")
+        if by_funds
+        else None,
         client_order_id=coid,
     )
     if req.funds is not None and req.funds < max(pair.min_notional, 1):

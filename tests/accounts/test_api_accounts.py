@@ -520,7 +520,10 @@ def test_withdrawal_get_shows_pending_state_with_a_read_key(
 )
 def test_withdrawal_get_unknown_is_not_found(client, wallets, read_key, ref):
     response = _call(client, read_key, "GET", f"/v1/withdrawals/{ref}")
-    assert (response.status_code, error_code(response)) == (404, "ACCOUNT_WITHDRAWAL_NOT_FOUND")
+    assert (response.status_code, error_code(response)) == (
+        404,
+        "ACCOUNT_WITHDRAWAL_NOT_FOUND",
+    )
 
 
 def test_withdrawal_of_another_user_is_not_found(client, wallets, btc, bob, production):
@@ -529,7 +532,10 @@ def test_withdrawal_of_another_user_is_not_found(client, wallets, btc, bob, prod
     )
     bobs_key = ApiKeyFactory(user=bob, scope="read")
     response = _call(client, bobs_key, "GET", f"/v1/withdrawals/{withdrawal.uuid}")
-    assert (response.status_code, error_code(response)) == (404, "ACCOUNT_WITHDRAWAL_NOT_FOUND")
+    assert (response.status_code, error_code(response)) == (
+        404,
+        "ACCOUNT_WITHDRAWAL_NOT_FOUND",
+    )
 
 
 # ------------------------------------------------------------------ admin

@@ -30,7 +30,10 @@ def test_deposit_credits_available_and_writes_ledger(alice, btc, assert_ledger):
     assert (b.available, b.held) == (150_000_000, 0)
     entry = LedgerEntry.objects.get()
     assert (entry.reason, entry.delta_available, entry.available_after) == (
-        LedgerReason.DEPOSIT, 150_000_000, 150_000_000)
+        LedgerReason.DEPOSIT,
+        150_000_000,
+        150_000_000,
+    )
     assert_ledger()
 
 
@@ -69,15 +72,23 @@ def test_release_beyond_held_is_refused(alice, btc, assert_ledger):
 @pytest.mark.django_db
 def test_transfer_between_wallets(alice, btc, assert_ledger):
     balance_deposit(user=alice, asset=btc, amount=500)
-    balance_transfer(user=alice, asset=btc, amount=200, from_wallet="spot", to_wallet="earn")
+    balance_transfer(
+        user=alice, asset=btc, amount=200, from_wallet="spot", to_wallet="earn"
+    )
     assert _balance(alice, btc).available == 300
     assert _balance(alice, btc, Wallet.EARN).available == 200
     with pytest.raises(InvalidTransfer):
-        balance_transfer(user=alice, asset=btc, amount=1, from_wallet="spot", to_wallet="spot")
+        balance_transfer(
+            user=alice, asset=btc, amount=1, from_wallet="spot", to_wallet="spot"
+        )
     with pytest.raises(InsufficientFunds):
-        balance_transfer(user=alice, asset=btc, amount=301, from_wallet="spot", to_wallet="margin")
+        balance_transfer(
+            user=alice, asset=btc, amount=301, from_wallet="spot", to_wallet="margin"
+        )
     with pytest.raises(ValidationFailed):
-        balance_transfer(user=alice, asset=btc, amount=1, from_wallet="spot", to_wallet="moon")
+        balance_transfer(
+            user=alice, asset=btc, amount=1, from_wallet="spot", to_wallet="moon"
+        )
     assert_ledger()
 
 
@@ -86,7 +97,9 @@ def test_withdraw_from_available_and_from_held(alice, btc, assert_ledger):
     balance_deposit(user=alice, asset=btc, amount=500)
     balance_withdraw(user=alice, asset=btc, amount=100)
     balance_hold(user=alice, asset=btc, amount=50, ref="withdrawal:1")
-    balance_withdraw(user=alice, asset=btc, amount=50, from_held=True, ref="withdrawal:1")
+    balance_withdraw(
+        user=alice, asset=btc, amount=50, from_held=True, ref="withdrawal:1"
+    )
     b = _balance(alice, btc)
     assert (b.available, b.held) == (350, 0)
     assert_ledger()

@@ -32,8 +32,14 @@ def test_wrong_method_is_405_method_not_allowed(client):
 
 @pytest.mark.django_db
 def test_a_client_request_id_is_echoed_only_when_well_formed(client):
-    assert client.get("/v1/health", HTTP_X_REQUEST_ID="abc-12345")["X-Request-Id"] == "abc-12345"
-    assert client.get("/v1/health", HTTP_X_REQUEST_ID="bad id\r\nx")["X-Request-Id"] != "bad id"
+    assert (
+        client.get("/v1/health", HTTP_X_REQUEST_ID="abc-12345")["X-Request-Id"]
+        == "abc-12345"
+    )
+    assert (
+        client.get("/v1/health", HTTP_X_REQUEST_ID="bad id\r\nx")["X-Request-Id"]
+        != "bad id"
+    )
 
 
 def test_every_error_code_is_asserted_by_some_test():

@@ -4,8 +4,18 @@ from apps.core.errors import ERRORS, ErrorCode
 from apps.core.management.commands.errordocs import render
 
 ROOT = Path(__file__).resolve().parents[2]
-NAMESPACES = ("AUTH_", "PERMISSION_", "RATE_LIMIT_", "VALIDATION_", "ORDER_", "MARKET_",
-              "ACCOUNT_", "SYSTEM_", "NOT_FOUND", "METHOD_NOT_ALLOWED")
+NAMESPACES = (
+    "AUTH_",
+    "PERMISSION_",
+    "RATE_LIMIT_",
+    "VALIDATION_",
+    "ORDER_",
+    "MARKET_",
+    "ACCOUNT_",
+    "SYSTEM_",
+    "NOT_FOUND",
+    "METHOD_NOT_ALLOWED",
+)
 
 
 def test_every_code_has_a_spec_and_a_namespace():

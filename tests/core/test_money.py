@@ -6,8 +6,13 @@ from apps.core.money import format_units, parse_units
 
 @pytest.mark.parametrize(
     ("text", "scale", "units"),
-    [("0.01", 8, 1_000_000), ("63000", 6, 63_000_000_000), ("1.10000000000", 8, 110_000_000),
-     ("0", 2, 0), ("12.5", 0, None)],
+    [
+        ("0.01", 8, 1_000_000),
+        ("63000", 6, 63_000_000_000),
+        ("1.10000000000", 8, 110_000_000),
+        ("0", 2, 0),
+        ("12.5", 0, None),
+    ],
 )
 def test_parse_units_is_exact_or_refuses(text, scale, units):
     if units is None:
@@ -18,14 +23,18 @@ def test_parse_units_is_exact_or_refuses(text, scale, units):
         assert parse_units(text, scale, field="size") == units
 
 
-@pytest.mark.parametrize("bad", ["1e5", "-1", "+1", " 1", "1.", ".5", "", "NaN", "1,5", 1.5, 3, None])
+@pytest.mark.parametrize(
+    "bad", ["1e5", "-1", "+1", " 1", "1.", ".5", "", "NaN", "1,5", 1.5, 3, None]
+)
 def test_parse_units_rejects_anything_but_plain_decimal_strings(bad):
     with pytest.raises(DomainError) as err:
         parse_units(bad, 8, field="price")
     assert err.value.code == "VALIDATION_INVALID_DECIMAL"
 
 
-@pytest.mark.parametrize("units", [0, 1, 99_999_999, 100_000_000, 2_100_000_000_000_000])
+@pytest.mark.parametrize(
+    "units", [0, 1, 99_999_999, 100_000_000, 2_100_000_000_000_000]
+)
 def test_format_then_parse_round_trips(units):
     assert parse_units(format_units(units, 8), 8, field="x") == units
 

@@ -21,7 +21,13 @@ def spec(client):
 
 
 def test_schema_generates_and_validates_without_warnings(tmp_path):
-    call_command("spectacular", "--fail-on-warn", "--validate", "--file", str(tmp_path / "s.yaml"))
+    call_command(
+        "spectacular",
+        "--fail-on-warn",
+        "--validate",
+        "--file",
+        str(tmp_path / "s.yaml"),
+    )
 
 
 def operations(spec):
@@ -47,18 +53,27 @@ def test_every_operation_declares_weight_errors_and_a_description(spec):
 def test_signing_headers_are_security_schemes(spec):
     schemes = spec["components"]["securitySchemes"]
     assert {s["name"] for s in schemes.values()} == {
-        "X-Api-Key", "X-Api-Timestamp", "X-Api-Nonce", "X-Api-Signature"}
+        "X-Api-Key",
+        "X-Api-Timestamp",
+        "X-Api-Nonce",
+        "X-Api-Signature",
+    }
 
 
 def test_every_error_code_is_in_the_spec(spec):
-    assert set(spec["components"]["schemas"]["ErrorCode"]["enum"]) == {c.value for c in ErrorCode}
+    assert set(spec["components"]["schemas"]["ErrorCode"]["enum"]) == {
+        c.value for c in ErrorCode
+    }
     answered = set()
     for _, _, op in operations(spec):
         for response in op["responses"].values():
             answered |= set(re.findall(r"`([A-Z_]+)`", response.get("description", "")))
     # NOT_FOUND answers unknown paths; a withdrawal's NOT_PENDING comes from the
     # admin and the completion task, never from an API operation.
-    assert {c.value for c in ErrorCode} - answered <= {"NOT_FOUND", "ACCOUNT_WITHDRAWAL_NOT_PENDING"}
+    assert {c.value for c in ErrorCode} - answered <= {
+        "NOT_FOUND",
+        "ACCOUNT_WITHDRAWAL_NOT_PENDING",
+    }
 
 
 def test_order_placement_documents_scope_and_weight(spec):
@@ -67,7 +82,10 @@ def test_order_placement_documents_scope_and_weight(spec):
     assert (post["x-required-scope"], get["x-required-scope"]) == ("trade", "read")
     assert "ORDER_PRICE_OFF_TICK" in post["responses"]["400"]["description"]
     example = post["responses"]["409"]["content"]["application/json"]["examples"]
-    assert example["ORDER_CLIENT_ID_CONFLICT"]["value"]["error"]["code"] == "ORDER_CLIENT_ID_CONFLICT"
+    assert (
+        example["ORDER_CLIENT_ID_CONFLICT"]["value"]["error"]["code"]
+        == "ORDER_CLIENT_ID_CONFLICT"
+    )
 
 
 def test_docs_page_works_offline(client):

@@ -43,24 +43,43 @@ def run_readme_quickstart(proc: subprocess.Popen, port: int, env: dict) -> None:
         match = re.match(r"\s*export (HKT_KEY|HKT_SECRET)=(\S+)", line)
         if match:
             exports[match.group(1)] = match.group(2)
-    script = readme_block("source .venv/bin/activate").replace("127.0.0.1:8000", f"127.0.0.1:{port}")
-    result = subprocess.run(["bash", "-c", script], cwd=ROOT, env={**env, **exports},
-                            capture_output=True, text=True, timeout=30)
+    script = readme_block("source .venv/bin/activate").replace(
+        "127.0.0.1:8000", f"127.0.0.1:{port}"
+    )
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=ROOT,
+        env={**env, **exports},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 0, result.stderr
     order = json.loads(result.stdout)
     assert order["status"] == "open", order
     assert (order["pair"], order["side"], order["price"], order["size"]) == (
-        "BTC-USD", "buy", "63000.000000", "0.01000000")
+        "BTC-USD",
+        "buy",
+        "63000.000000",
+        "0.01000000",
+    )
 
 
 @pytest.mark.slow
 def test_runexchange_serves_health_and_admin_then_stops_on_sigterm(tmp_path):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")
+    }
     env.update(EXCHANGE_VAR_DIR=str(tmp_path), PORT=str(port), PYTHONUNBUFFERED="1")
     proc = subprocess.Popen(
-        [sys.executable, "manage.py", "runexchange"], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        [sys.executable, "manage.py", "runexchange"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 60
@@ -72,9 +91,13 @@ def test_runexchange_serves_health_and_admin_then_stops_on_sigterm(tmp_path):
             except httpx.HTTPError:
                 assert proc.poll() is None, proc.stdout.read()
                 time.sleep(0.3)
-        assert health is not None and health.status_code == 200, "no health within a minute"
+        assert health is not None and health.status_code == 200, (
+            "no health within a minute"
+        )
         first = proc.stdout.readline()
-        assert first.startswith("markets: BTC-USD, ETH-USD, ETH-BTC; demo user: demo"), first
+        assert first.startswith(
+            "markets: BTC-USD, ETH-USD, ETH-BTC; demo user: demo"
+        ), first
         assert health.json()["checks"] == {"database": True, "channel_layer": True}
         run_readme_quickstart(proc, port, env)
         login = httpx.get(f"http://127.0.0.1:{port}/admin/login/", timeout=5)

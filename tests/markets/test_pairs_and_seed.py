@@ -13,7 +13,11 @@ def test_seed_is_idempotent_and_keeps_operator_edits(assert_ledger):
     markets_seed()
     Pair.objects.filter(symbol="BTC-USD").update(taker_fee_bps=15)
     markets_seed()
-    assert sorted(Pair.objects.values_list("symbol", flat=True)) == ["BTC-USD", "ETH-BTC", "ETH-USD"]
+    assert sorted(Pair.objects.values_list("symbol", flat=True)) == [
+        "BTC-USD",
+        "ETH-BTC",
+        "ETH-USD",
+    ]
     assert Pair.objects.get(symbol="BTC-USD").taker_fee_bps == 15
     assert Asset.objects.count() == 3
     demo_account_seed()
@@ -34,7 +38,9 @@ def test_seeded_pairs_have_an_exact_notional_grid():
 
 @pytest.mark.django_db
 def test_pair_whose_tick_times_lot_is_not_whole_quote_units_is_invalid(btc, usd):
-    pair = PairFactory.build(symbol="X-Y", base=btc, quote=usd, tick_size=10_000, lot_size=1_000)
+    pair = PairFactory.build(
+        symbol="X-Y", base=btc, quote=usd, tick_size=10_000, lot_size=1_000
+    )
     with pytest.raises(ValidationError) as err:
         pair.full_clean()
     assert "lot_size" in err.value.message_dict
@@ -42,7 +48,9 @@ def test_pair_whose_tick_times_lot_is_not_whole_quote_units_is_invalid(btc, usd)
 
 @pytest.mark.django_db
 def test_pair_rejects_maker_fee_above_taker_and_min_size_off_lot(btc, usd):
-    pair = PairFactory.build(symbol="X-Y", base=btc, quote=usd, maker_fee_bps=30, min_size=15_000)
+    pair = PairFactory.build(
+        symbol="X-Y", base=btc, quote=usd, maker_fee_bps=30, min_size=15_000
+    )
     with pytest.raises(ValidationError) as err:
         pair.full_clean()
     assert {"maker_fee_bps", "min_size"} <= set(err.value.message_dict)

@@ -39,11 +39,20 @@ def database_url() -> str:
 
 
 def start_matcher(tmp_path, *args: str) -> subprocess.Popen:
-    env = dict(os.environ, DATABASE_URL=database_url(), EXCHANGE_VAR_DIR=str(tmp_path),
-               PYTHONUNBUFFERED="1", MATCHER_POLL_INTERVAL_MS="20")
+    env = dict(
+        os.environ,
+        DATABASE_URL=database_url(),
+        EXCHANGE_VAR_DIR=str(tmp_path),
+        PYTHONUNBUFFERED="1",
+        MATCHER_POLL_INTERVAL_MS="20",
+    )
     return subprocess.Popen(
-        [sys.executable, "manage.py", "runmatcher", *args], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "manage.py", "runmatcher", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
 
@@ -77,7 +86,9 @@ def test_second_matcher_cannot_take_an_owned_pair(funded, tmp_path):
     assert first.returncode == 0
 
 
-def test_matcher_process_settles_orders_placed_through_the_service(funded, alice, bob, tmp_path):
+def test_matcher_process_settles_orders_placed_through_the_service(
+    funded, alice, bob, tmp_path
+):
     proc = start_matcher(tmp_path, "--pairs", "BTC-USD")
     try:
         sell = place(alice, funded, side="sell", price="63000", size="0.5")
@@ -101,7 +112,9 @@ def test_matcher_process_settles_orders_placed_through_the_service(funded, alice
 def _reference_hash(pair: Pair) -> str:
     """A book fed every processed command in order, with no crash."""
     engine = eng.Engine(book_config(pair))
-    for cmd in OrderCommand.objects.filter(pair=pair).select_related("order").order_by("id"):
+    for cmd in (
+        OrderCommand.objects.filter(pair=pair).select_related("order").order_by("id")
+    ):
         order = cmd.order
         if cmd.kind == "place":
             if order.reject_reason.startswith("market_"):
@@ -112,7 +125,9 @@ def _reference_hash(pair: Pair) -> str:
     return engine.state_hash()
 
 
-def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(funded, alice, bob, tmp_path):
+def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(
+    funded, alice, bob, tmp_path
+):
     rng = random.Random(7)
     users = [alice, bob]
     placed: list[Order] = []
@@ -125,7 +140,9 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(funded, alice, b
             side = rng.choice(["buy", "sell"])
             price = 63000 + rng.randint(-20, 20) * 5
             size = f"0.{rng.randint(1, 30):04d}"
-            placed.append(place(rng.choice(users), funded, side=side, price=str(price), size=size))
+            placed.append(
+                place(rng.choice(users), funded, side=side, price=str(price), size=size)
+            )
 
     proc = start_matcher(tmp_path, "--pairs", "BTC-USD", "--batch-size", "10")
     killed: list[int] = []
@@ -136,7 +153,9 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(funded, alice, b
             while OrderCommand.objects.filter(processed_at__isnull=False).count() < 40:
                 time.sleep(0.01)
             os.kill(proc.pid, signal.SIGKILL)
-            killed.append(OrderCommand.objects.filter(processed_at__isnull=False).count())
+            killed.append(
+                OrderCommand.objects.filter(processed_at__isnull=False).count()
+            )
         finally:
             connection.close()
 
@@ -156,7 +175,11 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(funded, alice, b
     assert not Order.objects.filter(status="pending").exists()
     trades = list(Trade.objects.filter(pair=funded).order_by("seq"))
     assert [t.seq for t in trades] == list(range(1, len(trades) + 1))
-    seqs = list(MarketEvent.objects.filter(pair=funded).order_by("seq").values_list("seq", flat=True))
+    seqs = list(
+        MarketEvent.objects.filter(pair=funded)
+        .order_by("seq")
+        .values_list("seq", flat=True)
+    )
     assert seqs == list(range(1, len(seqs) + 1))
     for order in Order.objects.all():
         mine = [t for t in trades if order.pk in (t.maker_order_id, t.taker_order_id)]

@@ -14,7 +14,9 @@ from tests.helpers import BTC, USD, bal, place
 pytestmark = pytest.mark.django_db
 
 
-def test_crossing_limits_trade_and_settle_both_sides_with_fees(funded, alice, bob, matcher, assert_ledger):
+def test_crossing_limits_trade_and_settle_both_sides_with_fees(
+    funded, alice, bob, matcher, assert_ledger
+):
     btc, usd = funded.base, funded.quote
     sell = place(alice, funded, side="sell", price="63000", size="1")
     assert bal(alice, btc) == (9 * BTC, 1 * BTC)
@@ -24,7 +26,11 @@ def test_crossing_limits_trade_and_settle_both_sides_with_fees(funded, alice, bo
     assert matcher() == 2
     sell.refresh_from_db()
     buy.refresh_from_db()
-    assert (sell.status, sell.filled_size, sell.fee) == ("partially_filled", 5_000, 31_500_000)
+    assert (sell.status, sell.filled_size, sell.fee) == (
+        "partially_filled",
+        5_000,
+        31_500_000,
+    )
     assert (buy.status, buy.filled_size, buy.fee) == ("filled", 5_000, 63_000_000)
     assert bal(bob, btc) == (10 * BTC + BTC // 2, 0)
     assert bal(bob, usd) == (1_000_000 * USD - 31_563 * USD, 0)
@@ -32,14 +38,24 @@ def test_crossing_limits_trade_and_settle_both_sides_with_fees(funded, alice, bo
     assert bal(alice, btc) == (9 * BTC, BTC // 2)
     assert bal(fee_user(), usd) == (94_500_000, 0)
     trade = Trade.objects.get()
-    assert (trade.seq, trade.price, trade.size, trade.taker_side) == (1, 6_300_000, 5_000, "buy")
+    assert (trade.seq, trade.price, trade.size, trade.taker_side) == (
+        1,
+        6_300_000,
+        5_000,
+        "buy",
+    )
     assert list(MarketEvent.objects.order_by("seq").values_list("seq", "type")) == [
-        (1, "book"), (2, "trade"), (3, "book")]
+        (1, "book"),
+        (2, "trade"),
+        (3, "book"),
+    ]
     assert not OrderCommand.objects.filter(processed_at__isnull=True).exists()
     assert_ledger()
 
 
-def test_taker_buying_below_its_limit_gets_the_difference_released(funded, alice, bob, matcher, assert_ledger):
+def test_taker_buying_below_its_limit_gets_the_difference_released(
+    funded, alice, bob, matcher, assert_ledger
+):
     usd = funded.quote
     place(alice, funded, side="sell", price="62000", size="1")
     buy = place(bob, funded, side="buy", price="63000", size="1")
@@ -50,12 +66,17 @@ def test_taker_buying_below_its_limit_gets_the_difference_released(funded, alice
     assert_ledger()
 
 
-def test_cancel_releases_the_hold_and_is_idempotent(funded, alice, matcher, assert_ledger):
+def test_cancel_releases_the_hold_and_is_idempotent(
+    funded, alice, matcher, assert_ledger
+):
     order = place(alice, funded, side="buy", price="60000", size="0.1")
     matcher()
     assert order_cancel(order=order) == "requested"
     assert order_cancel(order=order) == "requested"  # one queued cancel, not two
-    assert OrderCommand.objects.filter(kind="cancel", processed_at__isnull=True).count() == 1
+    assert (
+        OrderCommand.objects.filter(kind="cancel", processed_at__isnull=True).count()
+        == 1
+    )
     matcher()
     order.refresh_from_db()
     assert (order.status, order.reject_reason) == ("cancelled", "user_cancelled")
@@ -64,7 +85,9 @@ def test_cancel_releases_the_hold_and_is_idempotent(funded, alice, matcher, asse
     assert_ledger()
 
 
-def test_cancel_of_a_pending_order_is_applied_after_its_placement(funded, alice, matcher, assert_ledger):
+def test_cancel_of_a_pending_order_is_applied_after_its_placement(
+    funded, alice, matcher, assert_ledger
+):
     order = place(alice, funded, side="sell", price="70000", size="2")
     order_cancel(order=order)
     matcher()
@@ -75,7 +98,9 @@ def test_cancel_of_a_pending_order_is_applied_after_its_placement(funded, alice,
 
 
 @pytest.mark.parametrize("status", ["halted", "cancel_only"])
-def test_orders_queued_before_a_halt_are_rejected_and_released(funded, alice, matcher, status, assert_ledger):
+def test_orders_queued_before_a_halt_are_rejected_and_released(
+    funded, alice, matcher, status, assert_ledger
+):
     order = place(alice, funded, side="buy", price="60000", size="0.1")
     funded.status = status
     funded.save()
@@ -104,7 +129,9 @@ def test_halt_freezes_resting_orders_and_refuses_queued_cancels(funded, alice, m
     assert order.status == "cancelled"
 
 
-def test_market_buy_by_funds_spends_at_most_its_funds(funded, alice, bob, matcher, assert_ledger):
+def test_market_buy_by_funds_spends_at_most_its_funds(
+    funded, alice, bob, matcher, assert_ledger
+):
     place(alice, funded, side="sell", price="50000", size="0.1")
     place(alice, funded, side="sell", price="50100", size="0.1")
     buy = place(bob, funded, type="market", side="buy", funds="7000")
@@ -112,12 +139,16 @@ def test_market_buy_by_funds_spends_at_most_its_funds(funded, alice, bob, matche
     buy.refresh_from_db()
     assert buy.status == "filled"
     assert buy.filled_quote + buy.fee <= 7_000 * USD
-    assert buy.filled_size == 1_000 + 396  # 0.1 at 50,000 then what the rest buys at 50,100
+    assert (
+        buy.filled_size == 1_000 + 396
+    )  # 0.1 at 50,000 then what the rest buys at 50,100
     assert bal(bob, funded.quote)[1] == 0
     assert_ledger()
 
 
-def test_market_buy_by_size_is_held_at_the_band_edge_and_released(funded, alice, bob, matcher, assert_ledger):
+def test_market_buy_by_size_is_held_at_the_band_edge_and_released(
+    funded, alice, bob, matcher, assert_ledger
+):
     place(alice, funded, side="sell", price="50000", size="1")
     matcher()
     buy = place(bob, funded, type="market", side="buy", size="0.5")
@@ -130,14 +161,28 @@ def test_market_buy_by_size_is_held_at_the_band_edge_and_released(funded, alice,
     assert_ledger()
 
 
-def test_stop_order_triggers_on_the_last_trade_price(funded, alice, bob, matcher, assert_ledger):
-    stop = place(bob, funded, type="stop_limit", side="sell", stop_price="59000", price="58000", size="0.1")
+def test_stop_order_triggers_on_the_last_trade_price(
+    funded, alice, bob, matcher, assert_ledger
+):
+    stop = place(
+        bob,
+        funded,
+        type="stop_limit",
+        side="sell",
+        stop_price="59000",
+        price="58000",
+        size="0.1",
+    )
     place(alice, funded, side="buy", price="58500", size="0.1")
     matcher()
     stop.refresh_from_db()
     assert (stop.status, stop.triggered_at) == ("open", None)
-    place(alice, funded, side="sell", price="58900", size="0.1")  # alice sells to... nobody; rests
-    place(bob, funded, side="buy", price="58900", size="0.1")  # trade at 58,900 <= 59,000
+    place(
+        alice, funded, side="sell", price="58900", size="0.1"
+    )  # alice sells to... nobody; rests
+    place(
+        bob, funded, side="buy", price="58900", size="0.1"
+    )  # trade at 58,900 <= 59,000
     matcher()
     stop.refresh_from_db()
     assert stop.triggered_at is not None
@@ -156,16 +201,25 @@ def test_rebuilt_book_has_the_same_state_as_the_live_one(funded, alice, bob, mat
     rebuilt.rebuild()
     assert rebuilt.engine.state_hash() == matcher.book.engine.state_hash()
     assert (rebuilt.event_seq, rebuilt.trade_seq, rebuilt.priority) == (
-        matcher.book.event_seq, matcher.book.trade_seq, matcher.book.priority)
+        matcher.book.event_seq,
+        matcher.book.trade_seq,
+        matcher.book.priority,
+    )
 
 
-def test_self_trade_is_prevented_by_cancelling_the_newest(funded, alice, matcher, assert_ledger):
+def test_self_trade_is_prevented_by_cancelling_the_newest(
+    funded, alice, matcher, assert_ledger
+):
     resting = place(alice, funded, side="sell", price="63000", size="0.1")
     taker = place(alice, funded, side="buy", price="63000", size="0.1")
     matcher()
     resting.refresh_from_db()
     taker.refresh_from_db()
-    assert (resting.status, taker.status, taker.reject_reason) == ("open", "cancelled", "self_trade")
+    assert (resting.status, taker.status, taker.reject_reason) == (
+        "open",
+        "cancelled",
+        "self_trade",
+    )
     assert Trade.objects.count() == 0
     assert_ledger()
 

@@ -44,7 +44,13 @@ class TransferCreateView(SignedAPIView):
 
     required_scope = "trade"
     rate_weight = 1
-    error_codes = (ErrorCode.ACCOUNT_ASSET_NOT_FOUND, ErrorCode.ACCOUNT_INVALID_TRANSFER, ErrorCode.ACCOUNT_INSUFFICIENT_FUNDS, ErrorCode.VALIDATION_INVALID_DECIMAL, ErrorCode.VALIDATION_TOO_MANY_DECIMALS, )
+    error_codes = (
+        ErrorCode.ACCOUNT_ASSET_NOT_FOUND,
+        ErrorCode.ACCOUNT_INVALID_TRANSFER,
+        ErrorCode.ACCOUNT_INSUFFICIENT_FUNDS,
+        ErrorCode.VALIDATION_INVALID_DECIMAL,
+        ErrorCode.VALIDATION_TOO_MANY_DECIMALS,
+    )
 
     @extend_schema(
         operation_id="account_transfer",
@@ -82,7 +88,13 @@ class WithdrawalCreateView(SignedAPIView):
 
     required_scope = "withdraw"
     rate_weight = 10
-    error_codes = (ErrorCode.ACCOUNT_ASSET_NOT_FOUND, ErrorCode.ACCOUNT_WITHDRAWALS_DISABLED, ErrorCode.ACCOUNT_INSUFFICIENT_FUNDS, ErrorCode.VALIDATION_INVALID_DECIMAL, ErrorCode.VALIDATION_TOO_MANY_DECIMALS, )
+    error_codes = (
+        ErrorCode.ACCOUNT_ASSET_NOT_FOUND,
+        ErrorCode.ACCOUNT_WITHDRAWALS_DISABLED,
+        ErrorCode.ACCOUNT_INSUFFICIENT_FUNDS,
+        ErrorCode.VALIDATION_INVALID_DECIMAL,
+        ErrorCode.VALIDATION_TOO_MANY_DECIMALS,
+    )
 
     @extend_schema(
         operation_id="withdrawal_create",
@@ -112,7 +124,7 @@ class WithdrawalDetailView(SignedAPIView):
 
     required_scope = "read"
     rate_weight = 1
-    error_codes = (ErrorCode.ACCOUNT_WITHDRAWAL_NOT_FOUND, )
+    error_codes = (ErrorCode.ACCOUNT_WITHDRAWAL_NOT_FOUND,)
 
     @extend_schema(
         operation_id="withdrawal_get",

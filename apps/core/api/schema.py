@@ -76,7 +76,9 @@ class ExchangeAutoSchema(AutoSchema):
         """The operation's own docstring (method, else its view class), never
         a base class's."""
         method = getattr(self.view, getattr(self, "method", "get").lower(), None)
-        own = getattr(method, "__doc__", None) or type(self.view).__dict__.get("__doc__")
+        own = getattr(method, "__doc__", None) or type(self.view).__dict__.get(
+            "__doc__"
+        )
         return inspect.cleandoc(own) if own else ""
 
     def get_operation(self, *args: Any, **kwargs: Any) -> Any:
@@ -88,19 +90,33 @@ class ExchangeAutoSchema(AutoSchema):
         responses = operation.setdefault("responses", {})
         ref = self.resolve_serializer(ErrorBodySerializer, "response").ref
         for status, codes in sorted(error_codes_for(self.view, self.method).items()):
-            responses.setdefault(str(status), {
-                "description": "Error codes: " + ", ".join(f"`{c}`" for c in codes),
-                "content": {"application/json": {
-                    "schema": ref,
-                    "examples": {code: {"value": _example(code)} for code in codes},
-                }},
-            })
+            responses.setdefault(
+                str(status),
+                {
+                    "description": "Error codes: " + ", ".join(f"`{c}`" for c in codes),
+                    "content": {
+                        "application/json": {
+                            "schema": ref,
+                            "examples": {
+                                code: {"value": _example(code)} for code in codes
+                            },
+                        }
+                    },
+                },
+            )
         return operation
 
 
-COMMON_ERRORS = (ErrorCode.VALIDATION_ERROR, ErrorCode.METHOD_NOT_ALLOWED, ErrorCode.RATE_LIMIT_EXCEEDED,
-                 ErrorCode.SYSTEM_INTERNAL_ERROR, ErrorCode.SYSTEM_UNAVAILABLE)
-SIGNED_ERRORS = tuple(c for c in ErrorCode if c.value.startswith(("AUTH_", "PERMISSION_")))
+COMMON_ERRORS = (
+    ErrorCode.VALIDATION_ERROR,
+    ErrorCode.METHOD_NOT_ALLOWED,
+    ErrorCode.RATE_LIMIT_EXCEEDED,
+    ErrorCode.SYSTEM_INTERNAL_ERROR,
+    ErrorCode.SYSTEM_UNAVAILABLE,
+)
+SIGNED_ERRORS = tuple(
+    c for c in ErrorCode if c.value.startswith(("AUTH_", "PERMISSION_"))
+)
 
 
 def error_codes_for(view: Any, method: str) -> dict[int, list[str]]:
@@ -123,14 +139,21 @@ def error_codes_for(view: Any, method: str) -> dict[int, list[str]]:
 
 def _example(code: str) -> dict[str, Any]:
     spec = ERRORS[ErrorCode(code)]
-    return {"error": {"code": code, "message": spec.description,
-                      "request_id": "9f1c2e7a4b3d4c5e", "retryable": spec.retryable,
-                      "details": {}}}
+    return {
+        "error": {
+            "code": code,
+            "message": spec.description,
+            "request_id": "9f1c2e7a4b3d4c5e",
+            "retryable": spec.retryable,
+            "details": {},
+        }
+    }
 
 
 class ErrorDetailSerializer(serializers.Serializer):
-    code = serializers.ChoiceField(choices=[c.value for c in ErrorCode],
-                                   help_text="Stable; see docs/errors.md.")
+    code = serializers.ChoiceField(
+        choices=[c.value for c in ErrorCode], help_text="Stable; see docs/errors.md."
+    )
     message = serializers.CharField()
     request_id = serializers.CharField(help_text="Also in the X-Request-Id header.")
     retryable = serializers.BooleanField()

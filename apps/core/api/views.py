@@ -10,11 +10,16 @@ from apps.core import selectors
 
 
 class HealthView(APIView):
-    @extend_schema(operation_id="health", tags=["public"], responses={200: dict, 503: dict})
+    @extend_schema(
+        operation_id="health", tags=["public"], responses={200: dict, 503: dict}
+    )
     def get(self, request: Request) -> Response:
         checks = {
             "database": selectors.database_ok(),
             "channel_layer": async_to_sync(selectors.channel_layer_ok)(),
         }
         ok = all(checks.values())
-        return Response({"status": "ok" if ok else "degraded", "checks": checks}, status=200 if ok else 503)
+        return Response(
+            {"status": "ok" if ok else "degraded", "checks": checks},
+            status=200 if ok else 503,
+        )

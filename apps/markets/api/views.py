@@ -96,7 +96,7 @@ class TickerView(PublicAPIView):
     """Last trade, best bid/ask and 24-hour statistics of a pair."""
 
     rate_weight = 1
-    error_codes = (ErrorCode.MARKET_NOT_FOUND, )
+    error_codes = (ErrorCode.MARKET_NOT_FOUND,)
 
     @extend_schema(
         operation_id="ticker_get",
@@ -116,7 +116,7 @@ class OrderBookView(OptionallySignedAPIView):
     """Aggregated order book levels with the book's sequence number. Public up to depth 100; signed requests of verified accounts up to 1000."""
 
     rate_weight = 1
-    error_codes = (ErrorCode.MARKET_NOT_FOUND, )
+    error_codes = (ErrorCode.MARKET_NOT_FOUND,)
     rate_weight_description = (
         "1 for depth <= 100, 5 for <= 500, 10 for <= 1000 (depth above 100 needs a "
         "request signed by a verified or market-maker account)."
@@ -170,7 +170,7 @@ class PublicTradeListView(PublicAPIView):
     """Recent public trades of a pair, newest first."""
 
     rate_weight = 1
-    error_codes = (ErrorCode.MARKET_NOT_FOUND, )
+    error_codes = (ErrorCode.MARKET_NOT_FOUND,)
     rate_weight_description = "1 for limit <= 100, 5 above."
 
     def get_rate_weight(self, request: Request) -> int:

@@ -25,15 +25,25 @@ class OrderPlaceInputSerializer(serializers.Serializer):
     pair = serializers.CharField(max_length=32)
     side = serializers.ChoiceField(choices=Side.values)
     type = serializers.ChoiceField(choices=OrderType.values)
-    price = Decimal(required=False, allow_null=True, help_text="Limit price, quote per base.")
+    price = Decimal(
+        required=False, allow_null=True, help_text="Limit price, quote per base."
+    )
     stop_price = Decimal(required=False, allow_null=True)
     size = Decimal(required=False, allow_null=True, help_text="Base amount.")
-    funds = Decimal(required=False, allow_null=True, help_text="Market buys: max quote incl. fees.")
-    time_in_force = serializers.ChoiceField(choices=TimeInForce.values, default=TimeInForce.GTC)
+    funds = Decimal(
+        required=False, allow_null=True, help_text="Market buys: max quote incl. fees."
+    )
+    time_in_force = serializers.ChoiceField(
+        choices=TimeInForce.values, default=TimeInForce.GTC
+    )
     post_only = serializers.BooleanField(default=False)
     stp = serializers.ChoiceField(choices=Stp.values, default=Stp.CANCEL_NEWEST)
-    client_order_id = serializers.CharField(required=False, allow_null=True, max_length=36)
-    response_type = serializers.ChoiceField(choices=["ack", "result", "full"], default="result")
+    client_order_id = serializers.CharField(
+        required=False, allow_null=True, max_length=36
+    )
+    response_type = serializers.ChoiceField(
+        choices=["ack", "result", "full"], default="result"
+    )
 
     def to_internal_value(self, data: Any) -> Any:
         # Amounts must arrive as strings; a JSON number is refused by money.parse_units
@@ -47,7 +57,11 @@ class OrderPlaceInputSerializer(serializers.Serializer):
 
 
 def _price(pair: Pair, ticks: int | None) -> str | None:
-    return None if ticks is None else format_units(ticks * pair.tick_size, pair.quote.scale)
+    return (
+        None
+        if ticks is None
+        else format_units(ticks * pair.tick_size, pair.quote.scale)
+    )
 
 
 def _size(pair: Pair, lots: int | None) -> str | None:
@@ -63,7 +77,9 @@ def average_price(pair: Pair, filled_quote: int, filled_lots: int) -> str | None
     if not filled_lots:
         return None
     base_units = filled_lots * pair.lot_size
-    return format_units(filled_quote * 10**pair.base.scale // base_units, pair.quote.scale)
+    return format_units(
+        filled_quote * 10**pair.base.scale // base_units, pair.quote.scale
+    )
 
 
 class FillOutputSerializer(serializers.Serializer):
@@ -118,14 +134,20 @@ class OrderOutputSerializer(serializers.Serializer):
     average_price = Decimal(allow_null=True)
     fee = Decimal()
     fee_asset = serializers.CharField()
-    held = Decimal(help_text="Amount held at placement (base for sells, quote for buys).")
+    held = Decimal(
+        help_text="Amount held at placement (base for sells, quote for buys)."
+    )
     status = serializers.ChoiceField(choices=OrderStatus.values)
-    reason = serializers.CharField(help_text="Why it was rejected or cancelled; empty otherwise.")
+    reason = serializers.CharField(
+        help_text="Why it was rejected or cancelled; empty otherwise."
+    )
     triggered = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     done_at = serializers.DateTimeField(allow_null=True)
-    fills = FillOutputSerializer(many=True, required=False, help_text="With response_type=full.")
+    fills = FillOutputSerializer(
+        many=True, required=False, help_text="With response_type=full."
+    )
 
     def to_representation(self, order: Order) -> dict[str, Any]:
         pair = order.pair
@@ -144,7 +166,9 @@ class OrderOutputSerializer(serializers.Serializer):
             "size": _size(pair, order.size),
             "funds": _quote(pair, order.funds),
             "filled_size": _size(pair, order.filled_size),
-            "remaining_size": None if order.size is None else _size(pair, order.size - order.filled_size),
+            "remaining_size": None
+            if order.size is None
+            else _size(pair, order.size - order.filled_size),
             "filled_quote": _quote(pair, order.filled_quote),
             "average_price": average_price(pair, order.filled_quote, order.filled_size),
             "fee": _quote(pair, order.fee),
@@ -160,7 +184,8 @@ class OrderOutputSerializer(serializers.Serializer):
         fills = self.context.get("fills")
         if fills is not None:
             data["fills"] = FillOutputSerializer(
-                fills, many=True, context={"user_id": order.user_id}).data
+                fills, many=True, context={"user_id": order.user_id}
+            ).data
         return data
 
 
@@ -176,7 +201,14 @@ class FillListOutputSerializer(serializers.Serializer):
 
 class CancelOutputSerializer(serializers.Serializer):
     cancel_result = serializers.ChoiceField(
-        choices=["cancelled", "already_cancelled", "already_filled", "already_rejected", "pending"])
+        choices=[
+            "cancelled",
+            "already_cancelled",
+            "already_filled",
+            "already_rejected",
+            "pending",
+        ]
+    )
     order = OrderOutputSerializer()
 
 
@@ -191,8 +223,11 @@ class CancelAllOutputSerializer(serializers.Serializer):
 
 
 class CancelAllAfterInputSerializer(serializers.Serializer):
-    timeout_s = serializers.IntegerField(min_value=0, max_value=3600,
-                                         help_text="0 disarms the timer; else 5-3600 seconds.")
+    timeout_s = serializers.IntegerField(
+        min_value=0,
+        max_value=3600,
+        help_text="0 disarms the timer; else 5-3600 seconds.",
+    )
 
 
 class CancelAllAfterOutputSerializer(serializers.Serializer):
@@ -203,15 +238,27 @@ class CancelAllAfterOutputSerializer(serializers.Serializer):
 
 class OrderListQuerySerializer(serializers.Serializer):
     pair = serializers.CharField(required=False, max_length=32)
-    status = serializers.ChoiceField(choices=["live", *OrderStatus.values], required=False)
-    since = serializers.IntegerField(required=False, min_value=0, help_text="Unix ms, inclusive.")
-    until = serializers.IntegerField(required=False, min_value=0, help_text="Unix ms, exclusive.")
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
-    cursor = serializers.IntegerField(required=False, min_value=1, help_text="next_cursor of the previous page.")
+    status = serializers.ChoiceField(
+        choices=["live", *OrderStatus.values], required=False
+    )
+    since = serializers.IntegerField(
+        required=False, min_value=0, help_text="Unix ms, inclusive."
+    )
+    until = serializers.IntegerField(
+        required=False, min_value=0, help_text="Unix ms, exclusive."
+    )
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=500, default=100
+    )
+    cursor = serializers.IntegerField(
+        required=False, min_value=1, help_text="next_cursor of the previous page."
+    )
 
 
 class FillListQuerySerializer(serializers.Serializer):
     pair = serializers.CharField(required=False, max_length=32)
     order_id = serializers.CharField(required=False, max_length=80)
-    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
+    limit = serializers.IntegerField(
+        required=False, min_value=1, max_value=500, default=100
+    )
     cursor = serializers.IntegerField(required=False, min_value=1)

@@ -4,9 +4,21 @@ from apps.orders.api import views
 
 urlpatterns = [
     path("orders", views.OrderListCreateView.as_view(), name="orders"),
-    path("orders/cancel-all", views.OrderCancelAllView.as_view(), name="orders-cancel-all"),
-    path("orders/cancel-all-after", views.CancelAllAfterView.as_view(), name="orders-cancel-all-after"),
+    path(
+        "orders/cancel-all",
+        views.OrderCancelAllView.as_view(),
+        name="orders-cancel-all",
+    ),
+    path(
+        "orders/cancel-all-after",
+        views.CancelAllAfterView.as_view(),
+        name="orders-cancel-all-after",
+    ),
     path("orders/<str:order_id>", views.OrderDetailView.as_view(), name="order-detail"),
-    path("orders/<str:order_id>/cancel", views.OrderCancelView.as_view(), name="order-cancel"),
+    path(
+        "orders/<str:order_id>/cancel",
+        views.OrderCancelView.as_view(),
+        name="order-cancel",
+    ),
     path("fills", views.FillListView.as_view(), name="fills"),
 ]

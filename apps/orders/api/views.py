@@ -16,14 +16,17 @@ from apps.orders.api import serializers as s
 from apps.orders.models import FINAL_STATUSES
 from apps.orders.validation import order_request_from_wire
 
-ORDER_ID = OpenApiParameter("order_id", str, "path",
-                            description="The order id, or client:<client_order_id>.")
+ORDER_ID = OpenApiParameter(
+    "order_id", str, "path", description="The order id, or client:<client_order_id>."
+)
 
 
 def _order_body(order, *, with_fills: bool = False) -> dict:
     context = {}
     if with_fills:
-        context["fills"] = list(selectors.fills_for_user(user=order.user, order=order).reverse())
+        context["fills"] = list(
+            selectors.fills_for_user(user=order.user, order=order).reverse()
+        )
     return s.OrderOutputSerializer(order, context=context).data
 
 
@@ -32,20 +35,48 @@ class OrderListCreateView(SignedAPIView):
 
     required_scope = "read"  # POST needs "trade": see get_required_scope
     rate_weight = 1
-    error_codes = {"POST": (ErrorCode.VALIDATION_MALFORMED_JSON, ErrorCode.VALIDATION_INVALID_DECIMAL, ErrorCode.VALIDATION_TOO_MANY_DECIMALS, ErrorCode.ORDER_PRICE_OFF_TICK, ErrorCode.ORDER_SIZE_OFF_LOT, ErrorCode.ORDER_SIZE_TOO_SMALL, ErrorCode.ORDER_NOTIONAL_TOO_SMALL, ErrorCode.ORDER_INVALID_PARAMETERS, ErrorCode.ORDER_CLIENT_ID_CONFLICT, ErrorCode.ORDER_NO_REFERENCE_PRICE, ErrorCode.MARKET_NOT_FOUND, ErrorCode.MARKET_HALTED, ErrorCode.MARKET_CANCEL_ONLY, ErrorCode.ACCOUNT_INSUFFICIENT_FUNDS, ErrorCode.SYSTEM_OVERLOADED, ), "GET": (ErrorCode.MARKET_NOT_FOUND, )}
+    error_codes = {
+        "POST": (
+            ErrorCode.VALIDATION_MALFORMED_JSON,
+            ErrorCode.VALIDATION_INVALID_DECIMAL,
+            ErrorCode.VALIDATION_TOO_MANY_DECIMALS,
+            ErrorCode.ORDER_PRICE_OFF_TICK,
+            ErrorCode.ORDER_SIZE_OFF_LOT,
+            ErrorCode.ORDER_SIZE_TOO_SMALL,
+            ErrorCode.ORDER_NOTIONAL_TOO_SMALL,
+            ErrorCode.ORDER_INVALID_PARAMETERS,
+            ErrorCode.ORDER_CLIENT_ID_CONFLICT,
+            ErrorCode.ORDER_NO_REFERENCE_PRICE,
+            ErrorCode.MARKET_NOT_FOUND,
+            ErrorCode.MARKET_HALTED,
+            ErrorCode.MARKET_CANCEL_ONLY,
+            ErrorCode.ACCOUNT_INSUFFICIENT_FUNDS,
+            ErrorCode.SYSTEM_OVERLOADED,
+        ),
+        "GET": (ErrorCode.MARKET_NOT_FOUND,),
+    }
 
     def get_required_scope(self) -> str:
         return "trade" if self.request.method == "POST" else "read"
 
-    @extend_schema(operation_id="order_place", tags=["orders"], request=s.OrderPlaceInputSerializer,
-                   responses={200: s.OrderOutputSerializer, 201: s.OrderOutputSerializer,
-                              202: s.OrderOutputSerializer})
+    @extend_schema(
+        operation_id="order_place",
+        tags=["orders"],
+        request=s.OrderPlaceInputSerializer,
+        responses={
+            200: s.OrderOutputSerializer,
+            201: s.OrderOutputSerializer,
+            202: s.OrderOutputSerializer,
+        },
+    )
     def post(self, request: Request) -> Response:
         data = s.OrderPlaceInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         pair = pair_get_for_trading(symbol=data.validated_data["pair"])
         req = order_request_from_wire(pair=pair, data=data.validated_data)
-        placed = services.order_place(user=request.user, pair=pair, req=req, api_key=request.api_key)
+        placed = services.order_place(
+            user=request.user, pair=pair, req=req, api_key=request.api_key
+        )
         response_type = data.validated_data["response_type"]
         if placed.replayed:
             body = _order_body(placed.order, with_fills=response_type == "full")
@@ -54,23 +85,38 @@ class OrderListCreateView(SignedAPIView):
         if response_type != "ack":
             order = services.order_wait(order=order)
         status = 202 if order.status == "pending" else 201
-        return Response(_order_body(order, with_fills=response_type == "full"), status=status)
+        return Response(
+            _order_body(order, with_fills=response_type == "full"), status=status
+        )
 
-    @extend_schema(operation_id="order_list", tags=["orders"], parameters=[s.OrderListQuerySerializer],
-                   responses=s.OrderListOutputSerializer)
+    @extend_schema(
+        operation_id="order_list",
+        tags=["orders"],
+        parameters=[s.OrderListQuerySerializer],
+        responses=s.OrderListOutputSerializer,
+    )
     def get(self, request: Request) -> Response:
         query = s.OrderListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
         pair = pair_get(symbol=q["pair"]) if q.get("pair") else None
-        orders = list(selectors.orders_for_user(
-            user=request.user, pair_id=pair.pk if pair else None, status=q.get("status"),
-            since=from_ms(q["since"]) if "since" in q else None,
-            until=from_ms(q["until"]) if "until" in q else None,
-            before_id=q.get("cursor"))[: q["limit"] + 1])
+        orders = list(
+            selectors.orders_for_user(
+                user=request.user,
+                pair_id=pair.pk if pair else None,
+                status=q.get("status"),
+                since=from_ms(q["since"]) if "since" in q else None,
+                until=from_ms(q["until"]) if "until" in q else None,
+                before_id=q.get("cursor"),
+            )[: q["limit"] + 1]
+        )
         page, more = orders[: q["limit"]], len(orders) > q["limit"]
-        return Response({"orders": s.OrderOutputSerializer(page, many=True).data,
-                         "next_cursor": str(page[-1].pk) if more else None})
+        return Response(
+            {
+                "orders": s.OrderOutputSerializer(page, many=True).data,
+                "next_cursor": str(page[-1].pk) if more else None,
+            }
+        )
 
 
 class OrderDetailView(SignedAPIView):
@@ -78,13 +124,19 @@ class OrderDetailView(SignedAPIView):
 
     required_scope = "read"
     rate_weight = 1
-    error_codes = (ErrorCode.ORDER_NOT_FOUND, )
+    error_codes = (ErrorCode.ORDER_NOT_FOUND,)
 
-    @extend_schema(operation_id="order_get", tags=["orders"], parameters=[ORDER_ID],
-                   responses=s.OrderOutputSerializer)
+    @extend_schema(
+        operation_id="order_get",
+        tags=["orders"],
+        parameters=[ORDER_ID],
+        responses=s.OrderOutputSerializer,
+    )
     def get(self, request: Request, order_id: str) -> Response:
         order = selectors.order_get_for_user(user=request.user, order_ref=order_id)
-        return Response(_order_body(order, with_fills=request.query_params.get("fills") == "true"))
+        return Response(
+            _order_body(order, with_fills=request.query_params.get("fills") == "true")
+        )
 
 
 class OrderCancelView(SignedAPIView):
@@ -92,10 +144,18 @@ class OrderCancelView(SignedAPIView):
 
     required_scope = "trade"
     rate_weight = 1
-    error_codes = (ErrorCode.ORDER_NOT_FOUND, ErrorCode.MARKET_HALTED, )
+    error_codes = (
+        ErrorCode.ORDER_NOT_FOUND,
+        ErrorCode.MARKET_HALTED,
+    )
 
-    @extend_schema(operation_id="order_cancel", tags=["orders"], parameters=[ORDER_ID], request=None,
-                   responses={200: s.CancelOutputSerializer, 202: s.CancelOutputSerializer})
+    @extend_schema(
+        operation_id="order_cancel",
+        tags=["orders"],
+        parameters=[ORDER_ID],
+        request=None,
+        responses={200: s.CancelOutputSerializer, 202: s.CancelOutputSerializer},
+    )
     def post(self, request: Request, order_id: str) -> Response:
         order = selectors.order_get_for_user(user=request.user, order_ref=order_id)
         result = services.order_cancel(order=order)
@@ -104,7 +164,9 @@ class OrderCancelView(SignedAPIView):
             result = services.CANCEL_RESULTS.get(order.status, "pending")
             result = "cancelled" if result == "already_cancelled" else result
         status = 200 if order.status in FINAL_STATUSES else 202
-        return Response({"cancel_result": result, "order": _order_body(order)}, status=status)
+        return Response(
+            {"cancel_result": result, "order": _order_body(order)}, status=status
+        )
 
 
 class OrderCancelAllView(SignedAPIView):
@@ -112,21 +174,36 @@ class OrderCancelAllView(SignedAPIView):
 
     required_scope = "trade"
     rate_weight = 10
-    error_codes = (ErrorCode.MARKET_NOT_FOUND, )
+    error_codes = (ErrorCode.MARKET_NOT_FOUND,)
 
-    @extend_schema(operation_id="order_cancel_all", tags=["orders"], request=s.CancelAllInputSerializer,
-                   responses=s.CancelAllOutputSerializer)
+    @extend_schema(
+        operation_id="order_cancel_all",
+        tags=["orders"],
+        request=s.CancelAllInputSerializer,
+        responses=s.CancelAllOutputSerializer,
+    )
     def post(self, request: Request) -> Response:
         data = s.CancelAllInputSerializer(data=request.data or {})
         data.is_valid(raise_exception=True)
-        pair = pair_get(symbol=data.validated_data["pair"]) if data.validated_data.get("pair") else None
+        pair = (
+            pair_get(symbol=data.validated_data["pair"])
+            if data.validated_data.get("pair")
+            else None
+        )
         requested = services.orders_cancel_all(user=request.user, pair=pair)
-        done = [services.order_wait(order=o, until_final=True, timeout_s=0.2) for o in requested]
-        return Response({
-            "requested": [str(o.uuid) for o in requested],
-            "cancelled": [str(o.uuid) for o in done if o.status in FINAL_STATUSES],
-            "pending": [str(o.uuid) for o in done if o.status not in FINAL_STATUSES],
-        })
+        done = [
+            services.order_wait(order=o, until_final=True, timeout_s=0.2)
+            for o in requested
+        ]
+        return Response(
+            {
+                "requested": [str(o.uuid) for o in requested],
+                "cancelled": [str(o.uuid) for o in done if o.status in FINAL_STATUSES],
+                "pending": [
+                    str(o.uuid) for o in done if o.status not in FINAL_STATUSES
+                ],
+            }
+        )
 
 
 class CancelAllAfterView(SignedAPIView):
@@ -136,16 +213,25 @@ class CancelAllAfterView(SignedAPIView):
     rate_weight = 1
     error_codes = ()
 
-    @extend_schema(operation_id="order_cancel_all_after", tags=["orders"],
-                   request=s.CancelAllAfterInputSerializer, responses=s.CancelAllAfterOutputSerializer)
+    @extend_schema(
+        operation_id="order_cancel_all_after",
+        tags=["orders"],
+        request=s.CancelAllAfterInputSerializer,
+        responses=s.CancelAllAfterOutputSerializer,
+    )
     def post(self, request: Request) -> Response:
         data = s.CancelAllAfterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        timer = services.cancel_all_after_set(api_key=request.api_key,
-                                              timeout_s=data.validated_data["timeout_s"])
-        return Response({"armed": timer is not None,
-                         "deadline": timer.deadline.isoformat() if timer else None,
-                         "server_time": now_ms()})
+        timer = services.cancel_all_after_set(
+            api_key=request.api_key, timeout_s=data.validated_data["timeout_s"]
+        )
+        return Response(
+            {
+                "armed": timer is not None,
+                "deadline": timer.deadline.isoformat() if timer else None,
+                "server_time": now_ms(),
+            }
+        )
 
 
 class FillListView(SignedAPIView):
@@ -153,19 +239,39 @@ class FillListView(SignedAPIView):
 
     required_scope = "read"
     rate_weight = 5
-    error_codes = (ErrorCode.MARKET_NOT_FOUND, ErrorCode.ORDER_NOT_FOUND, )
+    error_codes = (
+        ErrorCode.MARKET_NOT_FOUND,
+        ErrorCode.ORDER_NOT_FOUND,
+    )
 
-    @extend_schema(operation_id="fill_list", tags=["orders"], parameters=[s.FillListQuerySerializer],
-                   responses=s.FillListOutputSerializer)
+    @extend_schema(
+        operation_id="fill_list",
+        tags=["orders"],
+        parameters=[s.FillListQuerySerializer],
+        responses=s.FillListOutputSerializer,
+    )
     def get(self, request: Request) -> Response:
         query = s.FillListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         q = query.validated_data
         pair = pair_get(symbol=q["pair"]) if q.get("pair") else None
-        order = (selectors.order_get_for_user(user=request.user, order_ref=q["order_id"])
-                 if q.get("order_id") else None)
-        fills = list(selectors.fills_for_user(user=request.user, pair_id=pair.pk if pair else None,
-                                              order=order, before_id=q.get("cursor"))[: q["limit"] + 1])
+        order = (
+            selectors.order_get_for_user(user=request.user, order_ref=q["order_id"])
+            if q.get("order_id")
+            else None
+        )
+        fills = list(
+            selectors.fills_for_user(
+                user=request.user,
+                pair_id=pair.pk if pair else None,
+                order=order,
+                before_id=q.get("cursor"),
+            )[: q["limit"] + 1]
+        )
         page, more = fills[: q["limit"]], len(fills) > q["limit"]
-        data = s.FillOutputSerializer(page, many=True, context={"user_id": request.user.pk}).data
-        return Response({"fills": data, "next_cursor": str(page[-1].pk) if more else None})
+        data = s.FillOutputSerializer(
+            page, many=True, context={"user_id": request.user.pk}
+        ).data
+        return Response(
+            {"fills": data, "next_cursor": str(page[-1].pk) if more else None}
+        )

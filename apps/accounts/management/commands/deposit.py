@@ -30,7 +30,11 @@ class Command(BaseCommand):
             asset = asset_get(code=opts["asset"])
             units = parse_units(opts["amount"], asset.scale, field="amount")
             balance = balance_deposit(
-                user=user, asset=asset, amount=units, wallet=opts["wallet"], ref=opts["ref"]
+                user=user,
+                asset=asset,
+                amount=units,
+                wallet=opts["wallet"],
+                ref=opts["ref"],
             )
         except DomainError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc

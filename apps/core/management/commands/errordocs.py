@@ -35,7 +35,9 @@ def render() -> str:
         "|---|---|---|---|",
     ]
     for code, spec in ERRORS.items():
-        lines.append(f"| `{code}` | {spec.status} | {'yes' if spec.retryable else 'no'} | {spec.description} |")
+        lines.append(
+            f"| `{code}` | {spec.status} | {'yes' if spec.retryable else 'no'} | {spec.description} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -43,14 +45,18 @@ class Command(BaseCommand):
     help = "Regenerate docs/errors.md from the error registry."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--check", action="store_true", help="Exit 1 if the file is stale.")
+        parser.add_argument(
+            "--check", action="store_true", help="Exit 1 if the file is stale."
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         path = Path(settings.BASE_DIR) / "docs" / "errors.md"
         text = render()
         if opts["check"]:
             if not path.exists() or path.read_text() != text:
-                self.stderr.write("docs/errors.md is stale: run python manage.py errordocs")
+                self.stderr.write(
+                    "docs/errors.md is stale: run python manage.py errordocs"
+                )
                 raise SystemExit(1)
             return
         path.write_text(text)

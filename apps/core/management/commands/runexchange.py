@@ -28,7 +28,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument(
+            "--port", type=int, default=int(os.environ.get("PORT", "8000"))
+        )
         parser.add_argument("--no-seed", action="store_true")
 
     def handle(self, *args: Any, **opts: Any) -> None:
@@ -37,7 +39,9 @@ class Command(BaseCommand):
         if not opts["no_seed"]:
             pairs = markets_seed()
             demo = demo_account_seed()
-            self.stdout.write(f"markets: {', '.join(p.symbol for p in pairs)}; demo user: {demo.get_username()}")
+            self.stdout.write(
+                f"markets: {', '.join(p.symbol for p in pairs)}; demo user: {demo.get_username()}"
+            )
             for line in self.demo_key_lines(demo):
                 self.stdout.write(line)
         self.run_children(opts["host"], opts["port"])
@@ -51,10 +55,16 @@ class Command(BaseCommand):
         from apps.apikeys.models import ApiKey
         from apps.apikeys.services import apikey_create
 
-        key = ApiKey.objects.filter(user=demo, label=DEMO_KEY_LABEL, revoked_at__isnull=True).first()
+        key = ApiKey.objects.filter(
+            user=demo, label=DEMO_KEY_LABEL, revoked_at__isnull=True
+        ).first()
         if key is None:
-            key, secret = apikey_create(user=demo, scope="trade", label=DEMO_KEY_LABEL,
-                                        ip_allowlist=["127.0.0.1/32", "::1/128"])
+            key, secret = apikey_create(
+                user=demo,
+                scope="trade",
+                label=DEMO_KEY_LABEL,
+                ip_allowlist=["127.0.0.1/32", "::1/128"],
+            )
         else:
             secret = decrypt_secret(key.secret_encrypted)
         return [
@@ -66,13 +76,24 @@ class Command(BaseCommand):
     def children(self, host: str, port: int) -> list[list[str]]:
         python = sys.executable
         return [
-            [python, "-m", "daphne", "-b", host, "-p", str(port), "exchange.asgi:application"],
+            [
+                python,
+                "-m",
+                "daphne",
+                "-b",
+                host,
+                "-p",
+                str(port),
+                "exchange.asgi:application",
+            ],
             [python, str(settings.BASE_DIR / "manage.py"), "runmatcher", "--wait"],
         ]
 
     def run_children(self, host: str, port: int) -> None:
         procs = [subprocess.Popen(cmd) for cmd in self.children(host, port)]
-        self.stdout.write(f"exchange running on http://{host}:{port} ({settings.EXCHANGE_ENV}); Ctrl-C stops it")
+        self.stdout.write(
+            f"exchange running on http://{host}:{port} ({settings.EXCHANGE_ENV}); Ctrl-C stops it"
+        )
         stopping = False
 
         def stop(signum: int, frame: Any) -> None:
@@ -94,7 +115,9 @@ class Command(BaseCommand):
                     p.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
                     p.kill()
-        failed = [p.args for p in procs if p.returncode not in (0, -signal.SIGTERM, None)]
+        failed = [
+            p.args for p in procs if p.returncode not in (0, -signal.SIGTERM, None)
+        ]
         if failed and not stopping:
             self.stderr.write(f"a process stopped unexpectedly: {failed}")
             sys.exit(1)

@@ -19,8 +19,11 @@ class Command(BaseCommand):
         if opts["json"]:
             self.stdout.write(json.dumps(rows, indent=2, default=str))
             return
-        self.stdout.write(f"{'pair':<10} {'owner':<28} {'alive':<5} {'last_seq':>9} {'queue':>6} {'lag_ms':>8}")
+        self.stdout.write(
+            f"{'pair':<10} {'owner':<28} {'alive':<5} {'last_seq':>9} {'queue':>6} {'lag_ms':>8}"
+        )
         for r in rows:
             self.stdout.write(
                 f"{r['pair']:<10} {r['owner'] or '-':<28} {str(r['alive']):<5} "
-                f"{r['last_seq']:>9} {r['queue']:>6} {r['lag_ms']:>8}")
+                f"{r['last_seq']:>9} {r['queue']:>6} {r['lag_ms']:>8}"
+            )

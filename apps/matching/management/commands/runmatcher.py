@@ -9,18 +9,28 @@ from apps.matching.worker import Matcher
 
 
 class Command(BaseCommand):
-    help = "Run the matcher for some pairs (default: all): owns their books exclusively."
+    help = (
+        "Run the matcher for some pairs (default: all): owns their books exclusively."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--pairs", default="", help="Comma-separated symbols, e.g. BTC-USD,ETH-USD")
-        parser.add_argument("--wait", action="store_true", help="Wait for pairs another matcher owns.")
+        parser.add_argument(
+            "--pairs", default="", help="Comma-separated symbols, e.g. BTC-USD,ETH-USD"
+        )
+        parser.add_argument(
+            "--wait", action="store_true", help="Wait for pairs another matcher owns."
+        )
         parser.add_argument("--batch-size", type=int, default=1000)
         parser.add_argument("--poll-ms", type=int, default=None)
 
     def handle(self, *args: Any, **opts: Any) -> None:
         symbols = [s.strip() for s in opts["pairs"].split(",") if s.strip()] or None
-        matcher = Matcher(symbols, wait_for_lock=opts["wait"], batch_size=opts["batch_size"],
-                          poll_ms=opts["poll_ms"])
+        matcher = Matcher(
+            symbols,
+            wait_for_lock=opts["wait"],
+            batch_size=opts["batch_size"],
+            poll_ms=opts["poll_ms"],
+        )
         try:
             matcher.run()
         except PairOwned as exc:
