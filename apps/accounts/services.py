@@ -162,8 +162,10 @@ def _write_rows(rows: list[Balance], now: Any) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET available = v.column2, held = v.column3, updated_at = %s "
-            f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1",
-            params,
+            f"FROM (VALUES {values}) AS v WHERE {table}.id = v.column1 "
+            # By primary key: joined with VALUES alone the planner may scan the table.
+            f"AND {table}.id IN ({', '.join(['%s'] * len(rows))})",
+            [*params, *(row.pk for row in rows)],
         )
 
 

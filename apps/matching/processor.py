@@ -575,6 +575,9 @@ def _update_orders(orders: dict[int, _OrderDelta], now: Any) -> None:
     touched order and sets its status. Hand-written because bulk_update cannot
     add to the current value (makers' fills accumulate across batches) and
     works on both PostgreSQL and SQLite (UPDATE FROM, VALUES columns columnN)."""
+    if connection.vendor == "postgresql":
+        _update_orders_pg(orders, now)
+        return
     table = Order._meta.db_table
     items = list(orders.items())
     row_sql = (
@@ -610,7 +613,62 @@ def _update_orders(orders: dict[int, _OrderDelta], now: Any) -> None:
             f"done_at = CASE WHEN v.column10 = 1 THEN %s ELSE {table}.done_at END, "
             f"updated_at = %s "
             f"FROM (VALUES {', '.join([row_sql] * len(chunk))}) AS v "
-            f"WHERE {table}.id = v.column1"
+            f"WHERE {table}.id = v.column1 "
+            # The IN list lets the planner fetch the rows by primary key; joined
+            # with VALUES alone it hash-joins a scan of the whole table.
+            f"AND {table}.id IN ({', '.join(['%s'] * len(chunk))})"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [now, now, now, *params])
+            cursor.execute(
+                sql, [now, now, now, *params, *(order_id for order_id, _ in chunk)]
+            )
+
+
+_ORDER_DELTA_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS matcher_order_delta (id bigint, filled_size bigint, "
+    "filled_quote bigint, maker_quote bigint, fee bigint, status varchar(16), "
+    "reason varchar(32), priority bigint, triggered int, done int) ON COMMIT DELETE ROWS"
+)
+
+
+def _update_orders_pg(orders: dict[int, _OrderDelta], now: Any) -> None:
+    """PostgreSQL: COPY the deltas into a temporary table, then one UPDATE
+    joined to it by primary key (3-4x faster than a large VALUES list). Hash
+    and merge joins are switched off for that statement so the planner never
+    scans the whole orders table to join a few thousand rows."""
+    table = Order._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(_ORDER_DELTA_DDL)
+        with cursor.cursor.copy("COPY matcher_order_delta FROM STDIN") as copy:
+            for order_id, d in orders.items():
+                copy.write_row(
+                    (
+                        order_id,
+                        d.filled_size,
+                        d.filled_quote,
+                        d.maker_quote,
+                        d.fee,
+                        d.status,
+                        d.reason,
+                        d.priority,
+                        int(d.triggered),
+                        int(d.done),
+                    )
+                )
+        cursor.execute("SET LOCAL enable_hashjoin = off")
+        cursor.execute("SET LOCAL enable_mergejoin = off")
+        cursor.execute(
+            f"UPDATE {table} o SET filled_size = o.filled_size + d.filled_size, "
+            "filled_quote = o.filled_quote + d.filled_quote, "
+            "maker_quote = o.maker_quote + d.maker_quote, fee = o.fee + d.fee, "
+            "status = d.status, reject_reason = d.reason, "
+            "priority = COALESCE(d.priority, o.priority), "
+            "triggered_at = CASE WHEN d.triggered = 1 THEN %s ELSE o.triggered_at END, "
+            "done_at = CASE WHEN d.done = 1 THEN %s ELSE o.done_at END, updated_at = %s "
+            "FROM matcher_order_delta d WHERE o.id = d.id",
+            [now, now, now],
+        )
+        cursor.execute("SET LOCAL enable_hashjoin TO DEFAULT")
+        cursor.execute("SET LOCAL enable_mergejoin TO DEFAULT")
+        # Also within one transaction (tests run batches without committing).
+        cursor.execute("TRUNCATE matcher_order_delta")

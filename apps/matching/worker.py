@@ -35,7 +35,7 @@ class Matcher:
         symbols: list[str] | None = None,
         *,
         wait_for_lock: bool = False,
-        batch_size: int = 1000,
+        batch_size: int = 5000,
         poll_ms: int | None = None,
     ) -> None:
         self.symbols = [s.upper() for s in symbols] if symbols else None

@@ -20,7 +20,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--wait", action="store_true", help="Wait for pairs another matcher owns."
         )
-        parser.add_argument("--batch-size", type=int, default=1000)
+        parser.add_argument("--batch-size", type=int, default=5000)
         parser.add_argument("--poll-ms", type=int, default=None)
 
     def handle(self, *args: Any, **opts: Any) -> None:
