@@ -74,13 +74,19 @@ def wait_for(order_id: int, is_done: Callable[[], bool], timeout_s: float) -> bo
     is true. Returns the last answer of ``is_done``."""
     deadline = time.monotonic() + timeout_s
     if settings.REDIS_URL:
-        # BLPOP returns as soon as the matcher publishes; is_done confirms it.
-        if is_done():
-            return True
-        remaining = deadline - time.monotonic()
-        if remaining > 0:
-            _redis().blpop([result_key(order_id)], timeout=max(remaining, 0.01))
-        return is_done()
+        # BLPOP returns as soon as the matcher publishes (the list outlives a
+        # result published before we got here); is_done confirms it, and an
+        # older result of the same order (its placement, before a cancel) only
+        # means waiting again.
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return is_done()
+            popped = _redis().blpop([result_key(order_id)], timeout=max(remaining, 0.01))
+            if popped is None:
+                return is_done()
+            if is_done():
+                return True
     delay = 0.002
     while True:
         if is_done():

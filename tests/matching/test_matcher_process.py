@@ -189,3 +189,29 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(
     rebuilt.rebuild()
     assert rebuilt.engine.state_hash() == _reference_hash(funded)
     assert settings.DATABASES  # (the subprocess used the test database)
+
+
+@pytest.mark.parametrize("redis", ["as_configured", "without_redis"])
+def test_order_wait_gets_the_matchers_result_through_the_bus(
+    funded, alice, bob, tmp_path, settings, redis, monkeypatch
+):
+    """The API's bounded wait ends with the matcher's answer: Redis lists when
+    REDIS_URL is set, PostgreSQL NOTIFY (or polling on SQLite) without it."""
+    from apps.orders.services import order_wait
+
+    if redis == "without_redis":
+        settings.REDIS_URL = ""
+        monkeypatch.delenv("REDIS_URL", raising=False)
+    proc = start_matcher(tmp_path, "--pairs", "BTC-USD")
+    try:
+        deadline = time.monotonic() + 30
+        while "owns BTC-USD" not in (line := proc.stdout.readline()):
+            assert time.monotonic() < deadline and line, "matcher did not start"
+        place(alice, funded, side="sell", price="63000", size="0.5")
+        buy = place(bob, funded, side="buy", price="63000", size="0.5")
+        started = time.monotonic()
+        buy = order_wait(order=buy, timeout_s=10)
+        assert buy.status == "filled"
+        assert time.monotonic() - started < 5
+    finally:
+        stop(proc)
