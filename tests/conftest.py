@@ -9,6 +9,7 @@ from apps.accounts.services import balance_deposit
 from apps.markets import selectors as market_selectors
 from apps.matching.processor import BatchProcessor, PairBook
 from apps.orders import services as order_services
+from tests.apikeys.factories import ApiKeyFactory
 from tests.factories import AssetFactory, PairFactory, UserFactory
 from tests.helpers import BTC, USD
 
@@ -103,3 +104,18 @@ def matcher(btc_usd):
     run.book = book
     run.processor = processor
     return run
+
+
+@pytest.fixture
+def read_key(alice):
+    return ApiKeyFactory(user=alice, scope="read")
+
+
+@pytest.fixture
+def trade_key(alice):
+    return ApiKeyFactory(user=alice, scope="trade", ip_allowlist=["127.0.0.1"])
+
+
+@pytest.fixture
+def withdraw_key(alice):
+    return ApiKeyFactory(user=alice, scope="withdraw", ip_allowlist=["127.0.0.1"])

@@ -82,7 +82,9 @@ def wait_for(order_id: int, is_done: Callable[[], bool], timeout_s: float) -> bo
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return is_done()
-            popped = _redis().blpop([result_key(order_id)], timeout=max(remaining, 0.01))
+            popped = _redis().blpop(
+                [result_key(order_id)], timeout=max(remaining, 0.01)
+            )
             if popped is None:
                 return is_done()
             if is_done():

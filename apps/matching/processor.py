@@ -570,6 +570,22 @@ def _with_trade(change: BalanceChange, trade_id: int) -> BalanceChange:
 _UPDATE_CHUNK = 500
 
 
+def _delta_row(order_id: int, d: _OrderDelta) -> tuple[Any, ...]:
+    """An order's batch delta in the column order both update paths use."""
+    return (
+        order_id,
+        d.filled_size,
+        d.filled_quote,
+        d.maker_quote,
+        d.fee,
+        d.status,
+        d.reason,
+        d.priority,
+        int(d.triggered),
+        int(d.done),
+    )
+
+
 def _update_orders(orders: dict[int, _OrderDelta], now: Any) -> None:
     """One UPDATE ... FROM (VALUES ...) per chunk: adds fill deltas to each
     touched order and sets its status. Hand-written because bulk_update cannot
@@ -589,18 +605,7 @@ def _update_orders(orders: dict[int, _OrderDelta], now: Any) -> None:
         chunk = items[start : start + _UPDATE_CHUNK]
         params: list[Any] = []
         for order_id, d in chunk:
-            params += [
-                order_id,
-                d.filled_size,
-                d.filled_quote,
-                d.maker_quote,
-                d.fee,
-                d.status,
-                d.reason,
-                d.priority,
-                int(d.triggered),
-                int(d.done),
-            ]
+            params += _delta_row(order_id, d)
         sql = (
             f"UPDATE {table} SET "
             f"filled_size = {table}.filled_size + v.column2, "
@@ -641,20 +646,7 @@ def _update_orders_pg(orders: dict[int, _OrderDelta], now: Any) -> None:
         cursor.execute(_ORDER_DELTA_DDL)
         with cursor.cursor.copy("COPY matcher_order_delta FROM STDIN") as copy:
             for order_id, d in orders.items():
-                copy.write_row(
-                    (
-                        order_id,
-                        d.filled_size,
-                        d.filled_quote,
-                        d.maker_quote,
-                        d.fee,
-                        d.status,
-                        d.reason,
-                        d.priority,
-                        int(d.triggered),
-                        int(d.done),
-                    )
-                )
+                copy.write_row(_delta_row(order_id, d))
         cursor.execute("SET LOCAL enable_hashjoin = off")
         cursor.execute("SET LOCAL enable_mergejoin = off")
         cursor.execute(

@@ -7,8 +7,6 @@ from unittest import mock
 import pytest
 from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
-from django.urls import include, path
 
 from apps.accounts import tasks, withdrawals
 from apps.accounts.models import Balance, LedgerEntry, LedgerReason, Withdrawal
@@ -24,38 +22,7 @@ from tests.apikeys.helpers import error_code, signed
 from tests.factories import AssetFactory
 from tests.helpers import BTC, USD, bal
 
-urlpatterns = [
-    path("v1/", include("apps.accounts.api.urls")),
-    path("", include("exchange.urls")),
-]
-handler404 = "apps.core.exceptions.json_404"
-handler500 = "apps.core.exceptions.json_500"
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    """Nonces and rate counters live in the shared cache, which no test
-    transaction rolls back (Redis, or the database cache in transactional tests)."""
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def read_key(alice):
-    return ApiKeyFactory(user=alice, scope="read")
-
-
-@pytest.fixture
-def trade_key(alice):
-    return ApiKeyFactory(user=alice, scope="trade", ip_allowlist=["127.0.0.1"])
-
-
-@pytest.fixture
-def withdraw_key(alice):
-    return ApiKeyFactory(user=alice, scope="withdraw", ip_allowlist=["127.0.0.1"])
+pytestmark = pytest.mark.django_db
 
 
 def _call(client, key, method, url, payload=None, **kwargs):

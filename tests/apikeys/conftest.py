@@ -6,7 +6,6 @@ import django_ratelimit.core
 import pytest
 
 from apps.apikeys import ratelimit
-from tests.apikeys.factories import ApiKeyFactory
 
 
 class FrozenClock:
@@ -29,18 +28,3 @@ def rl_clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
     monkeypatch.setattr(django_ratelimit.core, "time", clock)
     monkeypatch.setattr(ratelimit, "_now_s", clock.time)
     return clock
-
-
-@pytest.fixture
-def read_key(alice):
-    return ApiKeyFactory(user=alice, scope="read")
-
-
-@pytest.fixture
-def trade_key(alice):
-    return ApiKeyFactory(user=alice, scope="trade", ip_allowlist=["127.0.0.1"])
-
-
-@pytest.fixture
-def withdraw_key(alice):
-    return ApiKeyFactory(user=alice, scope="withdraw", ip_allowlist=["127.0.0.1"])

@@ -5,10 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.urls import include, path
 from django.utils import timezone
 
 from apps.accounts.models import Account, Tier
@@ -23,23 +21,7 @@ from tests.helpers import place
 
 # These URLs first, then the project's (so this holds before and after the
 # lead mounts apps.markets.api.urls in exchange/api_urls.py).
-urlpatterns = [
-    path("v1/", include("apps.markets.api.urls")),
-    path("", include("exchange.urls")),
-]
-handler404 = "apps.core.exceptions.json_404"
-handler500 = "apps.core.exceptions.json_500"
-
-pytestmark = [pytest.mark.django_db, pytest.mark.urls(__name__)]
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    """Nonces and rate counters live in the shared cache, which no test
-    transaction rolls back."""
-    cache.clear()
-    yield
-    cache.clear()
+pytestmark = pytest.mark.django_db
 
 
 def _get(client, url):

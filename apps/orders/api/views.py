@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api.base import SignedAPIView
+from apps.core.api.pagination import page_by_id
 from apps.core.errors import ErrorCode
 from apps.core.middleware import now_ms
 from apps.markets.selectors import pair_get, pair_get_for_trading
@@ -100,21 +101,19 @@ class OrderListCreateView(SignedAPIView):
         query.is_valid(raise_exception=True)
         q = query.validated_data
         pair = pair_get(symbol=q["pair"]) if q.get("pair") else None
-        orders = list(
-            selectors.orders_for_user(
-                user=request.user,
-                pair_id=pair.pk if pair else None,
-                status=q.get("status"),
-                since=from_ms(q["since"]) if "since" in q else None,
-                until=from_ms(q["until"]) if "until" in q else None,
-                before_id=q.get("cursor"),
-            )[: q["limit"] + 1]
+        orders = selectors.orders_for_user(
+            user=request.user,
+            pair_id=pair.pk if pair else None,
+            status=q.get("status"),
+            since=from_ms(q["since"]) if "since" in q else None,
+            until=from_ms(q["until"]) if "until" in q else None,
+            before_id=q.get("cursor"),
         )
-        page, more = orders[: q["limit"]], len(orders) > q["limit"]
+        page, cursor = page_by_id(orders, q["limit"])
         return Response(
             {
                 "orders": s.OrderOutputSerializer(page, many=True).data,
-                "next_cursor": str(page[-1].pk) if more else None,
+                "next_cursor": cursor,
             }
         )
 
@@ -260,18 +259,14 @@ class FillListView(SignedAPIView):
             if q.get("order_id")
             else None
         )
-        fills = list(
-            selectors.fills_for_user(
-                user=request.user,
-                pair_id=pair.pk if pair else None,
-                order=order,
-                before_id=q.get("cursor"),
-            )[: q["limit"] + 1]
+        fills = selectors.fills_for_user(
+            user=request.user,
+            pair_id=pair.pk if pair else None,
+            order=order,
+            before_id=q.get("cursor"),
         )
-        page, more = fills[: q["limit"]], len(fills) > q["limit"]
+        page, cursor = page_by_id(fills, q["limit"])
         data = s.FillOutputSerializer(
             page, many=True, context={"user_id": request.user.pk}
         ).data
-        return Response(
-            {"fills": data, "next_cursor": str(page[-1].pk) if more else None}
-        )
+        return Response({"fills": data, "next_cursor": cursor})
