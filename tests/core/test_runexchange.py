@@ -95,6 +95,9 @@ def test_runexchange_serves_health_and_admin_then_stops_on_sigterm(tmp_path):
             "no health within a minute"
         )
         first = proc.stdout.readline()
+        while first and not first.startswith("markets:"):
+            assert "WARNING" not in first and "ERROR" not in first, first
+            first = proc.stdout.readline()
         assert first.startswith(
             "markets: BTC-USD, ETH-USD, ETH-BTC; demo user: demo"
         ), first
