@@ -33,6 +33,28 @@ def readme_block(starting: str) -> str:
     raise AssertionError(f"README has no sh block starting with {starting!r}")
 
 
+def run_readme_python_client(port: int, env: dict, exports: dict) -> None:
+    """The README's Python client example, with the demo key filled in."""
+    text = (ROOT / "README.md").read_text()
+    (block,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    script = (
+        block.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+        .replace('key="hk_..."', f'key="{exports["HKT_KEY"]}"')
+        .replace('secret="..."', f'secret="{exports["HKT_SECRET"]}"')
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    status, filled = result.stdout.splitlines()[0].split()
+    assert status in ("open", "filled", "pending") and filled.startswith("0.")
+
+
 def run_readme_quickstart(proc: subprocess.Popen, port: int, env: dict) -> None:
     """The README's curl quick-start, as written (but for the port), with the
     demo key that runexchange printed."""
@@ -63,6 +85,7 @@ def run_readme_quickstart(proc: subprocess.Popen, port: int, env: dict) -> None:
         "63000.000000",
         "0.01000000",
     )
+    run_readme_python_client(port, env, exports)
 
 
 @pytest.mark.slow
