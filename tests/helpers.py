@@ -14,7 +14,7 @@ def place(user, pair, **wire):
     """Place an order through the real service, as the API does."""
     wire.setdefault("type", "limit")
     req = order_request_from_wire(pair=pair, data=wire)
-    return order_place(user=user, pair=pair, req=req).order
+    return order_place(user_id=user.pk, pair=pair, req=req).order
 
 
 def bal(user, asset, wallet: str = "spot") -> tuple[int, int]:

@@ -17,7 +17,7 @@ from django.db.models import Min, Q
 from django.utils import timezone
 
 from apps.accounts.models import LedgerReason, Wallet
-from apps.accounts.services import BalanceChange, balances_apply
+from apps.accounts.services import BalanceChange, balances_apply_in_transaction
 from apps.apikeys.models import ApiKey
 from apps.core.errors import DomainError, ErrorCode, Overloaded
 from apps.markets.models import Pair, PairStatus
@@ -168,21 +168,23 @@ class PlaceResult:
 
 def order_place(
     *,
-    user: AbstractBaseUser,
+    user_id: int,
     pair: Pair,
     req: OrderRequest,
     api_key: ApiKey | None = None,
 ) -> PlaceResult:
     """Hold the funds and queue the order as ``pending``, in one transaction.
 
-    Locks the one balance row being held (via balances_apply). A repeated
+    Takes the user's id, not the user: the hot path never needs the user row.
+    Locks the one balance row being held (through the money service, within
+    this transaction: any error rolls back order, hold and command). A repeated
     ``client_order_id`` returns the original order (``replayed``) or raises
     ORDER_CLIENT_ID_CONFLICT; two racing requests with the same id are settled
     by the unique constraint, so only one order and one hold ever exist.
     """
     if req.client_order_id:
         existing = Order.objects.filter(
-            user=user, client_order_id=req.client_order_id
+            user_id=user_id, client_order_id=req.client_order_id
         ).first()
         if existing is not None:
             return PlaceResult(_replay(existing, pair, req), True)
@@ -193,7 +195,7 @@ def order_place(
     try:
         with transaction.atomic():
             order = Order.objects.create(
-                user=user,
+                user_id=user_id,
                 api_key=api_key,
                 pair=pair,
                 side=req.side,
@@ -208,10 +210,10 @@ def order_place(
                 hold_amount=amount,
                 client_order_id=req.client_order_id,
             )
-            balances_apply(
+            balances_apply_in_transaction(
                 changes=[
                     BalanceChange(
-                        user.pk,
+                        user_id,
                         asset_id,
                         Wallet.SPOT,
                         -amount,
@@ -232,7 +234,7 @@ def order_place(
         if not req.client_order_id:
             raise
         existing = Order.objects.filter(
-            user=user, client_order_id=req.client_order_id
+            user_id=user_id, client_order_id=req.client_order_id
         ).first()
         if existing is None:
             raise

@@ -76,7 +76,7 @@ class OrderListCreateView(SignedAPIView):
         pair = pair_get_for_trading(symbol=data.validated_data["pair"])
         req = order_request_from_wire(pair=pair, data=data.validated_data)
         placed = services.order_place(
-            user=request.user, pair=pair, req=req, api_key=request.api_key
+            user_id=request.api_key.user_id, pair=pair, req=req, api_key=request.api_key
         )
         response_type = data.validated_data["response_type"]
         if placed.replayed:
