@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from apps.accounts.selectors import ledger_problems
+from apps.accounts.selectors import held_problems, ledger_problems
 from apps.accounts.services import balance_deposit
 from apps.markets import selectors as market_selectors
 from apps.matching.processor import BatchProcessor, PairBook
@@ -71,10 +71,14 @@ def bob(db):
 
 @pytest.fixture
 def assert_ledger():
-    """Call after a scenario: the books must agree with the ledger."""
+    """Call after a scenario: the books must agree with the ledger, and held
+    funds with the live orders and withdrawals that hold them (pass
+    ``holds=False`` after bare ``balance_hold`` calls, which hold for nothing)."""
 
-    def check() -> None:
+    def check(*, holds: bool = True) -> None:
         assert ledger_problems() == []
+        if holds:
+            assert held_problems() == []
 
     return check
 

@@ -72,14 +72,23 @@ _LEDGER_COLUMNS = (
 )
 
 
+_LOCK_CHUNK = 250  # keys per SELECT: SQLite refuses expression trees past depth 1000
+
+
 def _lock_rows(keys: list[BalanceKey]) -> dict[BalanceKey, Balance]:
-    where = reduce(or_, (Q(user_id=u, asset_id=a, wallet=w) for u, a, w in keys))
-    rows = (
-        Balance.objects.select_for_update()
-        .filter(where)
-        .order_by("user_id", "asset_id", "wallet")
-    )
-    return {(b.user_id, b.asset_id, b.wallet): b for b in rows}
+    """Lock the rows of ``keys`` (sorted), chunk by chunk in key order, so the
+    global lock order holds across chunks too."""
+    found: dict[BalanceKey, Balance] = {}
+    for start in range(0, len(keys), _LOCK_CHUNK):
+        chunk = keys[start : start + _LOCK_CHUNK]
+        where = reduce(or_, (Q(user_id=u, asset_id=a, wallet=w) for u, a, w in chunk))
+        rows = (
+            Balance.objects.select_for_update()
+            .filter(where)
+            .order_by("user_id", "asset_id", "wallet")
+        )
+        found.update({(b.user_id, b.asset_id, b.wallet): b for b in rows})
+    return found
 
 
 @transaction.atomic
@@ -148,9 +157,17 @@ def balances_apply_in_transaction(
     return rows
 
 
+_WRITE_CHUNK = 2_000  # 4 parameters a row: under SQLite's 32,766
+
+
 def _write_rows(rows: list[Balance], now: Any) -> None:
-    """One UPDATE ... FROM (VALUES ...) for the locked rows' new values
-    (bulk_update's CASE per column costs more to build than to run)."""
+    """UPDATE ... FROM (VALUES ...) for the locked rows' new values, a chunk
+    at a time (bulk_update's CASE per column costs more to build than to run)."""
+    for start in range(0, len(rows), _WRITE_CHUNK):
+        _write_chunk(rows[start : start + _WRITE_CHUNK], now)
+
+
+def _write_chunk(rows: list[Balance], now: Any) -> None:
     table = Balance._meta.db_table
     values = ", ".join(
         ["(CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT))"] * len(rows)

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -75,25 +75,30 @@ class PairBook:
 
     def rebuild(self) -> None:
         """Load the book from the database: resting orders and untriggered
-        stops in their original priority, the last price and the sequences."""
-        pair = self.pair
-        self.engine = eng.Engine(book_config(pair))
-        self.sides = {}
+        stops in their original priority, the last price and the sequences.
+
+        Builds everything first and swaps it in at the end, so a failure
+        half-way (the database went away) leaves the previous state, which
+        the caller still treats as stale and rebuilds again."""
+        pair = Pair.objects.select_related("base", "quote").get(pk=self.pair.pk)
+        engine = eng.Engine(book_config(pair))
+        sides: dict[int, str] = {}
         live = Order.objects.filter(
             pair=pair,
             status__in=(OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED),
-            priority__isnull=False,
-        ).order_by("priority")
+        ).order_by("priority", "pk")
         for order in live:
-            self.sides[order.pk] = order.side
+            if order.priority is None:
+                raise eng.InvariantError(f"live order {order.pk} has no book priority")
+            sides[order.pk] = order.side
             untriggered_stop = order.type in (
                 OrderType.STOP,
                 OrderType.STOP_LIMIT,
             ) and (order.triggered_at is None)
             if untriggered_stop:
-                self.engine.restore_stop(place_command(order, pair))
+                engine.restore_stop(place_command(order, pair))
                 continue
-            self.engine.restore_resting(
+            engine.restore_resting(
                 order_id=order.pk,
                 account_id=order.user_id,
                 side=SIDES[order.side],
@@ -113,16 +118,16 @@ class PairBook:
             .values("price", "seq")
             .first()
         )
-        self.engine.set_last_price(last["price"] if last else None)
-        self.trade_seq = last["seq"] if last else 0
+        engine.set_last_price(last["price"] if last else None)
         events = MarketEvent.objects.filter(pair=pair)
-        self.event_seq = events.aggregate(m=Max("seq"))["m"] or 0
-        self.last_book_seq = (
-            events.filter(type="book").aggregate(m=Max("seq"))["m"] or 0
-        )
-        self.priority = (
+        event_seq = events.aggregate(m=Max("seq"))["m"] or 0
+        last_book_seq = events.filter(type="book").aggregate(m=Max("seq"))["m"] or 0
+        priority = (
             Order.objects.filter(pair=pair).aggregate(m=Max("priority"))["m"] or 0
         )
+        (self.pair, self.engine, self.sides) = (pair, engine, sides)
+        (self.event_seq, self.trade_seq) = (event_seq, last["seq"] if last else 0)
+        (self.last_book_seq, self.priority) = (last_book_seq, priority)
 
     # Wire formatting for event payloads.
     def price_str(self, ticks: int) -> str:
@@ -196,6 +201,10 @@ class EventPublisher:
             self.thread = None
 
 
+BATCH_CAP = 1_000_000  # no cap of its own: the caller's limit applies
+POISON_AFTER = 3  # failures of a one-command batch before it is rejected
+
+
 class BatchProcessor:
     """Applies one batch of commands for the books it owns."""
 
@@ -203,36 +212,64 @@ class BatchProcessor:
         self.books = books
         self.fee_user_id = fee_user().pk
         self.publisher = EventPublisher()
+        self.stale = False  # memory may be ahead of the database: rebuild first
+        self.failures = 0
+        self.batch_cap = BATCH_CAP
 
-    def fetch(self, limit: int) -> list[OrderCommand]:
+    def fetch(self, limit: int, pair_ids: list[int]) -> list[OrderCommand]:
         return list(
-            OrderCommand.objects.filter(
-                pair_id__in=list(self.books), processed_at__isnull=True
-            )
+            OrderCommand.objects.filter(pair_id__in=pair_ids, processed_at__isnull=True)
             .select_related("order")
             .order_by("id")[:limit]
         )
 
     def run_once(self, limit: int = 500) -> int:
-        """Process up to ``limit`` queued commands; returns how many."""
+        """Process up to ``limit`` queued commands; returns how many.
+
+        Memory never runs ahead of the database: if anything fails between
+        taking the commands and committing their outcome, every book is
+        marked stale and rebuilt from the database before the next batch.
+        A batch that keeps failing is split, down to single commands; a single
+        command that still fails is rejected on its own (poison pill), so one
+        bad command cannot stop a matcher's pairs."""
         started = time.perf_counter()
-        commands = self.fetch(limit)
+        if self.stale:
+            self.rebuild_all()
+        pairs = {
+            p["pk"]: p
+            for p in Pair.objects.filter(pk__in=list(self.books)).values(
+                "pk", "status", "price_band_bps"
+            )
+        }
+        for pair_id, row in pairs.items():
+            if row["price_band_bps"] != self.books[pair_id].engine.cfg.price_band_bps:
+                self.books[pair_id].rebuild()  # the band changed in the admin
+        # A halted pair's queue waits, frozen like its book, until it resumes.
+        open_pairs = [
+            pk for pk, row in pairs.items() if row["status"] != PairStatus.HALTED
+        ]
+        commands = self.fetch(min(limit, self.batch_cap), open_pairs)
         if not commands:
             return 0
-        statuses = dict(
-            Pair.objects.filter(pk__in=list(self.books)).values_list("pk", "status")
-        )
         batch = Batch()
-        for command in commands:
-            self._apply(command, statuses[command.pair_id], batch)
         try:
+            for command in commands:
+                self._apply(command, pairs[command.pair_id]["status"], batch)
             with transaction.atomic():
                 self._persist(batch)
-        except Exception:
-            log.exception("matcher batch failed; rebuilding books from the database")
-            for book in self.books.values():
-                book.rebuild()
+        except Exception as exc:
+            self.stale = True
+            log.exception(
+                "matcher batch of %d failed; books will be rebuilt", len(commands)
+            )
+            if isinstance(exc, (OperationalError, InterfaceError)):
+                raise  # the database, not the command: retry as it is
+            self.failures += 1
+            if len(commands) == 1 and self.failures >= POISON_AFTER:
+                self._reject_poison(commands[0])
+            self.batch_cap = max(1, len(commands) // 2)
             raise
+        self.failures, self.batch_cap = 0, BATCH_CAP
         self._after_commit(batch, commands)
         log.debug(
             "batch of %d commands in %.1f ms",
@@ -240,6 +277,54 @@ class BatchProcessor:
             (time.perf_counter() - started) * 1000,
         )
         return len(commands)
+
+    def rebuild_all(self) -> None:
+        for book in self.books.values():
+            book.rebuild()
+        self.stale = False
+
+    def _reject_poison(self, command: OrderCommand) -> None:
+        """A command that fails on its own, again and again: take it out of
+        the queue in a transaction of its own. A placement is rejected with
+        its hold released; a cancel is marked failed (the order stays)."""
+        log.error(
+            "rejecting command %s (%s of order %s) that keeps failing the matcher",
+            command.pk,
+            command.kind,
+            command.order_id,
+        )
+        with transaction.atomic():
+            order = Order.objects.select_for_update().get(pk=command.order_id)
+            if (
+                command.kind == CommandKind.PLACE
+                and order.status == OrderStatus.PENDING
+            ):
+                pair = self.books[command.pair_id].pair
+                asset_id = pair.quote_id if order.side == "buy" else pair.base_id
+                balances_apply_in_transaction(
+                    changes=[
+                        BalanceChange(
+                            order.user_id,
+                            asset_id,
+                            Wallet.SPOT,
+                            order.hold_amount,
+                            -order.hold_amount,
+                            LedgerReason.RELEASE,
+                            order_id=order.pk,
+                        )
+                    ]
+                )
+                Order.objects.filter(pk=order.pk).update(
+                    status=OrderStatus.REJECTED,
+                    reject_reason="system_error",
+                    done_at=timezone.now(),
+                    updated_at=timezone.now(),
+                )
+            OrderCommand.objects.filter(
+                pk=command.pk, processed_at__isnull=True
+            ).update(processed_at=timezone.now(), result="failed")
+        bus.publish_results([command.order_id])
+        self.failures = 0
 
     # ------------------------------------------------------------- apply
     def _apply(self, command: OrderCommand, status: str, batch: Batch) -> None:
@@ -256,9 +341,6 @@ class BatchProcessor:
             book.sides[order.pk] = order.side
             events = book.engine.process(place_command(order, book.pair))
         else:
-            if status == PairStatus.HALTED:
-                batch.command_results[command.pk] = "market_halted"
-                return
             events = book.engine.process(
                 eng.CancelOrder(order.pk, order.user_id, ms(command.created_at))
             )
@@ -326,6 +408,10 @@ class BatchProcessor:
                 batch.order(ev.order_id).triggered = True
                 entered.append(ev.order_id)
             elif kind is eng.Rejected or kind is eng.Cancelled:
+                if ev.reason is eng.Reason.DUPLICATE_ORDER_ID:
+                    # Each pending order is placed once; the engine already
+                    # knowing it means memory ran ahead of the database.
+                    raise eng.InvariantError(f"order {ev.order_id} placed twice")
                 reasons[ev.order_id] = str(ev.reason)
                 if kind is eng.Cancelled and ev.reason == eng.Reason.USER_CANCELLED:
                     result = "cancelled"
@@ -463,12 +549,20 @@ class BatchProcessor:
         for command_id, result in batch.command_results.items():
             by_result.setdefault(result, []).append(command_id)
         for result, ids in by_result.items():
-            OrderCommand.objects.filter(pk__in=ids).update(
-                processed_at=now, result=result
-            )
+            marked = OrderCommand.objects.filter(
+                pk__in=ids, processed_at__isnull=True
+            ).update(processed_at=now, result=result)
+            if marked != len(ids):
+                # Someone else processed these: this matcher lost its pair.
+                raise eng.InvariantError(
+                    "commands already processed by another matcher"
+                )
 
     def _after_commit(self, batch: Batch, commands: Iterable[OrderCommand]) -> None:
-        bus.publish_results({c.order_id for c in commands})
+        try:
+            bus.publish_results({c.order_id for c in commands})
+        except Exception:  # noqa: BLE001 - waiters fall back to their deadline
+            log.exception("could not publish order results")
         if batch.events:
             self.publisher.submit(batch.events)
 

@@ -343,6 +343,14 @@ def cancel_all_after_fire(*, now: datetime | None = None) -> int:
             if not live.exists():
                 continue
             orders_cancel_all(user=timer.api_key.user, api_key=timer.api_key)
-            live.delete()
             fired += 1
+            frozen = Order.objects.filter(
+                api_key=timer.api_key,
+                status__in=LIVE_STATUSES,
+                pair__status=PairStatus.HALTED,
+            ).exists()
+            if not frozen:
+                live.delete()
+            # else: stay armed; orders on a halted pair are cancelled once it
+            # resumes (queued cancels are idempotent).
     return fired

@@ -127,7 +127,7 @@ def test_transfer_moves_available_and_returns_both_balances(
     entries = LedgerEntry.objects.filter(reason=LedgerReason.TRANSFER)
     assert entries.count() == 2
     assert all(e.ref.startswith("api:") for e in entries)
-    assert_ledger()
+    assert_ledger(holds=False)  # bare balance_hold: held for no order
 
 
 def test_transfer_asset_code_is_case_insensitive(
@@ -142,7 +142,7 @@ def test_transfer_asset_code_is_case_insensitive(
     )
     assert response.status_code == 200
     assert response.json()["source"]["available"] == "0.00000000"
-    assert_ledger()
+    assert_ledger(holds=False)  # bare balance_hold: held for no order
 
 
 @pytest.mark.parametrize(
@@ -180,7 +180,7 @@ def test_transfer_refusals_have_their_codes(
         response.content
     )
     assert LedgerEntry.objects.count() == before
-    assert_ledger()
+    assert_ledger(holds=False)  # bare balance_hold: held for no order
 
 
 @pytest.mark.parametrize("missing", ["asset", "amount", "from_wallet", "to_wallet"])
@@ -270,7 +270,7 @@ def test_withdrawal_in_production_holds_and_stays_pending(
     assert bal(wallets, withdrawal.asset) == (BTC + BTC // 10, BTC // 2 + 4 * BTC // 10)
     hold = LedgerEntry.objects.filter(reason=LedgerReason.HOLD).last()
     assert hold.ref == f"withdrawal:{withdrawal.uuid}"
-    assert_ledger()
+    assert_ledger(holds=False)  # bare balance_hold: held for no order
 
 
 @pytest.fixture
@@ -306,7 +306,7 @@ def test_sandbox_withdrawal_is_completed_by_the_task(
     assert bal(wallets, withdrawal.asset) == (BTC + BTC // 10, BTC // 2)
     out = LedgerEntry.objects.get(reason=LedgerReason.WITHDRAWAL)
     assert (out.delta_available, out.delta_held) == (0, -4 * BTC // 10)
-    assert_ledger()
+    assert_ledger(holds=False)  # bare balance_hold: held for no order
     shown = _call(
         client, withdraw_key, "GET", f"/v1/withdrawals/{withdrawal.uuid}"
     ).json()
@@ -342,7 +342,7 @@ def test_sandbox_withdrawal_stays_pending_if_scheduling_fails(
             )
     withdrawal.refresh_from_db()
     assert withdrawal.status == "pending"
-    assert_ledger()
+    assert_ledger(holds=False)  # bare balance_hold: held for no order
 
 
 def test_confirmation_task_is_idempotent_and_skips_outside_the_sandbox(
@@ -357,7 +357,7 @@ def test_confirmation_task_is_idempotent_and_skips_outside_the_sandbox(
     assert tasks.withdrawal_sandbox_confirm(withdrawal.pk) == "completed"
     assert tasks.withdrawal_sandbox_confirm(withdrawal.pk) == "not_pending"
     assert LedgerEntry.objects.filter(reason=LedgerReason.WITHDRAWAL).count() == 1
-    assert_ledger()
+    assert_ledger(holds=False)  # bare balance_hold: held for no order
 
 
 def test_withdrawal_fail_releases_the_hold(wallets, btc, production, assert_ledger):
@@ -378,7 +378,7 @@ def test_withdrawal_fail_releases_the_hold(wallets, btc, production, assert_ledg
     with pytest.raises(WithdrawalNotPending):
         withdrawal_fail(withdrawal_id=withdrawal.pk, reason="again")
     assert bal(wallets, btc) == (BTC + BTC // 2, BTC // 2)
-    assert_ledger()
+    assert_ledger(holds=False)  # bare balance_hold: held for no order
 
 
 def test_withdrawal_complete_debits_once(wallets, btc, production, assert_ledger):
@@ -391,7 +391,7 @@ def test_withdrawal_complete_debits_once(wallets, btc, production, assert_ledger
         withdrawal_complete(withdrawal_id=withdrawal.pk)
     assert (err.value.code, err.value.status) == ("ACCOUNT_WITHDRAWAL_NOT_PENDING", 409)
     assert bal(wallets, btc) == (BTC // 2, BTC // 2)
-    assert_ledger()
+    assert_ledger(holds=False)  # bare balance_hold: held for no order
 
 
 def test_withdrawal_from_another_wallet(
@@ -412,7 +412,7 @@ def test_withdrawal_from_another_wallet(
     assert response.status_code == 201, response.content
     assert response.json()["wallet"] == "earn"
     assert bal(wallets, usd, "earn") == (500_000, 999_500_000)
-    assert_ledger()
+    assert_ledger(holds=False)  # bare balance_hold: held for no order
 
 
 def test_withdrawal_of_disabled_asset_is_refused(client, wallets, withdraw_key, btc):
@@ -460,7 +460,7 @@ def test_withdrawal_refusals_have_their_codes(
     )
     assert not Withdrawal.objects.exists()
     assert LedgerEntry.objects.count() == before
-    assert_ledger()
+    assert_ledger(holds=False)  # bare balance_hold: held for no order
 
 
 def test_withdrawal_needs_a_withdraw_key(client, wallets, trade_key):
@@ -550,7 +550,7 @@ def test_admin_complete_action_asks_then_calls_the_service(
         "0xfeed",
         "failed",
     )
-    assert_ledger()
+    assert_ledger(holds=False)  # bare balance_hold: held for no order
 
 
 def test_admin_fail_action_needs_a_reason_and_releases(
@@ -568,7 +568,7 @@ def test_admin_fail_action_needs_a_reason_and_releases(
     withdrawal.refresh_from_db()
     assert (withdrawal.status, withdrawal.failure_reason) == ("failed", "wrong chain")
     assert bal(wallets, btc) == (3 * BTC // 2, BTC // 2)
-    assert_ledger()
+    assert_ledger(holds=False)  # bare balance_hold: held for no order
 
 
 # ------------------------------------------------------------------ concurrency
@@ -606,7 +606,7 @@ def test_concurrent_withdrawals_never_overdraw(btc, alice, settings, assert_ledg
     assert sorted(results) == ["insufficient", "ok", "ok"]
     assert Withdrawal.objects.count() == 2
     assert bal(alice, btc) == (20, 80)
-    assert_ledger()
+    assert_ledger(holds=False)  # bare balance_hold: held for no order
 
 
 @pytest.mark.skipif(
@@ -624,4 +624,4 @@ def test_without_redis_the_sandbox_task_runs_eagerly_at_commit(
     assert response.status_code == 201
     assert response.json()["status"] == "completed"
     assert Withdrawal.objects.get().status == "completed"
-    assert_ledger()
+    assert_ledger(holds=False)  # bare balance_hold: held for no order

@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from apps.accounts.selectors import ledger_problems
+from apps.accounts.selectors import held_problems, ledger_problems
 from apps.markets.models import MarketEvent, Pair
 from apps.matching import engine as eng
 from apps.matching.adapter import book_config, ms, place_command
@@ -107,6 +107,7 @@ def test_matcher_process_settles_orders_placed_through_the_service(
     assert (sell.status, buy.status) == ("filled", "filled")
     assert Trade.objects.count() == 1
     assert ledger_problems() == []
+    assert held_problems() == []
 
 
 def _reference_hash(pair: Pair) -> str:
@@ -185,6 +186,7 @@ def test_kill_9_mid_stream_loses_nothing_and_duplicates_nothing(
         mine = [t for t in trades if order.pk in (t.maker_order_id, t.taker_order_id)]
         assert order.filled_size == sum(t.size for t in mine) <= order.size
     assert ledger_problems() == []
+    assert held_problems() == []
     rebuilt = PairBook(Pair.objects.select_related("base", "quote").get(pk=funded.pk))
     rebuilt.rebuild()
     assert rebuilt.engine.state_hash() == _reference_hash(funded)

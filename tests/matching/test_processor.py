@@ -97,36 +97,39 @@ def test_cancel_of_a_pending_order_is_applied_after_its_placement(
     assert_ledger()
 
 
-@pytest.mark.parametrize("status", ["halted", "cancel_only"])
-def test_orders_queued_before_a_halt_are_rejected_and_released(
-    funded, alice, matcher, status, assert_ledger
+def test_orders_queued_before_cancel_only_are_rejected_and_released(
+    funded, alice, matcher, assert_ledger
 ):
     order = place(alice, funded, side="buy", price="60000", size="0.1")
-    funded.status = status
+    funded.status = "cancel_only"
     funded.save()
     matcher()
     order.refresh_from_db()
-    assert (order.status, order.reject_reason) == ("rejected", f"market_{status}")
+    assert (order.status, order.reject_reason) == ("rejected", "market_cancel_only")
     assert bal(alice, funded.quote) == (1_000_000 * USD, 0)
     assert_ledger()
 
 
-def test_halt_freezes_resting_orders_and_refuses_queued_cancels(funded, alice, matcher):
-    order = place(alice, funded, side="buy", price="60000", size="0.1")
+def test_a_halted_pairs_queue_waits_frozen_and_resumes_in_order(
+    funded, alice, matcher, assert_ledger
+):
+    resting = place(alice, funded, side="buy", price="60000", size="0.1")
     matcher()
-    order_cancel(order=order)
+    order_cancel(order=resting)
+    queued = place(alice, funded, side="buy", price="60001", size="0.1")
     funded.status = "halted"
     funded.save()
-    matcher()
-    order.refresh_from_db()
-    assert order.status == "open"
-    assert OrderCommand.objects.get(kind="cancel").result == "market_halted"
+    assert matcher() == 0  # nothing taken while halted
+    resting.refresh_from_db()
+    queued.refresh_from_db()
+    assert (resting.status, queued.status) == ("open", "pending")
     funded.status = "trading"
     funded.save()
-    order_cancel(order=order)
-    matcher()
-    order.refresh_from_db()
-    assert order.status == "cancelled"
+    assert matcher() == 2
+    resting.refresh_from_db()
+    queued.refresh_from_db()
+    assert (resting.status, queued.status) == ("cancelled", "open")
+    assert_ledger()
 
 
 def test_market_buy_by_funds_spends_at_most_its_funds(
