@@ -32,7 +32,7 @@ from apps.accounts.models import (
     Tier,
     Wallet,
 )
-from apps.core.bulk import bulk_insert
+from apps.core.bulk import bulk_insert, db_datetime
 from apps.core.errors import ValidationFailed
 from apps.markets.models import Asset
 
@@ -172,7 +172,7 @@ def _write_chunk(rows: list[Balance], now: Any) -> None:
     values = ", ".join(
         ["(CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT))"] * len(rows)
     )
-    params: list[Any] = [now]
+    params: list[Any] = [db_datetime(now)]
     for row in rows:
         row.updated_at = now
         params += [row.pk, row.available, row.held]
@@ -206,7 +206,7 @@ def _apply_single(change: BalanceChange) -> Balance | None:
                 [
                     change.d_available,
                     change.d_held,
-                    timezone.now(),
+                    db_datetime(timezone.now()),
                     change.user_id,
                     change.asset_id,
                     change.wallet,

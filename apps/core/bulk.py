@@ -10,10 +10,21 @@ defaults or signals run, so callers pass every column.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from django.db import connection
 from django.db.models import Model
+
+
+def db_datetime(value: datetime) -> Any:
+    """An aware datetime as the backend stores it, for raw SQL: SQLite keeps
+    Django's naive-UTC text (the sqlite3 module's own adapter would append
+    an offset, and stored text is compared as text); PostgreSQL takes it as is."""
+    if connection.vendor == "sqlite":
+        return connection.ops.adapt_datetimefield_value(value)
+    return value
+
 
 COPY_FROM_ROWS = 64  # below this one multi-row INSERT beats COPY's round trips
 
@@ -38,4 +49,8 @@ def bulk_insert(
                     copy.write_row(row)
         else:
             marks = ", ".join(["%s"] * len(columns))
+            rows = [
+                [db_datetime(v) if isinstance(v, datetime) else v for v in row]
+                for row in rows
+            ]
             cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)

@@ -29,7 +29,7 @@ from apps.accounts.services import (
     balances_apply_in_transaction,
     fee_user,
 )
-from apps.core.bulk import bulk_insert
+from apps.core.bulk import bulk_insert, db_datetime
 from apps.core.money import format_units
 from apps.markets.models import MarketEvent, Pair, PairStatus
 from apps.markets.publish import JournalEvent, publish_market_events
@@ -718,8 +718,9 @@ def _update_orders(orders: dict[int, _OrderDelta], now: Any) -> None:
             f"AND {table}.id IN ({', '.join(['%s'] * len(chunk))})"
         )
         with connection.cursor() as cursor:
+            at = db_datetime(now)
             cursor.execute(
-                sql, [now, now, now, *params, *(order_id for order_id, _ in chunk)]
+                sql, [at, at, at, *params, *(order_id for order_id, _ in chunk)]
             )
 
 
