@@ -4,6 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", include("exchange.api_urls")),
+    path("", include("apps.web.urls")),
 ]
 
 handler404 = "apps.core.exceptions.json_404"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
@@ -65,15 +66,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     return Response(body, status=exc.status, headers=exc.headers)
 
 
-def json_404(request: HttpRequest, exception: Exception | None = None) -> JsonResponse:
-    """handler404 for paths outside DRF views (unknown /v1 routes)."""
+def json_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """handler404: the error shape under /v1, Django's page elsewhere."""
+    if not request.path.startswith("/v1/"):
+        return defaults.page_not_found(request, exception or Http404())
     body = error_body(
         ErrorCode.NOT_FOUND, "No such endpoint.", getattr(request, "request_id", "")
     )
     return JsonResponse(body, status=404)
 
 
-def json_500(request: HttpRequest) -> JsonResponse:
+def json_500(request: HttpRequest) -> HttpResponse:
+    """handler500: the error shape under /v1, Django's page elsewhere."""
+    if not request.path.startswith("/v1/"):
+        return defaults.server_error(request)
     body = error_body(
         ErrorCode.SYSTEM_INTERNAL_ERROR,
         ERRORS[ErrorCode.SYSTEM_INTERNAL_ERROR].description,

@@ -1,0 +1,98 @@
+"""Account holders' pages: thin views over the apikeys services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from apps.apikeys.models import ApiKey
+from apps.apikeys.selectors import apikey_get_for_user, apikey_list_for_user
+from apps.apikeys.services import apikey_create, apikey_revoke, apikey_update
+from apps.core.errors import DomainError
+from apps.web.forms import ApiKeyCreateForm, ApiKeySettingsForm
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "web/home.html")
+
+
+def _own_key(request: HttpRequest, key: str) -> ApiKey:
+    try:
+        return apikey_get_for_user(user=request.user, key=key)
+    except DomainError as exc:
+        raise Http404("No such API key.") from exc
+
+
+def _form_error(form: Any, exc: DomainError) -> None:
+    """Show a service's refusal on the form, beside its field when it names one."""
+    fields = exc.details.get("fields") or {}
+    for name, errors in fields.items():
+        for error in errors:
+            form.add_error(name if name in form.fields else None, error)
+    if not fields:
+        form.add_error(None, exc.message)
+
+
+@login_required
+def api_keys(request: HttpRequest) -> HttpResponse:
+    """List the user's keys; POST creates one and shows its secret once."""
+    form = ApiKeyCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            api_key, secret = apikey_create(
+                user=request.user,
+                scope=data["scope"],
+                ip_allowlist=data["ip_allowlist"],
+                drift_ms=data["drift_ms"],
+                label=data["label"],
+            )
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            return render(
+                request,
+                "web/api_key_created.html",
+                {"api_key": api_key, "secret": secret},
+            )
+    keys = apikey_list_for_user(user=request.user)
+    return render(request, "web/api_keys.html", {"form": form, "keys": keys})
+
+
+@login_required
+def api_key_edit(request: HttpRequest, key: str) -> HttpResponse:
+    api_key = _own_key(request, key)
+    initial = {
+        "label": api_key.label,
+        "drift_ms": api_key.drift_ms,
+        "ip_allowlist": "\n".join(api_key.ip_allowlist),
+    }
+    form = ApiKeySettingsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid() and api_key.revoked_at is None:
+        data = form.cleaned_data
+        try:
+            apikey_update(
+                api_key=api_key,
+                ip_allowlist=data["ip_allowlist"],
+                drift_ms=data["drift_ms"],
+                label=data["label"],
+            )
+        except DomainError as exc:
+            _form_error(form, exc)
+        else:
+            messages.success(request, f"Saved {api_key.key}.")
+            return redirect("web:api-keys")
+    return render(request, "web/api_key_edit.html", {"form": form, "api_key": api_key})
+
+
+@login_required
+@require_POST
+def api_key_revoke(request: HttpRequest, key: str) -> HttpResponse:
+    api_key = apikey_revoke(api_key=_own_key(request, key))
+    messages.success(request, f"Revoked {api_key.key}; its next request is refused.")
+    return redirect("web:api-keys")
