@@ -6,6 +6,7 @@ from django.test import Client
 
 from apps.accounts.selectors import held_problems, ledger_problems
 from apps.accounts.services import balance_deposit
+from apps.apikeys import auth as apikey_auth
 from apps.markets import selectors as market_selectors
 from apps.matching.processor import BatchProcessor, PairBook
 from apps.orders import services as order_services
@@ -33,6 +34,7 @@ def fresh_cache(request: pytest.FixtureRequest):
     cache.clear()
     order_services._queue_memo.clear()
     market_selectors._pair_memo.clear()
+    apikey_auth._marked.clear()
     yield
     cache.clear()
 

@@ -19,6 +19,7 @@ key's holder can burn its nonces. The prehash is computed by
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -199,8 +200,16 @@ def _claim_nonce(api_key: ApiKey, nonce: str, timestamp: int, now: int) -> None:
         )
 
 
+_marked: dict[int, float] = {}  # key pk -> when this process last marked it
+
+
 def _mark_used(api_key: ApiKey) -> None:
-    # At most one write a minute per key, whichever process gets there first.
+    # At most one write a minute per key, whichever process gets there first;
+    # a process that marked the key recently does not even ask the cache.
+    now = time.monotonic()
+    if now - _marked.get(api_key.pk, -LAST_USED_EVERY_S) < LAST_USED_EVERY_S:
+        return
+    _marked[api_key.pk] = now
     try:
         if not cache.add(f"apikeys:used:{api_key.pk}", 1, LAST_USED_EVERY_S):
             return

@@ -198,8 +198,25 @@ def charge(budget: Budget, weight: int) -> Usage:
     return Usage(budget.limit, used, weight, window, budget.scope)
 
 
+def _redis_client(cache: Any) -> Any:
+    from django_redis.cache import RedisCache
+
+    return (
+        cache.client.get_client(write=True) if isinstance(cache, RedisCache) else None
+    )
+
+
 def _add(cache: Any, cache_key: str, weight: int, period: int) -> int | None:
     timeout = period + EXPIRATION_FUDGE
+    raw = _redis_client(cache)
+    if raw is not None:
+        # Redis: one round trip instead of add + incr (django-redis keeps ints
+        # as plain numbers, so the cache API reads the same counter).
+        key = cache.make_key(cache_key)
+        pipe = raw.pipeline(transaction=False)
+        pipe.set(key, 0, ex=timeout, nx=True)
+        pipe.incrby(key, weight)
+        return int(pipe.execute()[1])
     for _ in range(2):
         if cache.add(cache_key, weight, timeout):
             return weight
