@@ -134,6 +134,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--response-type", choices=["result", "ack"], default="result")
+    parser.add_argument(
+        "--no-matcher",
+        action="store_true",
+        help="Diagnosis only: measure the API alone (orders stay pending).",
+    )
     args = parser.parse_args()
     os.environ.update(
         DATABASE_URL=f"{PG}/exchange_bench_rest",
@@ -169,20 +174,25 @@ def main() -> None:
             str(args.threads),
             "-b",
             f"127.0.0.1:{port}",
+            "--reuse-port",  # the kernel spreads connections evenly over workers
             "--log-level",
             "warning",
         ]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "manage.py", "runmatcher"],
-            cwd=ROOT,
-            env=dict(
-                os.environ, LOG_LEVEL=os.environ.get("MATCHER_LOG_LEVEL", "WARNING")
+    procs = (
+        []
+        if args.no_matcher
+        else [
+            subprocess.Popen(
+                [sys.executable, "manage.py", "runmatcher"],
+                cwd=ROOT,
+                env=dict(
+                    os.environ, LOG_LEVEL=os.environ.get("MATCHER_LOG_LEVEL", "WARNING")
+                ),
+                stderr=open(os.environ.get("MATCHER_LOG", os.devnull), "w"),
             ),
-            stderr=open(os.environ.get("MATCHER_LOG", os.devnull), "w"),
-        ),
-        subprocess.Popen(server, cwd=ROOT, env=dict(os.environ)),
-    ]
+        ]
+    )
+    procs.append(subprocess.Popen(server, cwd=ROOT, env=dict(os.environ)))
     try:
         import httpx
 

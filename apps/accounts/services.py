@@ -75,9 +75,32 @@ _LEDGER_COLUMNS = (
 _LOCK_CHUNK = 250  # keys per SELECT: SQLite refuses expression trees past depth 1000
 
 
+_BALANCE_COLUMNS = "id, user_id, asset_id, wallet, available, held, updated_at"
+
+
+def _lock_rows_pg(keys: list[BalanceKey]) -> dict[BalanceKey, Balance]:
+    """PostgreSQL: one statement whatever the number of keys, the keys passed
+    as three arrays, so the query text is fixed and psycopg prepares it (a
+    query that grows with its data is re-parsed in Python every time)."""
+    table = Balance._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_BALANCE_COLUMNS} FROM {table} WHERE (user_id, asset_id, wallet) IN "
+            "(SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[])) "
+            "ORDER BY user_id, asset_id, wallet FOR UPDATE",
+            [[k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys]],
+        )
+        rows = [Balance(*row) for row in cursor.fetchall()]
+    for row in rows:
+        row._state.adding, row._state.db = False, "default"
+    return {(b.user_id, b.asset_id, b.wallet): b for b in rows}
+
+
 def _lock_rows(keys: list[BalanceKey]) -> dict[BalanceKey, Balance]:
     """Lock the rows of ``keys`` (sorted), chunk by chunk in key order, so the
     global lock order holds across chunks too."""
+    if connection.vendor == "postgresql":
+        return _lock_rows_pg(keys)
     found: dict[BalanceKey, Balance] = {}
     for start in range(0, len(keys), _LOCK_CHUNK):
         chunk = keys[start : start + _LOCK_CHUNK]
@@ -162,7 +185,25 @@ _WRITE_CHUNK = 2_000  # 4 parameters a row: under SQLite's 32,766
 
 def _write_rows(rows: list[Balance], now: Any) -> None:
     """UPDATE ... FROM (VALUES ...) for the locked rows' new values, a chunk
-    at a time (bulk_update's CASE per column costs more to build than to run)."""
+    at a time (bulk_update's CASE per column costs more to build than to run);
+    on PostgreSQL one fixed statement with array parameters."""
+    for row in rows:
+        row.updated_at = now
+    if connection.vendor == "postgresql":
+        table = Balance._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} b SET available = v.available, held = v.held, "
+                "updated_at = %s FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[]) "
+                "AS v(id, available, held) WHERE b.id = v.id",
+                [
+                    now,
+                    [r.pk for r in rows],
+                    [r.available for r in rows],
+                    [r.held for r in rows],
+                ],
+            )
+        return
     for start in range(0, len(rows), _WRITE_CHUNK):
         _write_chunk(rows[start : start + _WRITE_CHUNK], now)
 
@@ -174,7 +215,6 @@ def _write_chunk(rows: list[Balance], now: Any) -> None:
     )
     params: list[Any] = [db_datetime(now)]
     for row in rows:
-        row.updated_at = now
         params += [row.pk, row.available, row.held]
     with connection.cursor() as cursor:
         cursor.execute(

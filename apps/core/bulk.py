@@ -26,9 +26,6 @@ def db_datetime(value: datetime) -> Any:
     return value
 
 
-COPY_FROM_ROWS = 64  # below this one multi-row INSERT beats COPY's round trips
-
-
 def bulk_insert(
     model: type[Model], columns: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:
@@ -37,13 +34,9 @@ def bulk_insert(
     table = connection.ops.quote_name(model._meta.db_table)
     cols = ", ".join(connection.ops.quote_name(c) for c in columns)
     with connection.cursor() as cursor:
-        if connection.vendor == "postgresql" and len(rows) < COPY_FROM_ROWS:
-            marks = "(" + ", ".join(["%s"] * len(columns)) + ")"
-            cursor.execute(
-                f"INSERT INTO {table} ({cols}) VALUES {', '.join([marks] * len(rows))}",
-                [value for row in rows for value in row],
-            )
-        elif connection.vendor == "postgresql":
+        if connection.vendor == "postgresql":
+            # COPY even for a few rows: a multi-row INSERT's text grows with
+            # its rows, and psycopg re-parses such a query in Python each time.
             with cursor.cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -54,3 +47,19 @@ def bulk_insert(
                 for row in rows
             ]
             cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)
+
+
+def insert_returning_id(model: type[Model], values: dict[str, Any]) -> int:
+    """INSERT one row of database-ready ``values`` and return its id.
+
+    For the order path's hot inserts: a fixed statement psycopg prepares,
+    without save()'s per-call SQL compilation; callers pass every column."""
+    table = connection.ops.quote_name(model._meta.db_table)
+    cols = ", ".join(connection.ops.quote_name(c) for c in values)
+    marks = ", ".join(["%s"] * len(values))
+    params = [db_datetime(v) if isinstance(v, datetime) else v for v in values.values()]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} ({cols}) VALUES ({marks}) RETURNING id", params
+        )
+        return int(cursor.fetchone()[0])

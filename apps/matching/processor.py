@@ -724,26 +724,16 @@ def _update_orders(orders: dict[int, _OrderDelta], now: Any) -> None:
             )
 
 
-_ORDER_DELTA_DDL = (
-    "CREATE TEMP TABLE IF NOT EXISTS matcher_order_delta (id bigint, filled_size bigint, "
-    "filled_quote bigint, maker_quote bigint, fee bigint, status varchar(16), "
-    "reason varchar(32), priority bigint, triggered int, done int) ON COMMIT DELETE ROWS"
-)
-
-
 def _update_orders_pg(orders: dict[int, _OrderDelta], now: Any) -> None:
-    """PostgreSQL: COPY the deltas into a temporary table, then one UPDATE
-    joined to it by primary key (3-4x faster than a large VALUES list). Hash
-    and merge joins are switched off for that statement so the planner never
-    scans the whole orders table to join a few thousand rows."""
+    """PostgreSQL: one UPDATE joined by primary key to the deltas passed as
+    arrays (unnest). The query text is fixed whatever the batch size, so
+    psycopg prepares it; a VALUES list grows with the batch and is re-parsed
+    every time, and joined to VALUES the planner hash-joined a scan of the
+    whole orders table."""
     table = Order._meta.db_table
+    rows = [_delta_row(order_id, d) for order_id, d in orders.items()]
+    columns = list(zip(*rows, strict=True))
     with connection.cursor() as cursor:
-        cursor.execute(_ORDER_DELTA_DDL)
-        with cursor.cursor.copy("COPY matcher_order_delta FROM STDIN") as copy:
-            for order_id, d in orders.items():
-                copy.write_row(_delta_row(order_id, d))
-        cursor.execute("SET LOCAL enable_hashjoin = off")
-        cursor.execute("SET LOCAL enable_mergejoin = off")
         cursor.execute(
             f"UPDATE {table} o SET filled_size = o.filled_size + d.filled_size, "
             "filled_quote = o.filled_quote + d.filled_quote, "
@@ -752,10 +742,9 @@ def _update_orders_pg(orders: dict[int, _OrderDelta], now: Any) -> None:
             "priority = COALESCE(d.priority, o.priority), "
             "triggered_at = CASE WHEN d.triggered = 1 THEN %s ELSE o.triggered_at END, "
             "done_at = CASE WHEN d.done = 1 THEN %s ELSE o.done_at END, updated_at = %s "
-            "FROM matcher_order_delta d WHERE o.id = d.id",
-            [now, now, now],
+            "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], "
+            "%s::bigint[], %s::varchar[], %s::varchar[], %s::bigint[], %s::int[], "
+            "%s::int[]) AS d(id, filled_size, filled_quote, maker_quote, fee, status, "
+            "reason, priority, triggered, done) WHERE o.id = d.id",
+            [now, now, now, *(list(c) for c in columns)],
         )
-        cursor.execute("SET LOCAL enable_hashjoin TO DEFAULT")
-        cursor.execute("SET LOCAL enable_mergejoin TO DEFAULT")
-        # Also within one transaction (tests run batches without committing).
-        cursor.execute("TRUNCATE matcher_order_delta")

@@ -41,6 +41,7 @@ class Matcher:
         self.symbols = [s.upper() for s in symbols] if symbols else None
         self.wait_for_lock = wait_for_lock
         self.batch_size = batch_size
+        self.linger_s = settings.MATCHER_LINGER_MS / 1000
         self.poll_s = (
             poll_ms if poll_ms is not None else settings.MATCHER_POLL_INTERVAL_MS
         ) / 1000
@@ -135,7 +136,14 @@ class Matcher:
                     time.sleep(0.5)
                     continue
                 self.processed += done
-                if done < self.batch_size:
+                if done >= self.batch_size:
+                    continue
+                if done and self.linger_s:
+                    # Commands are arriving: let the next batch fill for a
+                    # moment, since a batch's fixed cost (fetch, commit,
+                    # publish) dwarfs one command's. Idle: wait for a wake-up.
+                    time.sleep(self.linger_s)
+                else:
                     waker.wait(self.poll_s)
         finally:
             processor.publisher.close()

@@ -7,18 +7,20 @@ in ONE transaction; the matcher does the rest. See DESIGN.md "The order path".
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
 from apps.accounts.models import LedgerReason, Wallet
 from apps.accounts.services import BalanceChange, balances_apply_in_transaction
 from apps.apikeys.models import ApiKey
+from apps.core.bulk import insert_returning_id
 from apps.core.errors import DomainError, ErrorCode, Overloaded
 from apps.markets.models import Pair, PairStatus
 from apps.matching import bus
@@ -160,6 +162,44 @@ def _replay(existing: Order, pair: Pair, req: OrderRequest) -> Order:
     return existing
 
 
+def _insert_order(
+    user_id: int, pair: Pair, req: OrderRequest, hold: int, api_key: ApiKey | None
+) -> Order:
+    """Insert a pending order with one fixed INSERT (hot path) and return it
+    as if it had been created through the ORM."""
+    now = timezone.now()
+    order = Order(
+        uuid=uuid.uuid4(),
+        user_id=user_id,
+        api_key=api_key,
+        pair=pair,
+        side=req.side,
+        type=req.type,
+        time_in_force=req.time_in_force,
+        post_only=req.post_only,
+        stp=req.stp,
+        price=req.price,
+        stop_price=req.stop_price,
+        size=req.size,
+        funds=req.funds,
+        hold_amount=hold,
+        client_order_id=req.client_order_id,
+        status=OrderStatus.PENDING,
+        created_at=now,
+        updated_at=now,
+    )
+    values = {
+        field.column: field.get_db_prep_save(getattr(order, field.attname), connection)
+        for field in _ORDER_INSERT_FIELDS
+    }
+    order.pk = insert_returning_id(Order, values)
+    order._state.adding, order._state.db = False, "default"
+    return order
+
+
+_ORDER_INSERT_FIELDS = [f for f in Order._meta.concrete_fields if not f.primary_key]
+
+
 @dataclass(frozen=True, slots=True)
 class PlaceResult:
     order: Order
@@ -194,22 +234,7 @@ def order_place(
     asset_id = pair.base_id if which == "base" else pair.quote_id
     try:
         with transaction.atomic():
-            order = Order.objects.create(
-                user_id=user_id,
-                api_key=api_key,
-                pair=pair,
-                side=req.side,
-                type=req.type,
-                time_in_force=req.time_in_force,
-                post_only=req.post_only,
-                stp=req.stp,
-                price=req.price,
-                stop_price=req.stop_price,
-                size=req.size,
-                funds=req.funds,
-                hold_amount=amount,
-                client_order_id=req.client_order_id,
-            )
+            order = _insert_order(user_id, pair, req, amount, api_key)
             balances_apply_in_transaction(
                 changes=[
                     BalanceChange(
@@ -223,11 +248,16 @@ def order_place(
                     )
                 ]
             )
-            OrderCommand.objects.create(
-                pair=pair,
-                kind=CommandKind.PLACE,
-                order=order,
-                created_at=order.created_at,
+            insert_returning_id(
+                OrderCommand,
+                {
+                    "pair_id": pair.pk,
+                    "kind": CommandKind.PLACE.value,
+                    "order_id": order.pk,
+                    "created_at": order.created_at,
+                    "processed_at": None,
+                    "result": "",
+                },
             )
             bus.wake_matcher(pair.pk)
     except IntegrityError:
