@@ -131,8 +131,8 @@ def main() -> None:
     parser.add_argument("--server", choices=["daphne", "gunicorn"], default="gunicorn")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--response-type", choices=["result", "ack"], default="result")
     parser.add_argument(
         "--no-matcher",

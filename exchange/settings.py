@@ -231,7 +231,7 @@ MATCHER_QUEUE_CHECK_MS = int(os.environ.get("MATCHER_QUEUE_CHECK_MS", "250"))
 MATCHER_POLL_INTERVAL_MS = int(os.environ.get("MATCHER_POLL_INTERVAL_MS", "50"))
 # After a non-empty batch the matcher waits this long before taking the next,
 # so that under load batches grow instead of paying their fixed cost per order.
-MATCHER_LINGER_MS = int(os.environ.get("MATCHER_LINGER_MS", "0"))
+MATCHER_LINGER_MS = int(os.environ.get("MATCHER_LINGER_MS", "10"))
 FEE_ACCOUNT_USERNAME = "exchange-fees"
 
 LOGGING = {
