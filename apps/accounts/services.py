@@ -32,7 +32,7 @@ from apps.accounts.models import (
     Tier,
     Wallet,
 )
-from apps.core.bulk import bulk_insert, db_datetime
+from apps.core.bulk import bulk_insert, db_datetime, insert_returning_id
 from apps.core.errors import ValidationFailed
 from apps.markets.models import Asset
 
@@ -269,19 +269,21 @@ def _apply_single(change: BalanceChange) -> Balance | None:
         available=row[1],
         held=row[2],
     )
-    LedgerEntry.objects.create(
-        user_id=change.user_id,
-        asset_id=change.asset_id,
-        wallet=change.wallet,
-        delta_available=change.d_available,
-        delta_held=change.d_held,
-        available_after=row[1],
-        held_after=row[2],
-        reason=change.reason,
-        order_id=change.order_id,
-        trade_id=change.trade_id,
-        ref=change.ref,
+    entry = (
+        change.user_id,
+        change.asset_id,
+        change.wallet,
+        change.d_available,
+        change.d_held,
+        row[1],
+        row[2],
+        str(change.reason),
+        change.order_id,
+        change.trade_id,
+        change.ref,
+        timezone.now(),
     )
+    insert_returning_id(LedgerEntry, dict(zip(_LEDGER_COLUMNS, entry, strict=True)))
     return balance
 
 
