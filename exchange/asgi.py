@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels routing."""
 
+import gc
 import os
 
 from channels.routing import ProtocolTypeRouter, URLRouter
@@ -16,3 +17,6 @@ application = ProtocolTypeRouter(
         "websocket": URLRouter(websocket_urlpatterns),
     }
 )
+
+# Long-lived objects out of the cyclic collector's full passes (see wsgi.py).
+gc.freeze()
