@@ -39,7 +39,7 @@ def run_readme_python_client(port: int, env: dict, exports: dict) -> None:
     (block,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
     script = (
         block.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
-        .replace('key="hk_..."', f'key="{exports["HKT_KEY"]}"')
+        .replace('key="hkt_..."', f'key="{exports["HKT_KEY"]}"')
         .replace('secret="..."', f'secret="{exports["HKT_SECRET"]}"')
     )
     result = subprocess.run(
