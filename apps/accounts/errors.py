@@ -7,7 +7,3 @@ class InsufficientFunds(DomainError):
 
 class InvalidTransfer(DomainError):
     code = ErrorCode.ACCOUNT_INVALID_TRANSFER
-
-
-class AssetNotFound(DomainError):
-    code = ErrorCode.ACCOUNT_ASSET_NOT_FOUND

@@ -78,14 +78,6 @@ def ledger_consistent() -> bool:
     return not ledger_problems()
 
 
-def balances_for_user(*, user_id: int) -> list[Balance]:
-    return list(
-        Balance.objects.filter(user_id=user_id)
-        .select_related("asset")
-        .order_by("wallet", "asset__code")
-    )
-
-
 def account_tier_get(*, user_id: int) -> str:
     """The user's verification tier; unverified when no Account row exists yet."""
     tier = (

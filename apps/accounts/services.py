@@ -75,6 +75,27 @@ _LEDGER_COLUMNS = (
 _LOCK_CHUNK = 250  # keys per SELECT: SQLite refuses expression trees past depth 1000
 
 
+def _ledger_row(
+    change: BalanceChange, available: int, held: int, now: Any
+) -> tuple[Any, ...]:
+    """A ledger entry for ``change`` leaving the row at (available, held), in
+    _LEDGER_COLUMNS order."""
+    return (
+        change.user_id,
+        change.asset_id,
+        change.wallet,
+        change.d_available,
+        change.d_held,
+        available,
+        held,
+        str(change.reason),
+        change.order_id,
+        change.trade_id,
+        change.ref,
+        now,
+    )
+
+
 _BALANCE_COLUMNS = "id, user_id, asset_id, wallet, available, held, updated_at"
 
 
@@ -159,22 +180,7 @@ def balances_apply_in_transaction(
             raise InsufficientFunds(
                 details={"asset_id": change.asset_id, "wallet": change.wallet}
             )
-        entries.append(
-            (
-                change.user_id,
-                change.asset_id,
-                change.wallet,
-                change.d_available,
-                change.d_held,
-                row.available,
-                row.held,
-                change.reason,
-                change.order_id,
-                change.trade_id,
-                change.ref,
-                now,
-            )
-        )
+        entries.append(_ledger_row(change, row.available, row.held, now))
     _write_rows(list(rows.values()), now)
     bulk_insert(LedgerEntry, _LEDGER_COLUMNS, entries)
     return rows
@@ -269,20 +275,7 @@ def _apply_single(change: BalanceChange) -> Balance | None:
         available=row[1],
         held=row[2],
     )
-    entry = (
-        change.user_id,
-        change.asset_id,
-        change.wallet,
-        change.d_available,
-        change.d_held,
-        row[1],
-        row[2],
-        str(change.reason),
-        change.order_id,
-        change.trade_id,
-        change.ref,
-        timezone.now(),
-    )
+    entry = _ledger_row(change, row[1], row[2], timezone.now())
     insert_returning_id(LedgerEntry, dict(zip(_LEDGER_COLUMNS, entry, strict=True)))
     return balance
 

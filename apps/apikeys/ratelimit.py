@@ -235,11 +235,3 @@ def peek(budget: Budget, weight: int) -> Usage:
     cache_key, window, _ = _locate(budget)
     used = _cache().get(cache_key, 0)
     return Usage(budget.limit, int(used or 0), weight, window, budget.scope)
-
-
-def enforce(budget: Budget, weight: int) -> Usage:
-    """Charge and raise RateLimitExceeded (429, Retry-After) when over budget."""
-    usage = charge(budget, weight)
-    if usage.exceeded:
-        raise usage.error()
-    return usage

@@ -53,7 +53,3 @@ def format_units(units: int, scale: int) -> str:
     if scale == 0:
         return f"{sign}{whole}"
     return f"{sign}{whole}.{frac:0{scale}d}"
-
-
-def on_grid(units: int, step: int) -> bool:
-    return step > 0 and units % step == 0

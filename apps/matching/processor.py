@@ -160,7 +160,6 @@ class Batch:
     changes: list[tuple[BalanceChange, int]] = field(default_factory=list)
     events: list[JournalEvent] = field(default_factory=list)
     command_results: dict[int, str] = field(default_factory=dict)
-    touched_pairs: set[int] = field(default_factory=set)
 
     def order(self, order_id: int) -> _OrderDelta:
         delta = self.orders.get(order_id)
