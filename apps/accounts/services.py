@@ -56,7 +56,7 @@ class BalanceChange:
         return (self.user_id, self.asset_id, self.wallet)
 
 
-_LEDGER_COLUMNS = (
+LEDGER_COLUMNS = (
     "user_id",
     "asset_id",
     "wallet",
@@ -79,7 +79,7 @@ def _ledger_row(
     change: BalanceChange, available: int, held: int, now: Any
 ) -> tuple[Any, ...]:
     """A ledger entry for ``change`` leaving the row at (available, held), in
-    _LEDGER_COLUMNS order."""
+    LEDGER_COLUMNS order."""
     return (
         change.user_id,
         change.asset_id,
@@ -182,7 +182,7 @@ def balances_apply_in_transaction(
             )
         entries.append(_ledger_row(change, row.available, row.held, now))
     _write_rows(list(rows.values()), now)
-    bulk_insert(LedgerEntry, _LEDGER_COLUMNS, entries)
+    bulk_insert(LedgerEntry, LEDGER_COLUMNS, entries)
     return rows
 
 
@@ -260,10 +260,7 @@ def _apply_single(change: BalanceChange) -> Balance | None:
             )
             row = cursor.fetchone()
     except IntegrityError as exc:
-        if "balance_" in str(exc) and "_gte_0" in str(exc):
-            raise InsufficientFunds(
-                details={"asset_id": change.asset_id, "wallet": change.wallet}
-            ) from exc
+        raise_if_overdrawn(exc, change)
         raise
     if row is None:
         return None
@@ -276,8 +273,17 @@ def _apply_single(change: BalanceChange) -> Balance | None:
         held=row[2],
     )
     entry = _ledger_row(change, row[1], row[2], timezone.now())
-    insert_returning_id(LedgerEntry, dict(zip(_LEDGER_COLUMNS, entry, strict=True)))
+    insert_returning_id(LedgerEntry, dict(zip(LEDGER_COLUMNS, entry, strict=True)))
     return balance
+
+
+def raise_if_overdrawn(exc: IntegrityError, change: BalanceChange) -> None:
+    """Map a balance CHECK constraint violation (a negative available or held)
+    raised while applying ``change`` to InsufficientFunds."""
+    if "balance_" in str(exc) and "_gte_0" in str(exc):
+        raise InsufficientFunds(
+            details={"asset_id": change.asset_id, "wallet": change.wallet}
+        ) from exc
 
 
 def _positive(amount: int) -> None:
