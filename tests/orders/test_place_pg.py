@@ -70,9 +70,7 @@ def _rows(user, order):
     ],
     ids=["limit-buy", "limit-sell", "market-funds", "stop-limit"],
 )
-def test_writes_what_the_general_path_writes(
-    monkeypatch, btc_usd, assert_ledger, req
-):
+def test_writes_what_the_general_path_writes(monkeypatch, btc_usd, assert_ledger, req):
     users = [account_create(username=f"u{i}") for i in range(2)]
     for user in users:
         balance_deposit(user=user, asset=btc_usd.base, amount=10 * BTC)
