@@ -71,14 +71,13 @@ class OrderListCreateView(SignedAPIView):
         },
     )
     def post(self, request: Request) -> Response:
-        data = s.OrderPlaceInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        pair = pair_get_for_trading(symbol=data.validated_data["pair"])
-        req = order_request_from_wire(pair=pair, data=data.validated_data)
+        data = s.place_input(request.data)
+        pair = pair_get_for_trading(symbol=data["pair"])
+        req = order_request_from_wire(pair=pair, data=data)
         placed = services.order_place(
             user_id=request.api_key.user_id, pair=pair, req=req, api_key=request.api_key
         )
-        response_type = data.validated_data["response_type"]
+        response_type = data["response_type"]
         if placed.replayed:
             body = _order_body(placed.order, with_fills=response_type == "full")
             return Response(body, status=200, headers={"Idempotent-Replayed": "true"})

@@ -1,0 +1,121 @@
+"""The order body's fast path agrees with OrderPlaceInputSerializer on every
+input: the same validated data, or the same error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rest_framework.exceptions import ValidationError
+
+from apps.orders.api.serializers import OrderPlaceInputSerializer, place_input
+
+FIELDS = (
+    "pair side type price stop_price size funds time_in_force post_only stp "
+    "client_order_id response_type"
+).split()
+SOME_VALUES = [
+    "BTC-USD",
+    "buy",
+    "sell",
+    "limit",
+    "market",
+    "stop_limit",
+    "GTC",
+    "FOK",
+    "gtc",
+    "cancel_both",
+    "ack",
+    "full",
+    "63000.00",
+    "0.0100",
+    " 0.01",
+    "0.01 ",
+    "",
+    "   ",
+    "a\x00b",
+    "\ud800",
+    "x" * 32,
+    "x" * 33,
+    "y" * 36,
+    "y" * 37,
+    "my-order_1",
+    None,
+    True,
+    False,
+    0,
+    1,
+    63000.5,
+    "true",
+    [],
+    {},
+]
+bodies = st.dictionaries(
+    st.sampled_from(FIELDS + ["unknown"]), st.sampled_from(SOME_VALUES), max_size=13
+)
+
+
+def _serializer(data: Any) -> tuple[str, Any]:
+    serializer = OrderPlaceInputSerializer(data=data)
+    if serializer.is_valid():
+        return "ok", dict(serializer.validated_data)
+    return "error", serializer.errors
+
+
+def _fast(data: Any) -> tuple[str, Any]:
+    try:
+        return "ok", place_input(data)
+    except ValidationError as exc:
+        return "error", exc.detail
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    base=st.fixed_dictionaries(
+        {"pair": st.just("BTC-USD"), "side": st.just("buy"), "type": st.just("limit")}
+    ),
+    extra=bodies,
+)
+def test_fast_path_matches_the_serializer(base, extra):
+    body = {**base, **extra}
+    assert _fast(body) == _serializer(body)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        [],
+        "text",
+        None,
+        {},
+        {"pair": "BTC-USD", "side": "buy"},
+        {"pair": "BTC-USD", "side": "buy", "type": "limit", "post_only": "true"},
+        {"pair": "BTC-USD", "side": "buy", "type": "limit", "stp": None},
+    ],
+)
+def test_odd_bodies_match_the_serializer(body):
+    assert _fast(body) == _serializer(body)
+
+
+def test_a_plain_body_takes_the_fast_path(monkeypatch):
+    """A valid, plain body never builds the serializer."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("serializer built")
+
+    body = {
+        "pair": "BTC-USD",
+        "side": "sell",
+        "type": "limit",
+        "price": "63000.00",
+        "size": "0.0100",
+        "client_order_id": "bot-1",
+        "post_only": True,
+    }
+    expected = _serializer(body)[1]
+    monkeypatch.setattr(OrderPlaceInputSerializer, "__init__", refuse)
+    assert place_input(body) == expected
+    assert expected["time_in_force"] == "GTC"
+    assert expected["response_type"] == "result"
