@@ -1,10 +1,13 @@
 """Signed POST /v1/orders throughput and latency, end to end.
 
-    python bench/rest.py [--server daphne|gunicorn] [--clients 16] [--seconds 20]
-                         [--response-type result|ack]
+    python bench/rest.py [--server granian|daphne] [--clients 16] [--seconds 20]
+                         [--response-type ack|result] [--workers 2 --threads 8]
 
 Creates a fresh PostgreSQL database (``exchange_bench_rest``), starts the
-matcher and the chosen server with Redis (nonces, rate counters, wake-ups),
+matcher and the chosen server with Redis (nonces, rate counters, wake-ups):
+granian (WSGI, as README "Deploy at scale" serves REST) or daphne (ASGI).
+The default ``ack`` measures orders accepted (held and queued durably, the
+matcher running beside); ``result`` also waits for the matcher's outcome.
 then drives signed limit orders around the mid (so about half trade) from
 ``--clients`` concurrent connections on this same machine. Each client has its
 own API key with a raised weight budget (the retail 1,200/min would stop it).
@@ -128,12 +131,12 @@ async def client_loop(
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--server", choices=["daphne", "gunicorn"], default="gunicorn")
+    parser.add_argument("--server", choices=["granian", "daphne"], default="granian")
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--seconds", type=float, default=20)
-    parser.add_argument("--workers", type=int, default=8)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--response-type", choices=["result", "ack"], default="result")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--response-type", choices=["ack", "result"], default="ack")
     parser.add_argument(
         "--no-matcher",
         action="store_true",
@@ -162,21 +165,20 @@ def main() -> None:
         ]
     else:
         server = [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "exchange.wsgi",
-            "-k",
-            "gthread",
+            str(Path(sys.executable).parent / "granian"),
+            "--interface",
+            "wsgi",
             "--workers",
             str(args.workers),
-            "--threads",
+            "--blocking-threads",
             str(args.threads),
-            "-b",
-            f"127.0.0.1:{port}",
-            "--reuse-port",  # the kernel spreads connections evenly over workers
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
             "--log-level",
             "warning",
+            "exchange.wsgi:application",
         ]
     procs = (
         []

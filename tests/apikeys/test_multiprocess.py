@@ -1,4 +1,6 @@
-"""Two daphne processes on one Redis draw on one rate budget and one nonce store."""
+"""Two server processes on one Redis draw on one rate budget and one nonce
+store: daphne (WebSockets and REST) beside granian (REST in production, see
+README "Deploy at scale")."""
 
 from __future__ import annotations
 
@@ -47,33 +49,40 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _daphne() -> list[str]:
+def _server(kind: str, port: int) -> list[str]:
+    if kind == "granian":
+        return [
+            str(Path(sys.executable).with_name("granian")),
+            "--interface",
+            "wsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "exchange.wsgi:application",
+        ]
     script = Path(sys.executable).with_name("daphne")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "daphne"]
+    daphne = [str(script)] if script.exists() else [sys.executable, "-m", "daphne"]
+    return [*daphne, "-b", "127.0.0.1", "-p", str(port), "exchange.asgi:application"]
 
 
-def _start_servers(count: int) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
+def _start_servers(
+    kinds: list[str],
+) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
     env = {
         **os.environ,
         "DATABASE_URL": _database_url(),
         "DJANGO_SETTINGS_MODULE": "exchange.settings",
     }
     procs, urls, logs = [], [], []
-    for _ in range(count):
+    for kind in kinds:
         port = _free_port()
         logs.append(
             tempfile.TemporaryFile()
         )  # not a pipe: nobody reads it, it can't fill
         procs.append(
             subprocess.Popen(
-                [
-                    *_daphne(),
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "exchange.asgi:application",
-                ],
+                _server(kind, port),
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
@@ -86,14 +95,14 @@ def _start_servers(count: int) -> tuple[list[subprocess.Popen[bytes]], list[str]
         while True:
             if proc.poll() is not None:
                 log.seek(0)
-                raise RuntimeError(f"daphne exited: {log.read().decode()[-2000:]}")
+                raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
             try:
                 if httpx.get(f"{url}/v1/time", timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"daphne at {url} did not start")
+                raise RuntimeError(f"server at {url} did not start")
             time.sleep(0.2)
     return procs, urls
 
@@ -110,7 +119,7 @@ def _key_id_with_a_fresh_window(need_s: int = 20) -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_server_processes_share_one_budget_and_one_nonce_store(alice, monkeypatch):
-    procs, (server_a, server_b) = _start_servers(2)
+    procs, (server_a, server_b) = _start_servers(["daphne", "granian"])
     try:
         key_id = _key_id_with_a_fresh_window()
         monkeypatch.setattr(services, "new_key_id", lambda: key_id)
