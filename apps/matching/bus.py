@@ -1,7 +1,9 @@
 """Signals between the API processes and the matcher.
 
-* wake: the API tells the matcher a pair has new commands. Redis (a list per
-  pair, BLPOP), PostgreSQL (NOTIFY, delivered on commit) or nothing (the
+* wake: the API tells the matcher a pair has new commands. On PostgreSQL a
+  NOTIFY in the transaction that wrote the command (delivered on commit, and
+  no extra round trip: the order statement carries it), with or without
+  Redis; on SQLite with Redis a list per pair (BLPOP); else nothing (the
   matcher polls every MATCHER_POLL_INTERVAL_MS).
 * results: the matcher tells a waiting API request its order was processed.
   Redis (a short-lived list per order, BLPOP); without Redis the API re-reads
@@ -40,12 +42,12 @@ def result_key(order_id: int) -> str:
 def wake_matcher(pair_id: int) -> None:
     """Nudge the matcher that owns ``pair_id``. Call inside the transaction
     that wrote the command (PostgreSQL delivers NOTIFY on commit) or after it."""
-    if settings.REDIS_URL:
-        # After commit: a matcher woken earlier would find nothing and sleep.
-        transaction.on_commit(lambda: _push_wake(pair_id))
-    elif settings.IS_POSTGRES:
+    if settings.IS_POSTGRES:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_notify(%s, %s)", [WAKE_CHANNEL, str(pair_id)])
+    elif settings.REDIS_URL:
+        # After commit: a matcher woken earlier would find nothing and sleep.
+        transaction.on_commit(lambda: _push_wake(pair_id))
 
 
 def _push_wake(pair_id: int) -> None:

@@ -309,13 +309,12 @@ def _cast(model: type[Model], column: str) -> str:
 
 
 @functools.cache
-def _place_pg_sql(with_notify: bool) -> str:
+def _place_pg_sql() -> str:
     """The statement of ``_place_pg``; its text is fixed, so psycopg prepares it.
     Parameters are cast to their columns' types: INSERT ... SELECT does not
     infer them as INSERT ... VALUES does."""
     q = connection.ops.quote_name
     order_cols = [field.column for field in _ORDER_INSERT_FIELDS]
-    notify = ", pg_notify(%s, %s)" if with_notify else ""
     ledger = {c: _cast(LedgerEntry, c) for c in LEDGER_COLUMNS}
     ledger.update(
         available_after="b.available",
@@ -343,7 +342,8 @@ def _place_pg_sql(with_notify: bool) -> str:
         "(pair_id, kind, order_id, created_at, processed_at, result) "
         f"SELECT {_cast(OrderCommand, 'pair_id')}, {_cast(OrderCommand, 'kind')}, "
         f"o.id, {_cast(OrderCommand, 'created_at')}, NULL, '' FROM o) "
-        f"SELECT o.id{notify} FROM o"
+        # The matcher's wake-up (bus.wake_matcher), delivered on commit.
+        "SELECT o.id, pg_notify(%s, %s) FROM o"
     )
 
 
@@ -357,12 +357,11 @@ def _place_pg(
     """PostgreSQL hot path of ``order_place``: the hold (balance and ledger
     entry), the order and its command in ONE statement, which is one
     transaction and one round trip where the general path takes six (BEGIN,
-    four statements, COMMIT); the order path's database cost is mostly round
-    trips. tests/orders/test_place_pg.py checks it writes what the general
+    four statements, COMMIT) and a wake-up; the order path's database cost
+    is mostly round trips. tests/orders/test_place_pg.py checks it writes what the general
     path writes."""
     order = _new_order(user_id, pair, req, hold.d_held, api_key)
     now = order.created_at
-    with_notify = not settings.REDIS_URL
     params = [
         hold.d_available,
         hold.d_held,
@@ -381,15 +380,15 @@ def _place_pg(
         pair.pk,
         CommandKind.PLACE.value,
         now,
+        bus.WAKE_CHANNEL,  # bus.wake_matcher, in the same statement
+        str(pair.pk),
     ]
-    if with_notify:
-        params += [bus.WAKE_CHANNEL, str(pair.pk)]
     # A savepoint only when called inside a transaction (tests, scripts);
     # alone the statement is its own transaction.
     atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
         with atomic, connection.cursor() as cursor:
-            cursor.execute(_place_pg_sql(with_notify), params)
+            cursor.execute(_place_pg_sql(), params)
             row = cursor.fetchone()
     except IntegrityError as exc:
         raise_if_overdrawn(exc, hold)
@@ -398,8 +397,6 @@ def _place_pg(
         raise InsufficientFunds(
             details={"asset_id": hold.asset_id, "wallet": hold.wallet}
         )
-    if settings.REDIS_URL:
-        bus.wake_matcher(pair.pk)  # committed already: wakes at once
     return _saved(order, row[0])
 
 
