@@ -72,6 +72,48 @@ def setup(clients: int) -> list[tuple[str, str]]:
     return keys
 
 
+def cpu_seconds(groups: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds used so far by each group of processes: the given pids and
+    their children, plus every PostgreSQL and Redis server process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[str, float] = dict.fromkeys([*groups, "postgres", "redis"], 0.0)
+    parent_of: dict[int, int] = {}
+    ticks: dict[int, tuple[str, float]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        fields = stat[stat.rindex(")") + 2 :].split()
+        parent_of[int(entry)] = int(fields[1])
+        ticks[int(entry)] = (name, (int(fields[11]) + int(fields[12])) / tick)
+    for pid, (name, used) in ticks.items():
+        group, cur = None, pid
+        while cur > 1 and group is None:
+            group = next((g for g, pids in groups.items() if cur in pids), None)
+            cur = parent_of.get(cur, 0)
+        if group is None and name in ("postgres", "redis-server"):
+            group = name.replace("-server", "")
+        if group is not None:
+            found[group] += used
+    return found
+
+
+def matcher_backlog() -> tuple[int, float]:
+    """(unprocessed commands now, seconds until the matcher has none left)."""
+    from apps.orders.models import OrderCommand
+
+    pending = OrderCommand.objects.filter(processed_at__isnull=True)
+    queued, started = pending.count(), time.perf_counter()
+    while pending.exists() and time.perf_counter() - started < 60:
+        time.sleep(0.01)
+    return queued, time.perf_counter() - started
+
+
 async def client_loop(
     port: int,
     key: str,
@@ -226,9 +268,17 @@ def main() -> None:
                 )
             )
 
+        groups = {
+            "server": [procs[-1].pid],
+            "matcher": [p.pid for p in procs[:-1]],
+            "load generator": [os.getpid()],
+        }
+        cpu_before = cpu_seconds(groups)
         started = time.perf_counter()
         asyncio.run(run())
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(groups)
+        backlog = None if args.no_matcher else matcher_backlog()
     finally:
         for proc in procs:
             proc.terminate()
@@ -241,6 +291,21 @@ def main() -> None:
         f"response_type={args.response_type}: {len(latencies)} requests, {len(errors)} errors"
         + (f" (first: {errors[0]})" if errors else "")
     )
+    done = max(1, len(latencies))
+    print(
+        "CPU per order: "
+        + ", ".join(
+            f"{group} {(cpu[group] - cpu_before[group]) / done * 1000:.2f} ms"
+            for group in cpu
+        )
+        + f" (of {os.cpu_count() * elapsed / done * 1000:.2f} ms on {os.cpu_count()} cores)"
+    )
+    if backlog is not None:
+        # Accepted only counts if the matcher keeps up: what it had left when
+        # the load stopped, and how long it took to settle the rest.
+        print(
+            f"matcher: {backlog[0]} commands queued at the end, settled in {backlog[1]:.2f} s"
+        )
     p50 = latencies[len(latencies) // 2]
     p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
     print(f"rest: {ok / elapsed:.0f} orders/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms")
