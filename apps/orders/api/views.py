@@ -14,6 +14,7 @@ from apps.markets.selectors import pair_get, pair_get_for_trading
 from apps.matching.adapter import from_ms
 from apps.orders import selectors, services
 from apps.orders.api import serializers as s
+from apps.orders.api.examples import ORDER_PLACE_EXAMPLES
 from apps.orders.models import FINAL_STATUSES
 from apps.orders.validation import order_request_from_wire
 
@@ -69,6 +70,7 @@ class OrderListCreateView(SignedAPIView):
             201: s.OrderOutputSerializer,
             202: s.OrderOutputSerializer,
         },
+        examples=ORDER_PLACE_EXAMPLES,
     )
     def post(self, request: Request) -> Response:
         data = s.place_input(request.data)

@@ -1,0 +1,95 @@
+"""Example bodies for the OpenAPI document (tests/core/test_openapi_examples.py
+checks each has exactly the fields the endpoint really returns)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiExample
+
+LIMIT_BUY = {
+    "pair": "BTC-USD",
+    "side": "buy",
+    "type": "limit",
+    "price": "63000.00",
+    "size": "0.0100",
+    "client_order_id": "my-bot-42",
+    "response_type": "full",
+}
+
+PLACED = {
+    "id": "744bf154-b20d-40e1-8445-61fa84354e42",
+    "client_order_id": "my-bot-42",
+    "pair": "BTC-USD",
+    "side": "buy",
+    "type": "limit",
+    "time_in_force": "GTC",
+    "post_only": False,
+    "stp": "cancel_newest",
+    "price": "63000.000000",
+    "stop_price": None,
+    "size": "0.01000000",
+    "funds": None,
+    "filled_size": "0.00400000",
+    "remaining_size": "0.00600000",
+    "filled_quote": "252.000000",
+    "average_price": "63000.000000",
+    "fee": "0.504000",
+    "fee_asset": "USD",
+    "held": "631.260000",
+    "status": "partially_filled",
+    "reason": "",
+    "triggered": False,
+    "created_at": "2026-11-26T06:34:47.743524+00:00",
+    "updated_at": "2026-11-26T06:34:47.751036+00:00",
+    "done_at": None,
+    "fills": [
+        {
+            "trade_id": 1841,
+            "order_id": "744bf154-b20d-40e1-8445-61fa84354e42",
+            "pair": "BTC-USD",
+            "side": "buy",
+            "liquidity": "taker",
+            "price": "63000.000000",
+            "size": "0.00400000",
+            "quote": "252.000000",
+            "fee": "0.504000",
+            "fee_asset": "USD",
+            "time": "2026-11-26T06:34:47.751036+00:00",
+        }
+    ],
+}
+
+ORDER_PLACE_EXAMPLES = [
+    OpenApiExample(
+        "LimitBuy",
+        summary="Limit buy, 0.01 BTC at 63,000 USD, with its fills",
+        value=LIMIT_BUY,
+        request_only=True,
+    ),
+    OpenApiExample(
+        "MarketBuyByFunds",
+        summary="Market buy spending at most 500 USD, fees included",
+        value={"pair": "BTC-USD", "side": "buy", "type": "market", "funds": "500"},
+        request_only=True,
+    ),
+    OpenApiExample(
+        "StopLimitSell",
+        summary="Stop-limit sell: at 61,000 or below, sell 0.5 BTC at 60,900",
+        value={
+            "pair": "BTC-USD",
+            "side": "sell",
+            "type": "stop_limit",
+            "stop_price": "61000.00",
+            "price": "60900.00",
+            "size": "0.5000",
+            "time_in_force": "GTC",
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "PartlyFilled",
+        summary="Partly filled at once (response_type=full)",
+        value=PLACED,
+        response_only=True,
+        status_codes=["201"],
+    ),
+]
