@@ -20,7 +20,7 @@ from apps.accounts.withdrawals import (
 from tests.apikeys.factories import ApiKeyFactory
 from tests.apikeys.helpers import error_code, signed
 from tests.factories import AssetFactory
-from tests.helpers import BTC, USD, bal
+from tests.helpers import BTC, USD, bal, run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -577,33 +577,18 @@ def test_admin_fail_action_needs_a_reason_and_releases(
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_withdrawals_never_overdraw(btc, alice, settings, assert_ledger):
     """Real transactions and row locks (PostgreSQL; serialised on SQLite)."""
-    import threading
-
-    from django.db import connection
-
-    from apps.accounts.errors import InsufficientFunds
-
     settings.EXCHANGE_ENV = "production"
     balance_deposit(user=alice, asset=btc, amount=100)
-    barrier = threading.Barrier(3)
-    results: list[str] = []
-
-    def withdraw() -> None:
-        try:
-            barrier.wait()
-            withdrawal_request(user=alice, asset=btc, amount=40, address="addr-0001")
-            results.append("ok")
-        except InsufficientFunds:
-            results.append("insufficient")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=withdraw) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == ["insufficient", "ok", "ok"]
+    results = [
+        type(outcome).__name__
+        for outcome in run_concurrently(
+            lambda: withdrawal_request(
+                user=alice, asset=btc, amount=40, address="addr-0001"
+            ),
+            threads=3,
+        )
+    ]
+    assert sorted(results) == ["InsufficientFunds", "Withdrawal", "Withdrawal"]
     assert Withdrawal.objects.count() == 2
     assert bal(alice, btc) == (20, 80)
     assert_ledger(holds=False)  # bare balance_hold: held for no order

@@ -1,9 +1,7 @@
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 
 from apps.accounts.errors import InsufficientFunds, InvalidTransfer
 from apps.accounts.models import Balance, LedgerEntry, LedgerReason, Wallet
@@ -17,6 +15,7 @@ from apps.accounts.services import (
     balance_withdraw,
 )
 from apps.core.errors import ValidationFailed
+from tests.helpers import run_concurrently
 
 
 def _balance(user, asset, wallet=Wallet.SPOT) -> Balance:
@@ -143,25 +142,13 @@ def test_check_constraint_stops_a_negative_balance(alice, btc):
 def test_concurrent_holds_never_overdraw(alice, btc, assert_ledger):
     """Two threads, two real transactions, one balance: exactly one hold wins."""
     balance_deposit(user=alice, asset=btc, amount=100)
-    barrier = threading.Barrier(2)
-    results: list[str] = []
-
-    def hold() -> None:
-        try:
-            barrier.wait()
-            balance_hold(user=alice, asset=btc, amount=60)
-            results.append("ok")
-        except InsufficientFunds:
-            results.append("insufficient")
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=hold) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(results) == ["insufficient", "ok"]
+    results = [
+        type(outcome).__name__
+        for outcome in run_concurrently(
+            lambda: balance_hold(user=alice, asset=btc, amount=60), threads=2
+        )
+    ]
+    assert sorted(results) == ["Balance", "InsufficientFunds"]
     b = _balance(alice, btc)
     assert (b.available, b.held) == (40, 60)
     assert_ledger(holds=False)  # bare balance_hold: held for no order
@@ -170,26 +157,15 @@ def test_concurrent_holds_never_overdraw(alice, btc, assert_ledger):
 @pytest.mark.django_db(transaction=True)
 def test_many_concurrent_holds_sum_exactly(alice, btc, assert_ledger):
     balance_deposit(user=alice, asset=btc, amount=1_000)
-    errors: list[BaseException] = []
 
-    def worker() -> None:
-        try:
-            for _ in range(10):
-                try:
-                    balance_hold(user=alice, asset=btc, amount=30)
-                except InsufficientFunds:
-                    pass
-        except BaseException as exc:  # noqa: BLE001 - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
+    def ten_holds() -> None:
+        for _ in range(10):
+            try:
+                balance_hold(user=alice, asset=btc, amount=30)
+            except InsufficientFunds:
+                pass
 
-    threads = [threading.Thread(target=worker) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_concurrently(ten_holds, threads=4) == [None] * 4
     b = _balance(alice, btc)
     # 40 attempts of 30 against 1,000: exactly 33 fit, nothing overdrawn.
     assert (b.available, b.held) == (10, 990)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 from django.test import Client
 
 from apps.accounts.models import LedgerEntry
@@ -13,7 +10,7 @@ from apps.orders.models import Order, OrderCommand
 from apps.orders.services import cancel_all_after_fire
 from tests.apikeys.factories import ApiKeyFactory
 from tests.apikeys.helpers import error_code, signed
-from tests.helpers import USD, bal, place
+from tests.helpers import USD, bal, place, run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -311,22 +308,12 @@ def test_fills_show_both_sides_with_their_fees(
 @pytest.mark.django_db(transaction=True)
 def test_two_racing_identical_submissions_make_one_order_and_one_hold(funded, alice):
     key = ApiKeyFactory(user=alice, scope="trade")
-    barrier = threading.Barrier(2)
-    statuses: list[int] = []
-
-    def submit() -> None:
-        try:
-            barrier.wait()
-            response = post(Client(), key, {**LIMIT_BUY, "client_order_id": "race-1"})
-            statuses.append(response.status_code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=submit) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    statuses = run_concurrently(
+        lambda: post(
+            Client(), key, {**LIMIT_BUY, "client_order_id": "race-1"}
+        ).status_code,
+        threads=2,
+    )
     assert sorted(statuses) == [200, 202]
     assert Order.objects.filter(client_order_id="race-1").count() == 1
     assert LedgerEntry.objects.filter(reason="hold").count() == 1
