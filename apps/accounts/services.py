@@ -277,10 +277,25 @@ def _apply_single(change: BalanceChange) -> Balance | None:
     return balance
 
 
+_NON_NEGATIVE = frozenset({"balance_available_gte_0", "balance_held_gte_0"})
+
+
+def _violated_constraint(exc: IntegrityError) -> str | None:
+    """The name of the constraint ``exc`` reports, by the driver's own field,
+    never by searching the message (whose DETAIL may quote client data)."""
+    diag = getattr(exc.__cause__, "diag", None)  # psycopg
+    if diag is not None:
+        return diag.constraint_name
+    message = str(exc)  # sqlite3: "CHECK constraint failed: <name>"
+    if message.startswith("CHECK constraint failed: "):
+        return message.removeprefix("CHECK constraint failed: ").strip()
+    return None
+
+
 def raise_if_overdrawn(exc: IntegrityError, change: BalanceChange) -> None:
     """Map a balance CHECK constraint violation (a negative available or held)
     raised while applying ``change`` to InsufficientFunds."""
-    if "balance_" in str(exc) and "_gte_0" in str(exc):
+    if _violated_constraint(exc) in _NON_NEGATIVE:
         raise InsufficientFunds(
             details={"asset_id": change.asset_id, "wallet": change.wallet}
         ) from exc

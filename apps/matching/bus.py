@@ -1,10 +1,12 @@
 """Signals between the API processes and the matcher.
 
-* wake: the API tells the matcher a pair has new commands. On PostgreSQL a
-  NOTIFY in the transaction that wrote the command (delivered on commit, and
-  no extra round trip: the order statement carries it), with or without
-  Redis; on SQLite with Redis a list per pair (BLPOP); else nothing (the
-  matcher polls every MATCHER_POLL_INTERVAL_MS).
+* wake: the API tells the matcher a pair has new commands. With Redis a list
+  per pair (pushed after commit, BLPOP). Without Redis on PostgreSQL a NOTIFY
+  on the pair's channel in the transaction that wrote the command (delivered
+  on commit; the order statement carries it). Not with Redis: every
+  transaction that notifies takes one global lock at commit, which would
+  serialise all placements of all API processes. Else nothing (the matcher
+  polls every MATCHER_POLL_INTERVAL_MS).
 * results: the matcher tells a waiting API request its order was processed.
   Redis (a short-lived list per order, BLPOP); without Redis the API re-reads
   the order row with a short back-off.
@@ -21,7 +23,12 @@ from collections.abc import Callable, Iterable
 from django.conf import settings
 from django.db import connection, transaction
 
-WAKE_CHANNEL = "matcher_wake"
+
+def wake_channel(pair_id: int) -> str:
+    """The pair's LISTEN/NOTIFY channel: a matcher hears only its own pairs."""
+    return f"matcher_wake_{int(pair_id)}"
+
+
 RESULT_TTL_S = 30
 
 
@@ -42,12 +49,12 @@ def result_key(order_id: int) -> str:
 def wake_matcher(pair_id: int) -> None:
     """Nudge the matcher that owns ``pair_id``. Call inside the transaction
     that wrote the command (PostgreSQL delivers NOTIFY on commit) or after it."""
-    if settings.IS_POSTGRES:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, %s)", [WAKE_CHANNEL, str(pair_id)])
-    elif settings.REDIS_URL:
+    if settings.REDIS_URL:
         # After commit: a matcher woken earlier would find nothing and sleep.
         transaction.on_commit(lambda: _push_wake(pair_id))
+    elif settings.IS_POSTGRES:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [wake_channel(pair_id)])
 
 
 def _push_wake(pair_id: int) -> None:

@@ -188,17 +188,22 @@ class _Waker:
 
     def __init__(self, locks: Any, pair_ids: list[int]) -> None:
         self.keys = [bus.wake_key(p) for p in pair_ids]
-        self.pg = locks.conn if isinstance(locks, PostgresLocks) else None
+        self.pg = (
+            locks.conn
+            if isinstance(locks, PostgresLocks) and not settings.REDIS_URL
+            else None
+        )
         if self.pg is not None:
-            self.pg.execute(f"LISTEN {bus.WAKE_CHANNEL}")
+            for pair_id in pair_ids:
+                self.pg.execute(f"LISTEN {bus.wake_channel(pair_id)}")
 
     def wait(self, timeout: float) -> None:
-        if self.pg is not None:  # bus.wake_matcher: NOTIFY on PostgreSQL
-            for _ in self.pg.notifies(timeout=timeout, stop_after=1):
-                pass
-        elif settings.REDIS_URL:
+        if settings.REDIS_URL:
             redis = bus._redis()
             if redis.blpop(self.keys, timeout=timeout):
                 redis.delete(*self.keys)
+        elif self.pg is not None:
+            for _ in self.pg.notifies(timeout=timeout, stop_after=1):
+                pass
         else:
             time.sleep(timeout)

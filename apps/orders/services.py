@@ -283,7 +283,11 @@ def order_place(
                 },
             )
             bus.wake_matcher(pair.pk)
-    except IntegrityError:
+    except (IntegrityError, InsufficientFunds):
+        # A request racing this one with the same client_order_id committed
+        # first: its order took the id (unique constraint) or, where the hold
+        # comes first (PostgreSQL's statement), its hold took the funds.
+        # Either way the answer is that order, never a second one or an error.
         if not req.client_order_id:
             raise
         existing = Order.objects.filter(
@@ -309,7 +313,7 @@ def _cast(model: type[Model], column: str) -> str:
 
 
 @functools.cache
-def _place_pg_sql() -> str:
+def _place_pg_sql(notify: bool) -> str:
     """The statement of ``_place_pg``; its text is fixed, so psycopg prepares it.
     Parameters are cast to their columns' types: INSERT ... SELECT does not
     infer them as INSERT ... VALUES does."""
@@ -342,8 +346,9 @@ def _place_pg_sql() -> str:
         "(pair_id, kind, order_id, created_at, processed_at, result) "
         f"SELECT {_cast(OrderCommand, 'pair_id')}, {_cast(OrderCommand, 'kind')}, "
         f"o.id, {_cast(OrderCommand, 'created_at')}, NULL, '' FROM o) "
-        # The matcher's wake-up (bus.wake_matcher), delivered on commit.
-        "SELECT o.id, pg_notify(%s, %s) FROM o"
+        # Without Redis, the matcher's wake-up (bus.wake_matcher), delivered
+        # on commit.
+        + ("SELECT o.id, pg_notify(%s, '') FROM o" if notify else "SELECT o.id FROM o")
     )
 
 
@@ -357,8 +362,8 @@ def _place_pg(
     """PostgreSQL hot path of ``order_place``: the hold (balance and ledger
     entry), the order and its command in ONE statement, which is one
     transaction and one round trip where the general path takes six (BEGIN,
-    four statements, COMMIT) and a wake-up; the order path's database cost
-    is mostly round trips. tests/orders/test_place_pg.py checks it writes what the general
+    four statements, COMMIT); the order path's database cost is mostly round
+    trips. Without Redis the matcher's NOTIFY rides along. tests/orders/test_place_pg.py checks it writes what the general
     path writes."""
     order = _new_order(user_id, pair, req, hold.d_held, api_key)
     now = order.created_at
@@ -380,15 +385,16 @@ def _place_pg(
         pair.pk,
         CommandKind.PLACE.value,
         now,
-        bus.WAKE_CHANNEL,  # bus.wake_matcher, in the same statement
-        str(pair.pk),
     ]
+    notify = not settings.REDIS_URL
+    if notify:
+        params.append(bus.wake_channel(pair.pk))
     # A savepoint only when called inside a transaction (tests, scripts);
     # alone the statement is its own transaction.
     atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
     try:
         with atomic, connection.cursor() as cursor:
-            cursor.execute(_place_pg_sql(), params)
+            cursor.execute(_place_pg_sql(notify), params)
             row = cursor.fetchone()
     except IntegrityError as exc:
         raise_if_overdrawn(exc, hold)
@@ -397,6 +403,8 @@ def _place_pg(
         raise InsufficientFunds(
             details={"asset_id": hold.asset_id, "wallet": hold.wallet}
         )
+    if not notify:
+        bus.wake_matcher(pair.pk)  # Redis, after commit
     return _saved(order, row[0])
 
 

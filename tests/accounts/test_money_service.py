@@ -7,13 +7,16 @@ from apps.accounts.errors import InsufficientFunds, InvalidTransfer
 from apps.accounts.models import Balance, LedgerEntry, LedgerReason, Wallet
 from apps.accounts.selectors import ledger_problems
 from apps.accounts.services import (
+    BalanceChange,
     balance_adjust,
     balance_deposit,
     balance_hold,
     balance_release,
     balance_transfer,
     balance_withdraw,
+    raise_if_overdrawn,
 )
+from apps.apikeys.models import ApiKey
 from apps.core.errors import ValidationFailed
 from tests.helpers import run_concurrently
 
@@ -127,6 +130,23 @@ def test_ledger_check_detects_a_balance_changed_behind_its_back(alice, btc):
     problems = ledger_problems()
     assert any("differs from its ledger" in p for p in problems)
     assert any("deposits - withdrawals" in p for p in problems)
+
+
+@pytest.mark.django_db
+def test_only_the_balance_constraints_read_as_insufficient_funds(alice, btc):
+    """By the violated constraint's name, never by the message: a unique
+    violation's message quotes the client's own values."""
+    balance_deposit(user=alice, asset=btc, amount=100)
+    change = BalanceChange(alice.pk, btc.pk, Wallet.SPOT, -101, 101, "hold")
+    with pytest.raises(IntegrityError) as overdraft, transaction.atomic():
+        Balance.objects.filter(user=alice).update(available=-1)
+    with pytest.raises(InsufficientFunds):
+        raise_if_overdrawn(overdraft.value, change)
+    duplicate = {"user": alice, "key": "balance_available_gte_0", "label": "x"}
+    ApiKey.objects.create(**duplicate, secret_encrypted="s")
+    with pytest.raises(IntegrityError) as unique, transaction.atomic():
+        ApiKey.objects.create(**duplicate, secret_encrypted="s")
+    raise_if_overdrawn(unique.value, change)  # not an overdraft: no error
 
 
 @pytest.mark.django_db

@@ -1,5 +1,6 @@
 """The matcher's wake-up: what an order or a cancel sends, and what the idle
-matcher (``_Waker``) sleeps on, per database (bus.py's docstring)."""
+matcher (``_Waker``) sleeps on (bus.py's docstring): a Redis list per pair
+when Redis is configured, else NOTIFY on the pair's channel on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import os
 import time
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test import override_settings
 
 from apps.matching import bus
@@ -20,21 +21,38 @@ BUY = OrderRequest(side="buy", type="limit", price=6_300_000, size=1)
 POLL_S = 5.0  # far longer than any wake-up: a test that waits this long failed
 
 
+def _place(pair, user):
+    return services.order_place(user_id=user.pk, pair=pair, req=BUY).order
+
+
+def _slept_after(waker: _Waker, action, timeout: float = POLL_S) -> float:
+    started = time.monotonic()
+    action()
+    waker.wait(timeout)
+    return time.monotonic() - started
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY")
-def test_on_postgresql_the_order_statement_wakes_a_listening_matcher(funded, alice):
+@override_settings(REDIS_URL="")
+def test_without_redis_notify_on_the_pairs_channel_wakes_its_matcher(funded, alice):
     locks = PostgresLocks()
     try:
         waker = _Waker(locks, [funded.pk])
+        assert waker.pg is not None
+        # The order's one statement carries the NOTIFY.
         assert _slept_after(waker, lambda: _place(funded, alice)) < 2
         # A cancel wakes it too (NOTIFY inside the cancel's transaction).
         order = _place(funded, alice)
-        waker.wait(0.5)  # drain the order's own notification
+        waker.wait(0.5)  # take the order's own notification
         assert _slept_after(waker, lambda: services.order_cancel(order=order)) < 2
-        # Nothing sent: the waker sleeps its full timeout.
-        started = time.monotonic()
-        waker.wait(0.3)
-        assert time.monotonic() - started >= 0.29
+
+        # Another pair's commands do not wake this matcher.
+        def other_pair() -> None:
+            with transaction.atomic():
+                bus.wake_matcher(funded.pk + 1000)
+
+        assert _slept_after(waker, other_pair, timeout=0.3) >= 0.29
     finally:
         locks.close()
 
@@ -43,26 +61,17 @@ def test_on_postgresql_the_order_statement_wakes_a_listening_matcher(funded, ali
 @pytest.mark.skipif(
     not os.environ.get("REDIS_URL"), reason="Redis wake-ups: needs REDIS_URL"
 )
-def test_without_postgresql_a_redis_list_wakes_the_matcher(
-    funded, alice, tmp_path, monkeypatch
+@pytest.mark.parametrize("one_statement", [True, False])
+def test_with_redis_a_list_wakes_the_matcher_after_commit(
+    funded, alice, tmp_path, monkeypatch, one_statement
 ):
-    """SQLite with Redis: the wake-up goes through a Redis list after commit
-    (simulated here on whichever database runs the suite)."""
-    with override_settings(IS_POSTGRES=False, VAR_DIR=tmp_path):
+    """With Redis nothing is NOTIFYed (every notifying commit would queue on
+    one global lock): both order paths push to the pair's list after commit."""
+    monkeypatch.setattr(services, "_one_statement", lambda: one_statement)
+    with override_settings(VAR_DIR=tmp_path):
         waker = _Waker(FileLocks(), [funded.pk])
-        bus._redis().delete(*waker.keys)
-        assert waker.pg is None
-        monkeypatch.setattr(services, "_one_statement", lambda: False)
-        assert _slept_after(waker, lambda: _place(funded, alice)) < 2
-        assert bus._redis().llen(bus.wake_key(funded.pk)) == 0  # consumed
-
-
-def _place(pair, user):
-    return services.order_place(user_id=user.pk, pair=pair, req=BUY).order
-
-
-def _slept_after(waker: _Waker, action) -> float:
-    started = time.monotonic()
-    action()
-    waker.wait(POLL_S)
-    return time.monotonic() - started
+    bus._redis().delete(*waker.keys)
+    assert _slept_after(waker, lambda: _place(funded, alice)) < 2
+    assert bus._redis().llen(bus.wake_key(funded.pk)) == 0  # taken
+    if connection.vendor == "postgresql":
+        assert "pg_notify" not in services._place_pg_sql(False)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rest_framework.exceptions import ValidationError
+from rest_framework.fields import BooleanField, CharField, ChoiceField
 
 from apps.orders.api.serializers import OrderPlaceInputSerializer, place_input
 
@@ -42,6 +43,12 @@ SOME_VALUES = [
     "y" * 36,
     "y" * 37,
     "my-order_1",
+    "BTC USD",
+    "ünïcode-id",
+    "\t0.01",
+    "0.01\n",
+    "\u0663",
+    "\u00a00.01",
     None,
     True,
     False,
@@ -119,3 +126,28 @@ def test_a_plain_body_takes_the_fast_path(monkeypatch):
     assert place_input(body) == expected
     assert expected["time_in_force"] == "GTC"
     assert expected["response_type"] == "result"
+
+
+def test_the_serializer_has_nothing_the_fast_path_would_skip():
+    """place_input mirrors these field kinds and options only: a validate(),
+    a validator or a field option added to the serializer must come with a
+    change to the fast path (and to this test)."""
+    serializer = OrderPlaceInputSerializer
+    assert not [n for n in vars(serializer) if n.startswith("validate")]
+    allowed = {
+        "MaxLengthValidator",
+        "ProhibitNullCharactersValidator",
+        "ProhibitSurrogateCharactersValidator",
+    }
+    for name, field in serializer().fields.items():
+        kind = type(field)
+        assert kind in (CharField, ChoiceField, BooleanField), name
+        validators = {type(v).__name__ for v in field.validators}
+        if kind is CharField:
+            assert field.trim_whitespace and not field.allow_blank, name
+            assert field.min_length is None, name
+            assert validators <= allowed, name
+        else:
+            assert validators == set(), name
+        if kind is ChoiceField:
+            assert not field.allow_blank, name

@@ -3,6 +3,9 @@ order, command) against the general path every other database takes."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from django.db import connection, transaction
 
@@ -134,3 +137,78 @@ def test_an_overlong_client_order_id_is_refused_not_truncated(btc_usd):
     with pytest.raises(Exception, match="too long"):
         services.order_place(user_id=user.pk, pair=btc_usd, req=req)
     assert not Order.objects.filter(user=user).exists()
+
+
+def _race_behind_a_row_lock(user, pair, req, asset) -> list:
+    """Two identical placements queued behind a lock on the balance row they
+    hold from, released together: the order they race in is forced."""
+    import psycopg
+
+    from apps.matching.locks import pg_conninfo
+    from tests.helpers import run_concurrently
+
+    locker = psycopg.connect(pg_conninfo())  # its own thread-free connection
+    try:
+        locker.execute(
+            "SELECT 1 FROM accounts_balance WHERE user_id = %s AND asset_id = %s "
+            "FOR UPDATE",
+            [user.pk, asset.pk],
+        )
+
+        def release_when_both_wait() -> None:
+            with psycopg.connect(pg_conninfo(), autocommit=True) as watcher:
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline:
+                    waiting = watcher.execute(
+                        "SELECT count(*) FROM pg_stat_activity "
+                        "WHERE wait_event_type = 'Lock' "
+                        "AND datname = current_database()"
+                    ).fetchone()[0]
+                    if waiting >= 2:
+                        break
+                    time.sleep(0.01)
+            locker.rollback()
+
+        releaser = threading.Thread(target=release_when_both_wait)
+        releaser.start()
+        outcomes = run_concurrently(
+            lambda: services.order_place(user_id=user.pk, pair=pair, req=req),
+            threads=2,
+        )
+        releaser.join()
+        return outcomes
+    finally:
+        locker.close()
+
+
+@pytest.mark.parametrize(
+    ("funds", "client_order_id"),
+    [
+        # The first hold takes all the funds: the second fails its hold
+        # (CHECK) before reaching the order's unique constraint.
+        (631_260_000, "race-tight"),
+        # Plenty of funds, an id quoting a balance constraint's name: the
+        # unique violation's message must not pass for an overdraft.
+        (10**6 * USD, "balance_available_gte_0"),
+    ],
+    ids=["funds-for-one", "id-like-a-constraint"],
+)
+def test_racing_identical_orders_make_one_order_and_one_hold(
+    btc_usd, assert_ledger, funds, client_order_id
+):
+    user = account_create(username="racer")
+    balance_deposit(user=user, asset=btc_usd.quote, amount=funds)
+    req = OrderRequest(
+        side="buy",
+        type="limit",
+        price=6_300_000,
+        size=100,
+        client_order_id=client_order_id,
+    )
+    outcomes = _race_behind_a_row_lock(user, btc_usd, req, btc_usd.quote)
+    assert sorted(o.replayed for o in outcomes) == [False, True], outcomes
+    assert outcomes[0].order.pk == outcomes[1].order.pk
+    assert Order.objects.filter(user=user).count() == 1
+    assert LedgerEntry.objects.filter(user=user, reason="hold").count() == 1
+    assert OrderCommand.objects.count() == 1
+    assert_ledger()
