@@ -247,8 +247,9 @@ def order_place(
     Locks the one balance row being held (through the money service, within
     this transaction: any error rolls back order, hold and command). A repeated
     ``client_order_id`` returns the original order (``replayed``) or raises
-    ORDER_CLIENT_ID_CONFLICT; two racing requests with the same id are settled
-    by the unique constraint, so only one order and one hold ever exist.
+    ORDER_CLIENT_ID_CONFLICT; of two racing requests with the same id one
+    commits and the other replays it (see the except clause), so only one
+    order and one hold ever exist.
     """
     if req.client_order_id:
         existing = Order.objects.filter(
@@ -363,8 +364,9 @@ def _place_pg(
     entry), the order and its command in ONE statement, which is one
     transaction and one round trip where the general path takes six (BEGIN,
     four statements, COMMIT); the order path's database cost is mostly round
-    trips. Without Redis the matcher's NOTIFY rides along. tests/orders/test_place_pg.py checks it writes what the general
-    path writes."""
+    trips. Without Redis the matcher's NOTIFY rides along.
+    tests/orders/test_place_pg.py checks it writes what the general path
+    writes."""
     order = _new_order(user_id, pair, req, hold.d_held, api_key)
     now = order.created_at
     params = [
