@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     VALIDATION_MALFORMED_JSON = "VALIDATION_MALFORMED_JSON"
     VALIDATION_INVALID_DECIMAL = "VALIDATION_INVALID_DECIMAL"
     VALIDATION_TOO_MANY_DECIMALS = "VALIDATION_TOO_MANY_DECIMALS"
+    VALIDATION_OUT_OF_RANGE = "VALIDATION_OUT_OF_RANGE"
     ORDER_PRICE_OFF_TICK = "ORDER_PRICE_OFF_TICK"
     ORDER_SIZE_OFF_LOT = "ORDER_SIZE_OFF_LOT"
     ORDER_SIZE_TOO_SMALL = "ORDER_SIZE_TOO_SMALL"
@@ -86,6 +87,11 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ),
     E.VALIDATION_TOO_MANY_DECIMALS: ErrorSpec(
         400, False, "An amount has more decimals than the asset allows."
+    ),
+    E.VALIDATION_OUT_OF_RANGE: ErrorSpec(
+        400,
+        False,
+        "A number is beyond what the exchange stores (amounts: 2^63-1 minor units).",
     ),
     E.ORDER_PRICE_OFF_TICK: ErrorSpec(400, False, "Price is not a tick multiple."),
     E.ORDER_SIZE_OFF_LOT: ErrorSpec(400, False, "Size is not a lot multiple."),

@@ -63,7 +63,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         log.exception("unhandled error in API view", exc_info=exc)
         exc = DomainError(code=ErrorCode.SYSTEM_INTERNAL_ERROR)
     body = error_body(exc.code, exc.message, request_id, exc.details)
-    return Response(body, status=exc.status, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status == 503:
+        # A dependency is briefly unavailable (cache, rate limiter): say when
+        # to come back, as SYSTEM_OVERLOADED does.
+        headers.setdefault("Retry-After", "1")
+    return Response(body, status=exc.status, headers=headers)
 
 
 def json_404(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

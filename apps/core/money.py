@@ -11,6 +11,9 @@ import re
 
 from apps.core.errors import DomainError, ErrorCode
 
+# Amounts are stored as signed 64-bit integers (BIGINT) of minor units.
+MAX_UNITS = 2**63 - 1
+
 _DECIMAL_RE = re.compile(r"^(?P<int>[0-9]{1,30})(?:\.(?P<frac>[0-9]{1,30}))?$")
 
 
@@ -18,8 +21,9 @@ def parse_units(value: object, scale: int, *, field: str) -> int:
     """Parse a non-negative decimal string into minor units of ``scale`` decimals.
 
     Raises VALIDATION_INVALID_DECIMAL for anything but plain digits with an
-    optional fraction (no sign, exponent, spaces or JSON numbers), and
-    VALIDATION_TOO_MANY_DECIMALS when non-zero digits pass the scale.
+    optional fraction (no sign, exponent, spaces or JSON numbers),
+    VALIDATION_TOO_MANY_DECIMALS when non-zero digits pass the scale, and
+    VALIDATION_OUT_OF_RANGE past MAX_UNITS.
     """
     if not isinstance(value, str):
         raise DomainError(
@@ -43,7 +47,20 @@ def parse_units(value: object, scale: int, *, field: str) -> int:
                 details={"field": field, "max_decimals": scale},
             )
         frac = frac[:scale]
-    return int(match.group("int")) * 10**scale + int(frac.ljust(scale, "0") or "0")
+    units = int(match.group("int")) * 10**scale + int(frac.ljust(scale, "0") or "0")
+    check_units(units, scale, field=field)
+    return units
+
+
+def check_units(units: int, scale: int, *, field: str) -> None:
+    """VALIDATION_OUT_OF_RANGE for an amount (or a product of amounts) that
+    no BIGINT column could store."""
+    if units > MAX_UNITS:
+        raise DomainError(
+            f"{field} is too large: at most {format_units(MAX_UNITS, scale)}.",
+            code=ErrorCode.VALIDATION_OUT_OF_RANGE,
+            details={"field": field, "max": format_units(MAX_UNITS, scale)},
+        )
 
 
 def format_units(units: int, scale: int) -> str:

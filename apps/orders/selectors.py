@@ -10,6 +10,7 @@ from django.db.models import Q, QuerySet
 
 from apps.orders.errors import OrderNotFound
 from apps.orders.models import LIVE_STATUSES, Order, Trade
+from apps.orders.validation import CLIENT_ORDER_ID_RE
 
 
 def order_get_for_user(*, user: AbstractBaseUser, order_ref: str) -> Order:
@@ -17,7 +18,14 @@ def order_get_for_user(*, user: AbstractBaseUser, order_ref: str) -> Order:
     ORDER_NOT_FOUND for anything else, including another user's order."""
     qs = Order.objects.select_related("pair__base", "pair__quote").filter(user=user)
     if order_ref.startswith("client:"):
-        order = qs.filter(client_order_id=order_ref[len("client:") :]).first()
+        client_id = order_ref.removeprefix("client:")
+        # Text no client_order_id can be (NUL and other bytes PostgreSQL
+        # refuses included) never reaches the database.
+        order = (
+            qs.filter(client_order_id=client_id).first()
+            if CLIENT_ORDER_ID_RE.match(client_id)
+            else None
+        )
     else:
         try:
             order = qs.filter(uuid=uuid_mod.UUID(order_ref)).first()

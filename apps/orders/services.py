@@ -32,6 +32,7 @@ from apps.accounts.services import (
 from apps.apikeys.models import ApiKey
 from apps.core.bulk import insert_returning_id
 from apps.core.errors import DomainError, ErrorCode, Overloaded
+from apps.core.money import check_units
 from apps.markets.models import Pair, PairStatus
 from apps.matching import bus
 from apps.matching.adapter import book_config
@@ -260,7 +261,12 @@ def order_place(
     _check_pair_accepts(pair, CommandKind.PLACE)
     _check_queue(pair)
     which, amount = hold_for(pair, req)
-    asset_id = pair.base_id if which == "base" else pair.quote_id
+    asset = pair.base if which == "base" else pair.quote
+    # Each amount fits on its own (parse_units); price x size may not.
+    check_units(
+        amount, asset.scale, field="size" if which == "base" else "price x size"
+    )
+    asset_id = asset.pk
     hold = BalanceChange(
         user_id, asset_id, Wallet.SPOT, -amount, amount, LedgerReason.HOLD
     )

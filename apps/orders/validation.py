@@ -17,7 +17,7 @@ from apps.markets.models import Pair
 from apps.orders.errors import InvalidOrder
 from apps.orders.models import OrderType, Side, Stp, TimeInForce
 
-CLIENT_ORDER_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,36}$")
+CLIENT_ORDER_ID_RE = re.compile(r"\A[A-Za-z0-9_-]{1,36}\Z")
 
 
 @dataclass(frozen=True, slots=True)

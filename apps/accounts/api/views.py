@@ -50,6 +50,7 @@ class TransferCreateView(SignedAPIView):
         ErrorCode.ACCOUNT_INSUFFICIENT_FUNDS,
         ErrorCode.VALIDATION_INVALID_DECIMAL,
         ErrorCode.VALIDATION_TOO_MANY_DECIMALS,
+        ErrorCode.VALIDATION_OUT_OF_RANGE,
     )
 
     @extend_schema(
@@ -94,6 +95,7 @@ class WithdrawalCreateView(SignedAPIView):
         ErrorCode.ACCOUNT_INSUFFICIENT_FUNDS,
         ErrorCode.VALIDATION_INVALID_DECIMAL,
         ErrorCode.VALIDATION_TOO_MANY_DECIMALS,
+        ErrorCode.VALIDATION_OUT_OF_RANGE,
     )
 
     @extend_schema(

@@ -78,7 +78,8 @@ class _WeightedAPIView(APIView):
     def _weight(self, request: Request) -> int:
         try:
             weight = int(self.get_rate_weight(request))
-        except DomainError:
+        except (DomainError, ValueError):  # must not raise: see get_rate_weight
+            log.warning("%s.get_rate_weight raised", type(self).__name__, exc_info=True)
             weight = self.rate_weight
         return max(0, weight)
 

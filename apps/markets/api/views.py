@@ -174,12 +174,16 @@ class PublicTradeListView(PublicAPIView):
     rate_weight_description = "1 for limit <= 100, 5 above."
 
     def get_rate_weight(self, request: Request) -> int:
-        limit = request.query_params.get("limit", "")
-        return (
-            5
-            if limit.isascii() and limit.isdigit() and 100 < int(limit) <= MAX_TRADES
-            else 1
-        )
+        try:
+            limit = parse_count(
+                request.query_params.get("limit"),
+                field="limit",
+                default=DEFAULT_TRADES,
+                maximum=MAX_TRADES,
+            )
+        except ValidationFailed:  # refused in the handler; costs the default
+            return self.rate_weight
+        return 5 if limit > 100 else 1
 
     @extend_schema(
         operation_id="trade_list_public",

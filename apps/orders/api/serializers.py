@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.core.money import format_units
+from apps.core.money import MAX_UNITS, format_units
 from apps.markets.models import Pair
 from apps.orders.models import (
     Order,
@@ -296,22 +296,28 @@ class CancelAllAfterOutputSerializer(serializers.Serializer):
     server_time = serializers.IntegerField()
 
 
+MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last a datetime holds
+
+
 class OrderListQuerySerializer(serializers.Serializer):
     pair = serializers.CharField(required=False, max_length=32)
     status = serializers.ChoiceField(
         choices=["live", *OrderStatus.values], required=False
     )
     since = serializers.IntegerField(
-        required=False, min_value=0, help_text="Unix ms, inclusive."
+        required=False, min_value=0, max_value=MAX_MS, help_text="Unix ms, inclusive."
     )
     until = serializers.IntegerField(
-        required=False, min_value=0, help_text="Unix ms, exclusive."
+        required=False, min_value=0, max_value=MAX_MS, help_text="Unix ms, exclusive."
     )
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=500, default=100
     )
     cursor = serializers.IntegerField(
-        required=False, min_value=1, help_text="next_cursor of the previous page."
+        required=False,
+        min_value=1,
+        max_value=MAX_UNITS,
+        help_text="next_cursor of the previous page.",
     )
 
 
@@ -321,4 +327,4 @@ class FillListQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=500, default=100
     )
-    cursor = serializers.IntegerField(required=False, min_value=1)
+    cursor = serializers.IntegerField(required=False, min_value=1, max_value=MAX_UNITS)
