@@ -96,3 +96,47 @@ def test_docs_page_works_offline(client):
     for asset in assets:
         served = client.get(asset)
         assert served.status_code == 200, asset
+
+
+def test_optionally_signed_orderbook_lists_the_signing_errors(spec):
+    get = spec["paths"]["/v1/orderbook/{pair}"]["get"]
+    assert {} in get["security"]  # public, and may be signed
+    responses = get["responses"]
+    assert {"401", "403"} <= set(responses)
+    unauthorised = responses["401"]["content"]["application/json"]["examples"]
+    forbidden = responses["403"]["content"]["application/json"]["examples"]
+    assert "AUTH_INVALID_SIGNATURE" in unauthorised
+    assert "`AUTH_INVALID_SIGNATURE`" in responses["401"]["description"]
+    assert "PERMISSION_IP_NOT_ALLOWED" in forbidden
+    assert "`PERMISSION_IP_NOT_ALLOWED`" in responses["403"]["description"]
+
+
+def test_public_only_operations_list_no_signing_errors(spec):
+    responses = spec["paths"]["/v1/markets"]["get"]["responses"]
+    assert not {"401", "403"} & set(responses)
+
+
+def test_order_placement_describes_each_success_status(spec):
+    responses = spec["paths"]["/v1/orders"]["post"]["responses"]
+    replayed = responses["200"]
+    assert replayed["description"].startswith(
+        "The original order: this client_order_id was already used for the same order"
+    )
+    header = replayed["headers"]["Idempotent-Replayed"]
+    assert header["schema"] == {"type": "string", "enum": ["true"]}
+    assert "processed by the matcher" in responses["201"]["description"]
+    pending = responses["202"]["description"]
+    assert pending.startswith("Durably accepted, still pending")
+    assert "deadline" in pending and "response_type=ack" in pending
+    assert "headers" not in responses["201"] and "headers" not in responses["202"]
+    post = spec["paths"]["/v1/orders"]["post"]
+    assert "Idempotent-Replayed" not in {p["name"] for p in post.get("parameters", [])}
+    for code in ("200", "201", "202"):
+        body = responses[code]["content"]["application/json"]["schema"]
+        assert body == {"$ref": "#/components/schemas/OrderOutput"}, code
+    # The examples survive the descriptions: the 201 body, the request bodies.
+    assert "PartlyFilled" in responses["201"]["content"]["application/json"]["examples"]
+    requests = post["requestBody"]["content"]
+    assert {"LimitBuy", "MarketBuyByFunds", "StopLimitSell"} <= set(
+        requests["application/json"]["examples"]
+    )

@@ -35,6 +35,10 @@ SECURITY_SCHEMES: dict[str, tuple[str, str]] = {
 }
 
 
+# The security scheme an operation lists when a request to it may be signed.
+SIGNATURE_SCHEME = "ApiSignature"
+
+
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     """The four headers that together authenticate a signed request (AND)."""
 
@@ -89,7 +93,11 @@ class ExchangeAutoSchema(AutoSchema):
             return operation
         responses = operation.setdefault("responses", {})
         ref = self.resolve_serializer(ErrorBodySerializer, "response").ref
-        for status, codes in sorted(error_codes_for(self.view, self.method).items()):
+        # A request that may be signed (auth=[{}, {...}] on an optionally signed
+        # view) goes through every signing check, so it answers their errors too.
+        signed = any(SIGNATURE_SCHEME in req for req in operation.get("security", []))
+        errors = error_codes_for(self.view, self.method, signed=signed)
+        for status, codes in sorted(errors.items()):
             responses.setdefault(
                 str(status),
                 {
@@ -119,13 +127,17 @@ SIGNED_ERRORS = tuple(
 )
 
 
-def error_codes_for(view: Any, method: str) -> dict[int, list[str]]:
+def error_codes_for(
+    view: Any, method: str, *, signed: bool = False
+) -> dict[int, list[str]]:
     """The codes an operation can answer, grouped by HTTP status: the common
-    ones, the signing ones for signed views, and the view's ``error_codes``."""
+    ones, the signing ones for a ``SignedAPIView`` or when ``signed`` (an
+    operation whose security lists the signature, e.g. optionally signed), and
+    the view's ``error_codes``."""
     from apps.core.api.base import SignedAPIView
 
     codes: list[ErrorCode] = list(COMMON_ERRORS)
-    if isinstance(view, SignedAPIView):
+    if signed or isinstance(view, SignedAPIView):
         codes += SIGNED_ERRORS
     extra = getattr(view, "error_codes", ())
     if isinstance(extra, dict):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,6 +20,17 @@ from apps.orders.validation import order_request_from_wire
 
 ORDER_ID = OpenApiParameter(
     "order_id", str, "path", description="The order id, or client:<client_order_id>."
+)
+
+IDEMPOTENT_REPLAYED = OpenApiParameter(
+    "Idempotent-Replayed",
+    str,
+    OpenApiParameter.HEADER,
+    enum=["true"],
+    required=True,
+    response=[200],
+    description="true: the body replays the order first placed with this "
+    "client_order_id.",
 )
 
 
@@ -42,6 +53,7 @@ class OrderListCreateView(SignedAPIView):
             ErrorCode.VALIDATION_MALFORMED_JSON,
             ErrorCode.VALIDATION_INVALID_DECIMAL,
             ErrorCode.VALIDATION_TOO_MANY_DECIMALS,
+            ErrorCode.VALIDATION_OUT_OF_RANGE,
             ErrorCode.ORDER_PRICE_OFF_TICK,
             ErrorCode.ORDER_SIZE_OFF_LOT,
             ErrorCode.ORDER_SIZE_TOO_SMALL,
@@ -65,10 +77,24 @@ class OrderListCreateView(SignedAPIView):
         operation_id="order_place",
         tags=["orders"],
         request=s.OrderPlaceInputSerializer,
+        parameters=[IDEMPOTENT_REPLAYED],
         responses={
-            200: s.OrderOutputSerializer,
-            201: s.OrderOutputSerializer,
-            202: s.OrderOutputSerializer,
+            200: OpenApiResponse(
+                s.OrderOutputSerializer,
+                description="The original order: this client_order_id was already "
+                "used for the same order. Nothing new was placed or held.",
+            ),
+            201: OpenApiResponse(
+                s.OrderOutputSerializer,
+                description="Placed and processed by the matcher: the order as it "
+                "stands after matching (with its fills when response_type=full).",
+            ),
+            202: OpenApiResponse(
+                s.OrderOutputSerializer,
+                description="Durably accepted, still pending: the matcher had not "
+                "answered within the deadline, or response_type=ack. Poll GET "
+                "/v1/orders/{order_id} for the outcome.",
+            ),
         },
         examples=ORDER_PLACE_EXAMPLES,
     )
