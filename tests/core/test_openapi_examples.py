@@ -62,3 +62,53 @@ def test_the_order_response_example_is_what_its_scenario_returns(
     assert _stable(real) == _stable(documented)
     assert set(real) == set(documented)
     assert set(real["fills"][0]) == set(documented["fills"][0])
+
+
+def _shape(value):
+    """The structure of a JSON value: keys and element shapes, not values."""
+    if isinstance(value, dict):
+        return {k: _shape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_shape(v) for v in value[:1]]
+    return type(value).__name__ if value is not None else "null"
+
+
+def test_every_documented_answer_has_the_shape_of_the_real_one(
+    client, spec, funded, alice, bob, matcher
+):
+    """The scenario of the examples (apps/markets/api/examples.py): bob's asks
+    at 63,000 and 63,010.50, alice's bid at 62,990, then her example buy."""
+    key = ApiKeyFactory(user=alice, scope="trade")
+    place(bob, funded, side="sell", price="63000", size="0.004")
+    place(bob, funded, side="sell", price="63010.5", size="0.25")
+    place(alice, funded, side="buy", price="62990", size="0.5")
+    matcher()
+    signed(client, key, "POST", "/v1/orders", {**LIMIT_BUY, "response_type": "ack"})
+    matcher()
+    real = {
+        "market_list": client.get("/v1/markets"),
+        "ticker_get": client.get("/v1/ticker/BTC-USD"),
+        "orderbook_get": client.get("/v1/orderbook/BTC-USD?depth=3"),
+        "trade_list_public": client.get("/v1/trades/BTC-USD?limit=2"),
+        "account_balances": signed(client, key, "GET", "/v1/account/balances"),
+        "fill_list": signed(client, key, "GET", "/v1/fills?limit=1"),
+    }
+    documented = {
+        op["operationId"]: op["responses"]["200"]["content"]["application/json"]
+        for item in spec["paths"].values()
+        for op in item.values()
+        if op["operationId"] in real
+    }
+    assert set(documented) == set(real)
+    for operation, response in real.items():
+        examples = documented[operation].get("examples")
+        assert examples, f"{operation} has no example"
+        (example,) = examples.values()
+        body = response.json()
+        assert _shape(example["value"]) == _shape(body), operation
+        if operation in ("market_list", "orderbook_get", "account_balances"):
+            # Nothing in these depends on the clock: the values match too.
+            stable = {k: v for k, v in body.items() if k != "server_time"}
+            assert {
+                k: v for k, v in example["value"].items() if k != "server_time"
+            } == stable, operation

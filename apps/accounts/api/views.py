@@ -9,6 +9,7 @@ from rest_framework.response import Response
 
 from apps.accounts import selectors
 from apps.accounts.api import serializers as s
+from apps.accounts.api.examples import BALANCES
 from apps.accounts.services import balance_transfer
 from apps.accounts.withdrawals import withdrawal_request
 from apps.core.api.base import SignedAPIView
@@ -33,6 +34,7 @@ class BalanceListView(SignedAPIView):
         operation_id="account_balances",
         tags=["account"],
         responses=s.BalancesOutputSerializer,
+        examples=BALANCES,
     )
     def get(self, request: Request) -> Response:
         wallets = selectors.balances_by_wallet(user_id=request.user.pk)

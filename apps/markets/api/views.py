@@ -17,6 +17,7 @@ from apps.core.api.schema import SECURITY_SCHEMES
 from apps.core.errors import ErrorCode, ValidationFailed
 from apps.core.middleware import now_ms
 from apps.markets import selectors
+from apps.markets.api import examples
 from apps.markets.api import serializers as s
 from exchange.client import signing
 
@@ -85,6 +86,7 @@ class MarketListView(PublicAPIView):
         operation_id="market_list",
         tags=["markets"],
         responses=s.MarketListOutputSerializer,
+        examples=examples.MARKETS,
     )
     def get(self, request: Request) -> Response:
         return Response(
@@ -103,6 +105,7 @@ class TickerView(PublicAPIView):
         tags=["markets"],
         parameters=[PAIR],
         responses=s.TickerOutputSerializer,
+        examples=examples.TICKER,
     )
     def get(self, request: Request, pair: str) -> Response:
         market = selectors.pair_get(symbol=pair)
@@ -157,6 +160,7 @@ class OrderBookView(OptionallySignedAPIView):
             ),
         ],
         responses=s.OrderBookOutputSerializer,
+        examples=examples.ORDERBOOK,
     )
     def get(self, request: Request, pair: str) -> Response:
         depth = self.depth(request)
@@ -193,6 +197,7 @@ class PublicTradeListView(PublicAPIView):
             OpenApiParameter("limit", int, description="1-1000, default 100."),
         ],
         responses=s.PublicTradeListOutputSerializer,
+        examples=examples.TRADES,
     )
     def get(self, request: Request, pair: str) -> Response:
         limit = parse_count(

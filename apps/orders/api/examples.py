@@ -58,6 +58,15 @@ PLACED = {
     ],
 }
 
+FILLS = [
+    OpenApiExample(
+        "Fills",
+        summary="Newest first; next_cursor pages on",
+        value={"fills": PLACED["fills"], "next_cursor": None},
+        response_only=True,
+    )
+]
+
 ORDER_PLACE_EXAMPLES = [
     OpenApiExample(
         "LimitBuy",

@@ -14,7 +14,7 @@ from apps.markets.selectors import pair_get, pair_get_for_trading
 from apps.matching.adapter import from_ms
 from apps.orders import selectors, services
 from apps.orders.api import serializers as s
-from apps.orders.api.examples import ORDER_PLACE_EXAMPLES
+from apps.orders.api.examples import FILLS, ORDER_PLACE_EXAMPLES
 from apps.orders.models import FINAL_STATUSES
 from apps.orders.validation import order_request_from_wire
 
@@ -275,6 +275,7 @@ class FillListView(SignedAPIView):
         tags=["orders"],
         parameters=[s.FillListQuerySerializer],
         responses=s.FillListOutputSerializer,
+        examples=FILLS,
     )
     def get(self, request: Request) -> Response:
         query = s.FillListQuerySerializer(data=request.query_params)
