@@ -49,6 +49,19 @@ class OrderStatus(models.TextChoices):
 
 LIVE_STATUSES = (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED)
 FINAL_STATUSES = (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED)
+# What the matcher changes on an order; the rest is fixed at placement.
+MATCHER_FIELDS = (
+    "status",
+    "filled_size",
+    "filled_quote",
+    "maker_quote",
+    "fee",
+    "priority",
+    "reject_reason",
+    "triggered_at",
+    "done_at",
+    "updated_at",
+)
 
 
 class Order(models.Model):

@@ -41,6 +41,7 @@ from apps.orders.errors import ClientOrderIdConflict
 from apps.orders.models import (
     FINAL_STATUSES,
     LIVE_STATUSES,
+    MATCHER_FIELDS,
     CancelAllAfter,
     CommandKind,
     Order,
@@ -449,7 +450,9 @@ def order_wait(
     )
 
     def processed() -> bool:
-        order.refresh_from_db()
+        # Only what the matcher changes: a full refresh would also drop the
+        # cached pair (and its assets), costing three more queries to answer.
+        order.refresh_from_db(fields=MATCHER_FIELDS)
         if until_final:
             return order.status in FINAL_STATUSES
         return order.status != OrderStatus.PENDING
