@@ -12,6 +12,7 @@ from apps.apikeys.api.serializers import (
     ServerTimeOutputSerializer,
 )
 from apps.core.api.base import PublicAPIView, SignedAPIView
+from apps.core.api.formats import iso_utc
 
 
 class ServerTimeView(PublicAPIView):
@@ -28,7 +29,7 @@ class ServerTimeView(PublicAPIView):
         moment = datetime.fromtimestamp(now // 1000, tz=UTC).replace(
             microsecond=(now % 1000) * 1000
         )
-        iso = moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        iso = iso_utc(moment, "milliseconds")
         return Response(
             ServerTimeOutputSerializer({"server_time": now, "iso": iso}).data
         )

@@ -8,6 +8,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.core.api.formats import iso_utc
 from apps.core.money import format_units
 from apps.markets.api.fields import NamedChoiceField
 from apps.markets.models import Pair, PairStatus
@@ -43,9 +44,7 @@ def from_unix_ms(value: int) -> datetime:
 
 def iso_ms(moment: datetime) -> str:
     """ISO 8601 in UTC with milliseconds, e.g. 2026-05-01T12:00:00.123Z."""
-    return (
-        moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+    return iso_utc(moment, "milliseconds")
 
 
 def percent_change(open_ticks: int, close_ticks: int, *, decimals: int = 2) -> str:

@@ -38,8 +38,8 @@ PLACED = {
     "status": "partially_filled",
     "reason": "",
     "triggered": False,
-    "created_at": "2026-11-26T06:34:47.743524+00:00",
-    "updated_at": "2026-11-26T06:34:47.751036+00:00",
+    "created_at": "2026-11-26T06:34:47.743524Z",
+    "updated_at": "2026-11-26T06:34:47.751036Z",
     "done_at": None,
     "fills": [
         {
@@ -53,7 +53,7 @@ PLACED = {
             "quote": "252.000000",
             "fee": "0.504000",
             "fee_asset": "USD",
-            "time": "2026-11-26T06:34:47.751036+00:00",
+            "time": "2026-11-26T06:34:47.751036Z",
         }
     ],
 }

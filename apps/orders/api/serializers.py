@@ -7,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.core.api.formats import iso_utc
 from apps.core.money import MAX_UNITS, format_units
 from apps.markets.models import Pair
 from apps.orders.models import (
@@ -171,7 +172,7 @@ class FillOutputSerializer(serializers.Serializer):
             "quote": _quote(pair, trade.quote),
             "fee": _quote(pair, trade.maker_fee if maker else trade.taker_fee),
             "fee_asset": pair.quote.code,
-            "time": trade.created_at.isoformat(),
+            "time": iso_utc(trade.created_at),
         }
 
 
@@ -237,9 +238,9 @@ class OrderOutputSerializer(serializers.Serializer):
             "status": order.status,
             "reason": order.reject_reason,
             "triggered": order.triggered_at is not None,
-            "created_at": order.created_at.isoformat(),
-            "updated_at": order.updated_at.isoformat(),
-            "done_at": order.done_at.isoformat() if order.done_at else None,
+            "created_at": iso_utc(order.created_at),
+            "updated_at": iso_utc(order.updated_at),
+            "done_at": iso_utc(order.done_at) if order.done_at else None,
         }
         fills = self.context.get("fills")
         if fills is not None:

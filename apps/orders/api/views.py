@@ -7,6 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api.base import SignedAPIView
+from apps.core.api.formats import iso_utc
 from apps.core.api.pagination import page_by_id
 from apps.core.errors import ErrorCode
 from apps.core.middleware import now_ms
@@ -254,7 +255,7 @@ class CancelAllAfterView(SignedAPIView):
         return Response(
             {
                 "armed": timer is not None,
-                "deadline": timer.deadline.isoformat() if timer else None,
+                "deadline": iso_utc(timer.deadline) if timer else None,
                 "server_time": now_ms(),
             }
         )

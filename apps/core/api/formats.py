@@ -1,0 +1,12 @@
+"""How values other than amounts look on the wire."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def iso_utc(moment: datetime, timespec: str = "microseconds") -> str:
+    """ISO 8601 in UTC ending in ``Z``, the one form of every timestamp on the
+    wire (DRF's DateTimeField writes the same), e.g. 2026-05-01T12:00:00.123456Z.
+    Market data uses milliseconds, matching its ``ts`` fields."""
+    return moment.astimezone(UTC).isoformat(timespec=timespec).replace("+00:00", "Z")
