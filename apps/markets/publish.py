@@ -40,15 +40,20 @@ def event_message(event: JournalEvent) -> dict[str, object]:
     }
 
 
-def publish_market_events(events: Iterable[JournalEvent]) -> None:
+async def publish_market_events_async(events: Iterable[JournalEvent]) -> None:
+    """Send each event to its pair's group, in order. Call it from one
+    long-lived event loop (the matcher's publisher thread): the Redis layer
+    keeps its connections per loop."""
     if not settings.REDIS_URL:
         return
     layer = get_channel_layer()
     if layer is None:
         return
+    for event in events:
+        await layer.group_send(market_group(event.pair_id), event_message(event))
 
-    async def send_all() -> None:
-        for event in events:
-            await layer.group_send(market_group(event.pair_id), event_message(event))
 
-    async_to_sync(send_all)()
+def publish_market_events(events: Iterable[JournalEvent]) -> None:
+    """``publish_market_events_async`` from synchronous code (a fresh loop
+    and Redis connection each call: for occasional use only)."""
+    async_to_sync(publish_market_events_async)(events)

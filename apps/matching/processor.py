@@ -10,6 +10,7 @@ of what was committed.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import queue
@@ -32,7 +33,7 @@ from apps.accounts.services import (
 from apps.core.bulk import bulk_insert, db_datetime
 from apps.core.money import format_units
 from apps.markets.models import MarketEvent, Pair, PairStatus
-from apps.markets.publish import JournalEvent, publish_market_events
+from apps.markets.publish import JournalEvent, publish_market_events_async
 from apps.matching import bus
 from apps.matching import engine as eng
 from apps.matching.adapter import (
@@ -187,11 +188,18 @@ class EventPublisher:
         self.queue.put(events)
 
     def _run(self) -> None:
-        while (events := self.queue.get()) is not None:
-            try:
-                publish_market_events(events)
-            except Exception:  # noqa: BLE001 - subscribers resync from the journal
-                log.exception("could not publish %d market events", len(events))
+        # One event loop for the thread's life: the channel layer keeps its
+        # Redis connection per loop, and async_to_sync would start a loop, a
+        # thread and a connection for every batch.
+        loop = asyncio.new_event_loop()
+        try:
+            while (events := self.queue.get()) is not None:
+                try:
+                    loop.run_until_complete(publish_market_events_async(events))
+                except Exception:  # noqa: BLE001 - subscribers resync from the journal
+                    log.exception("could not publish %d market events", len(events))
+        finally:
+            loop.close()
 
     def close(self, timeout: float = 5.0) -> None:
         if self.thread is not None:
