@@ -17,6 +17,7 @@ costs latency, never an order.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 
@@ -30,6 +31,7 @@ def wake_channel(pair_id: int) -> str:
 
 
 RESULT_TTL_S = 30
+log = logging.getLogger(__name__)
 
 
 def _redis():  # type: ignore[no-untyped-def]
@@ -58,10 +60,16 @@ def wake_matcher(pair_id: int) -> None:
 
 
 def _push_wake(pair_id: int) -> None:
-    pipe = _redis().pipeline(transaction=False)
-    pipe.rpush(wake_key(pair_id), 1)
-    pipe.ltrim(wake_key(pair_id), -1, -1)
-    pipe.execute()
+    # Runs after the command committed: an error here must not fail the
+    # request (the order is placed; a retry would place another). The
+    # matcher's polling picks the command up.
+    try:
+        pipe = _redis().pipeline(transaction=False)
+        pipe.rpush(wake_key(pair_id), 1)
+        pipe.ltrim(wake_key(pair_id), -1, -1)
+        pipe.execute()
+    except Exception:  # noqa: BLE001 - a hint only
+        log.warning("could not wake the matcher of pair %s", pair_id, exc_info=True)
 
 
 def publish_results(order_ids: Iterable[int]) -> None:
@@ -71,11 +79,14 @@ def publish_results(order_ids: Iterable[int]) -> None:
     ids = list(order_ids)
     if not ids:
         return
-    pipe = _redis().pipeline(transaction=False)
-    for order_id in ids:
-        pipe.rpush(result_key(order_id), 1)
-        pipe.expire(result_key(order_id), RESULT_TTL_S)
-    pipe.execute()
+    try:
+        pipe = _redis().pipeline(transaction=False)
+        for order_id in ids:
+            pipe.rpush(result_key(order_id), 1)
+            pipe.expire(result_key(order_id), RESULT_TTL_S)
+        pipe.execute()
+    except Exception:  # noqa: BLE001 - waiters fall back to reading the rows
+        log.warning("could not publish %d results", len(ids), exc_info=True)
 
 
 def wait_for(order_id: int, is_done: Callable[[], bool], timeout_s: float) -> bool:
@@ -91,9 +102,13 @@ def wait_for(order_id: int, is_done: Callable[[], bool], timeout_s: float) -> bo
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return is_done()
-            popped = _redis().blpop(
-                [result_key(order_id)], timeout=max(remaining, 0.01)
-            )
+            try:
+                popped = _redis().blpop(
+                    [result_key(order_id)], timeout=max(remaining, 0.01)
+                )
+            except Exception:  # noqa: BLE001 - poll the database instead
+                log.warning("result wait via Redis failed; polling", exc_info=True)
+                break
             if popped is None:
                 return is_done()
             if is_done():

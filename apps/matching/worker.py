@@ -188,6 +188,7 @@ class _Waker:
 
     def __init__(self, locks: Any, pair_ids: list[int]) -> None:
         self.keys = [bus.wake_key(p) for p in pair_ids]
+        self.warned_at = -1e9
         self.pg = (
             locks.conn
             if isinstance(locks, PostgresLocks) and not settings.REDIS_URL
@@ -199,9 +200,16 @@ class _Waker:
 
     def wait(self, timeout: float) -> None:
         if settings.REDIS_URL:
-            redis = bus._redis()
-            if redis.blpop(self.keys, timeout=timeout):
-                redis.delete(*self.keys)
+            try:
+                redis = bus._redis()
+                if redis.blpop(self.keys, timeout=timeout):
+                    redis.delete(*self.keys)
+            except Exception:  # noqa: BLE001 - wake-ups are hints: poll meanwhile
+                now = time.monotonic()
+                if now - self.warned_at > 60:
+                    log.warning("wake-ups via Redis failed; polling", exc_info=True)
+                    self.warned_at = now
+                time.sleep(timeout)
         elif self.pg is not None:
             for _ in self.pg.notifies(timeout=timeout, stop_after=1):
                 pass
