@@ -22,4 +22,5 @@ class HealthView(APIView):
         return Response(
             {"status": "ok" if ok else "degraded", "checks": checks},
             status=200 if ok else 503,
+            headers={} if ok else {"Retry-After": "5"},
         )
