@@ -33,7 +33,8 @@ from apps.accounts.models import (
     Wallet,
 )
 from apps.core.bulk import bulk_insert, db_datetime, insert_returning_id
-from apps.core.errors import ValidationFailed
+from apps.core.errors import DomainError, ErrorCode, ValidationFailed
+from apps.core.money import MAX_UNITS
 from apps.markets.models import Asset
 
 BalanceKey = tuple[int, int, str]  # (user_id, asset_id, wallet)
@@ -180,6 +181,12 @@ def balances_apply_in_transaction(
             raise InsufficientFunds(
                 details={"asset_id": change.asset_id, "wallet": change.wallet}
             )
+        if row.available > MAX_UNITS or row.held > MAX_UNITS:
+            raise DomainError(
+                "The balance would exceed what the exchange stores.",
+                code=ErrorCode.VALIDATION_OUT_OF_RANGE,
+                details={"asset_id": change.asset_id, "wallet": change.wallet},
+            )
         entries.append(_ledger_row(change, row.available, row.held, now))
     _write_rows(list(rows.values()), now)
     bulk_insert(LedgerEntry, LEDGER_COLUMNS, entries)
@@ -238,7 +245,9 @@ def _apply_single(change: BalanceChange) -> Balance | None:
     The row lock is the UPDATE's own; the CHECK constraints refuse a negative
     result (mapped to InsufficientFunds). Half the round trips of SELECT FOR
     UPDATE + UPDATE on the API's hot path (one hold per order). Returns None
-    when the row does not exist yet (the general path creates it).
+    when the row does not exist yet (the general path creates it) or when the
+    result would pass BIGINT (the general path refuses it; NUMERIC here, as
+    SQLite would silently turn an overflowing sum into a float).
     """
     table = Balance._meta.db_table
     try:
@@ -248,6 +257,8 @@ def _apply_single(change: BalanceChange) -> Balance | None:
             cursor.execute(
                 f"UPDATE {table} SET available = available + %s, held = held + %s, "
                 "updated_at = %s WHERE user_id = %s AND asset_id = %s AND wallet = %s "
+                "AND CAST(available AS NUMERIC) + %s <= %s "
+                "AND CAST(held AS NUMERIC) + %s <= %s "
                 "RETURNING id, available, held",
                 [
                     change.d_available,
@@ -256,6 +267,10 @@ def _apply_single(change: BalanceChange) -> Balance | None:
                     change.user_id,
                     change.asset_id,
                     change.wallet,
+                    change.d_available,
+                    MAX_UNITS,
+                    change.d_held,
+                    MAX_UNITS,
                 ],
             )
             row = cursor.fetchone()

@@ -32,7 +32,7 @@ from apps.accounts.services import (
 from apps.apikeys.models import ApiKey
 from apps.core.bulk import insert_returning_id
 from apps.core.errors import DomainError, ErrorCode, Overloaded
-from apps.core.money import check_units
+from apps.core.money import MAX_UNITS, check_units
 from apps.markets.models import Pair, PairStatus
 from apps.matching import bus
 from apps.matching.adapter import book_config
@@ -272,8 +272,11 @@ def order_place(
         user_id, asset_id, Wallet.SPOT, -amount, amount, LedgerReason.HOLD
     )
     try:
-        if _one_statement():
-            return PlaceResult(_place_pg(user_id, pair, req, hold, api_key), False)
+        placed = (
+            _place_pg(user_id, pair, req, hold, api_key) if _one_statement() else None
+        )
+        if placed is not None:
+            return PlaceResult(placed, False)
         with transaction.atomic():
             order = _insert_order(user_id, pair, req, amount, api_key)
             balances_apply_in_transaction(
@@ -341,8 +344,10 @@ def _place_pg_sql(notify: bool) -> str:
         f"WITH b AS (UPDATE {q(Balance._meta.db_table)} "
         "SET available = available + %s, held = held + %s, updated_at = %s "
         "WHERE user_id = %s AND asset_id = %s AND wallet = %s "
+        "AND CAST(held AS NUMERIC) + %s <= %s "
         "RETURNING available, held), "
-        # No balance row: b is empty and nothing below is written.
+        # No balance row, or a held amount past BIGINT: b is empty, nothing
+        # below is written, and the caller takes the general path.
         f"o AS (INSERT INTO {q(Order._meta.db_table)} "
         f"({', '.join(q(c) for c in order_cols)}) "
         f"SELECT {', '.join(_cast(Order, c) for c in order_cols)} FROM b "
@@ -366,7 +371,7 @@ def _place_pg(
     req: OrderRequest,
     hold: BalanceChange,
     api_key: ApiKey | None,
-) -> Order:
+) -> Order | None:
     """PostgreSQL hot path of ``order_place``: the hold (balance and ledger
     entry), the order and its command in ONE statement, which is one
     transaction and one round trip where the general path takes six (BEGIN,
@@ -383,6 +388,8 @@ def _place_pg(
         hold.user_id,
         hold.asset_id,
         hold.wallet,
+        hold.d_held,
+        MAX_UNITS,
         *_order_values(order),
         hold.user_id,  # the ledger entry: LEDGER_COLUMNS less those from b, o
         hold.asset_id,
@@ -408,10 +415,10 @@ def _place_pg(
     except IntegrityError as exc:
         raise_if_overdrawn(exc, hold)
         raise
-    if row is None:  # no balance row for the asset: nothing to hold from
-        raise InsufficientFunds(
-            details={"asset_id": hold.asset_id, "wallet": hold.wallet}
-        )
+    if row is None:
+        # Nothing was written. The general path gives the exact answer: no
+        # balance row (insufficient funds) or a balance past BIGINT.
+        return None
     if not notify:
         bus.wake_matcher(pair.pk)  # Redis, after commit
     return _saved(order, row[0])

@@ -14,10 +14,12 @@ from apps.accounts.services import (
     balance_release,
     balance_transfer,
     balance_withdraw,
+    balances_apply,
     raise_if_overdrawn,
 )
 from apps.apikeys.models import ApiKey
-from apps.core.errors import ValidationFailed
+from apps.core.errors import DomainError, ErrorCode, ValidationFailed
+from apps.core.money import MAX_UNITS
 from tests.helpers import run_concurrently
 
 
@@ -190,3 +192,27 @@ def test_many_concurrent_holds_sum_exactly(alice, btc, assert_ledger):
     # 40 attempts of 30 against 1,000: exactly 33 fit, nothing overdrawn.
     assert (b.available, b.held) == (10, 990)
     assert_ledger(holds=False)  # bare balance_hold: held for no order
+
+
+@pytest.mark.django_db
+def test_a_balance_never_passes_bigint(alice, bob, btc, assert_ledger):
+    """Past 2^63-1 minor units PostgreSQL would fail and SQLite would turn the
+    sum into a float: both paths refuse first, and nothing is written."""
+    balance_deposit(user=alice, asset=btc, amount=MAX_UNITS - 10)
+    with pytest.raises(DomainError) as single:
+        balance_deposit(user=alice, asset=btc, amount=11)
+    assert single.value.code == ErrorCode.VALIDATION_OUT_OF_RANGE
+    with pytest.raises(DomainError) as several:
+        balances_apply(
+            changes=[
+                BalanceChange(bob.pk, btc.pk, Wallet.SPOT, 5, 0, "deposit"),
+                BalanceChange(alice.pk, btc.pk, Wallet.SPOT, 11, 0, "deposit"),
+            ]
+        )
+    assert several.value.code == ErrorCode.VALIDATION_OUT_OF_RANGE
+    row = Balance.objects.get(user=alice, asset=btc)
+    assert (row.available, type(row.available)) == (MAX_UNITS - 10, int)
+    assert not Balance.objects.filter(user=bob, available__gt=0).exists()
+    balance_deposit(user=alice, asset=btc, amount=10)  # exactly the maximum fits
+    assert Balance.objects.get(user=alice, asset=btc).available == MAX_UNITS
+    assert_ledger(holds=False)

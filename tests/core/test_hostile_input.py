@@ -137,3 +137,21 @@ def test_a_500_carries_the_rate_limit_headers(client):
     response = client.get("/v1/boom")
     assert response.status_code == 500
     assert "X-RateLimit-Limit" in response.headers
+
+
+def test_a_hold_past_bigint_is_out_of_range_on_every_path(
+    client, funded, alice, key, monkeypatch
+):
+    """Only reachable by an operator's absurd deposits: the one-statement path
+    writes nothing and hands over to the general path, which refuses."""
+    from apps.accounts.models import Balance
+    from apps.core.money import MAX_UNITS
+
+    Balance.objects.filter(user=alice, asset=funded.quote).update(
+        available=MAX_UNITS, held=MAX_UNITS - 1
+    )
+    body = {**ORDER, "size": "0.01"}
+    response = signed(client, key, "POST", "/v1/orders", body)
+    assert response.status_code == 400
+    assert error_code(response) == "VALIDATION_OUT_OF_RANGE"
+    assert not Order.objects.filter(user=alice).exists()
