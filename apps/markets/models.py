@@ -13,6 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from apps.core.money import format_units
+
 
 class Asset(models.Model):
     code = models.CharField(max_length=16, unique=True)
@@ -102,6 +104,14 @@ class Pair(models.Model):
     def quote_per_tick_lot(self) -> int:
         """Quote minor units of one tick of price times one lot of size."""
         return self.tick_size * self.lot_size // 10**self.base.scale
+
+    def format_price(self, ticks: int) -> str:
+        """A price in ticks as the quote's decimal string, e.g. "63000.010000"."""
+        return format_units(ticks * self.tick_size, self.quote.scale)
+
+    def format_size(self, lots: int) -> str:
+        """A size in lots as the base's decimal string, e.g. "0.01000000"."""
+        return format_units(lots * self.lot_size, self.base.scale)
 
     def clean(self) -> None:
         errors: dict[str, str] = {}

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -51,9 +50,3 @@ async def publish_market_events_async(events: Iterable[JournalEvent]) -> None:
         return
     for event in events:
         await layer.group_send(market_group(event.pair_id), event_message(event))
-
-
-def publish_market_events(events: Iterable[JournalEvent]) -> None:
-    """``publish_market_events_async`` from synchronous code (a fresh loop
-    and Redis connection each call: for occasional use only)."""
-    async_to_sync(publish_market_events_async)(events)

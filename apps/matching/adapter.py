@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
+from apps.core.api.formats import unix_ms
 from apps.markets.models import Pair
 from apps.matching import engine as eng
 from apps.orders.models import Order, OrderType
@@ -32,19 +31,6 @@ def book_config(pair: Pair) -> eng.BookConfig:
     )
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-
-
-def ms(moment: datetime) -> int:
-    """Unix milliseconds of an aware datetime, exactly (no float)."""
-    return (moment - _EPOCH) // _MS
-
-
-def from_ms(value: int) -> datetime:
-    return _EPOCH + value * _MS
-
-
 def engine_hold(order: Order, pair: Pair) -> int:
     """The order's hold in engine units: quote minor units (buy) or lots (sell)."""
     return (
@@ -66,5 +52,5 @@ def place_command(order: Order, pair: Pair) -> eng.PlaceOrder:
         post_only=order.post_only,
         stp=STPS[order.stp],
         hold=engine_hold(order, pair),
-        ts=ms(order.created_at),
+        ts=unix_ms(order.created_at),
     )

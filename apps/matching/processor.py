@@ -30,8 +30,8 @@ from apps.accounts.services import (
     balances_apply_in_transaction,
     fee_user,
 )
+from apps.core.api.formats import unix_ms
 from apps.core.bulk import bulk_insert, db_datetime
-from apps.core.money import format_units
 from apps.markets.models import MarketEvent, Pair, PairStatus
 from apps.markets.publish import JournalEvent, publish_market_events_async
 from apps.matching import bus
@@ -41,7 +41,6 @@ from apps.matching.adapter import (
     STPS,
     book_config,
     engine_hold,
-    ms,
     place_command,
 )
 from apps.orders.models import (
@@ -106,7 +105,7 @@ class PairBook:
                 price=order.price,
                 remaining_size=order.size - order.filled_size,
                 hold=engine_hold(order, pair),
-                ts=ms(order.created_at),
+                ts=unix_ms(order.created_at),
                 stp=STPS[order.stp],
                 filled_size=order.filled_size,
                 taker_quote=order.filled_quote - order.maker_quote,
@@ -131,11 +130,6 @@ class PairBook:
         (self.last_book_seq, self.priority) = (last_book_seq, priority)
 
     # Wire formatting for event payloads.
-    def price_str(self, ticks: int) -> str:
-        return format_units(ticks * self.pair.tick_size, self.pair.quote.scale)
-
-    def size_str(self, lots: int) -> str:
-        return format_units(lots * self.pair.lot_size, self.pair.base.scale)
 
 
 @dataclass
@@ -349,7 +343,7 @@ class BatchProcessor:
             events = book.engine.process(place_command(order, book.pair))
         else:
             events = book.engine.process(
-                eng.CancelOrder(order.pk, order.user_id, ms(command.created_at))
+                eng.CancelOrder(order.pk, order.user_id, unix_ms(command.created_at))
             )
         batch.command_results[command.pk] = self._record(book, events, batch)
 
@@ -428,8 +422,8 @@ class BatchProcessor:
                 deltas.append(
                     [
                         str(ev.side),
-                        book.price_str(ev.price),
-                        book.size_str(ev.total_size),
+                        book.pair.format_price(ev.price),
+                        book.pair.format_size(ev.total_size),
                     ]
                 )
             elif kind is eng.CancelRejected:
@@ -513,8 +507,8 @@ class BatchProcessor:
             "trade",
             {
                 "trade_seq": book.trade_seq,
-                "price": book.price_str(t.price),
-                "size": book.size_str(t.size),
+                "price": book.pair.format_price(t.price),
+                "size": book.pair.format_size(t.size),
                 "taker_side": str(t.taker_side),
                 "ts": t.ts,
             },

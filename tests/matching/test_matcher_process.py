@@ -19,9 +19,10 @@ from django.core.management import call_command
 from django.db import connection
 
 from apps.accounts.selectors import held_problems, ledger_problems
+from apps.core.api.formats import unix_ms
 from apps.markets.models import MarketEvent, Pair
 from apps.matching import engine as eng
-from apps.matching.adapter import book_config, ms, place_command
+from apps.matching.adapter import book_config, place_command
 from apps.matching.processor import PairBook
 from apps.orders.models import Order, OrderCommand, Trade
 from apps.orders.services import order_cancel
@@ -122,7 +123,9 @@ def _reference_hash(pair: Pair) -> str:
                 continue
             engine.process(place_command(order, pair))
         else:
-            engine.process(eng.CancelOrder(order.pk, order.user_id, ms(cmd.created_at)))
+            engine.process(
+                eng.CancelOrder(order.pk, order.user_id, unix_ms(cmd.created_at))
+            )
     return engine.state_hash()
 
 

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from apps.matching.adapter import ms
+from apps.core.api.formats import unix_ms
 from apps.orders.models import CancelAllAfter, CommandKind, Order, OrderCommand
 from tests.apikeys.factories import ApiKeyFactory
 from tests.apikeys.helpers import error_code, sign_headers, signed
@@ -69,13 +69,13 @@ def listed_prices(client, key, query: str) -> list[str]:
     ("query", "prices"),
     [
         ("", ["60002", "60001", "60000"]),
-        (f"since={ms(T0) + 1000}", ["60002", "60001"]),  # inclusive
-        (f"since={ms(T0) + 1001}", ["60002"]),
-        (f"until={ms(T0) + 1000}", ["60000"]),  # exclusive
-        (f"until={ms(T0) + 1001}", ["60001", "60000"]),
-        (f"since={ms(T0) + 1000}&until={ms(T0) + 2000}", ["60001"]),
-        (f"since={ms(T0) + 2001}", []),
-        (f"until={ms(T0)}", []),
+        (f"since={unix_ms(T0) + 1000}", ["60002", "60001"]),  # inclusive
+        (f"since={unix_ms(T0) + 1001}", ["60002"]),
+        (f"until={unix_ms(T0) + 1000}", ["60000"]),  # exclusive
+        (f"until={unix_ms(T0) + 1001}", ["60001", "60000"]),
+        (f"since={unix_ms(T0) + 1000}&until={unix_ms(T0) + 2000}", ["60001"]),
+        (f"since={unix_ms(T0) + 2001}", []),
+        (f"until={unix_ms(T0)}", []),
     ],
 )
 def test_list_since_is_inclusive_and_until_exclusive_in_milliseconds(
@@ -88,7 +88,7 @@ def test_list_time_filters_combine_with_status_and_pages(
     client, read_key, orders_a_second_apart
 ):
     Order.objects.filter(pk=orders_a_second_apart[2].pk).update(status="cancelled")
-    query = f"since={ms(T0)}&until={ms(T0) + 3000}"
+    query = f"since={unix_ms(T0)}&until={unix_ms(T0) + 3000}"
     assert listed_prices(client, read_key, f"{query}&status=cancelled") == [
         "60002.000000"
     ]

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
+def unix_ms(moment: datetime) -> int:
+    """Unix milliseconds of an aware datetime, exactly (no float)."""
+    return (moment - _EPOCH) // _MS
+
+
+def from_unix_ms(value: int) -> datetime:
+    return _EPOCH + value * _MS
 
 
 def iso_utc(moment: datetime, timespec: str = "microseconds") -> str:

@@ -3,12 +3,11 @@ asset's units (prices in the quote asset, sizes in the base asset)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rest_framework import serializers
 
-from apps.core.api.formats import iso_utc
+from apps.core.api.formats import iso_utc, unix_ms
 from apps.core.money import format_units
 from apps.markets.api.fields import NamedChoiceField
 from apps.markets.models import Pair, PairStatus
@@ -17,34 +16,13 @@ from apps.orders.models import Side, Trade
 
 DecimalString = serializers.CharField  # e.g. "63000.010000"
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-
 
 def price_str(pair: Pair, ticks: int | None) -> str | None:
-    return (
-        None
-        if ticks is None
-        else format_units(ticks * pair.tick_size, pair.quote.scale)
-    )
+    return None if ticks is None else pair.format_price(ticks)
 
 
 def size_str(pair: Pair, lots: int | None) -> str | None:
-    return None if lots is None else format_units(lots * pair.lot_size, pair.base.scale)
-
-
-def unix_ms(moment: datetime) -> int:
-    """Unix milliseconds of an aware datetime, exactly (no float)."""
-    return (moment - _EPOCH) // _MS
-
-
-def from_unix_ms(value: int) -> datetime:
-    return _EPOCH + value * _MS
-
-
-def iso_ms(moment: datetime) -> str:
-    """ISO 8601 in UTC with milliseconds, e.g. 2026-05-01T12:00:00.123Z."""
-    return iso_utc(moment, "milliseconds")
+    return None if lots is None else pair.format_size(lots)
 
 
 def percent_change(open_ticks: int, close_ticks: int, *, decimals: int = 2) -> str:
@@ -225,7 +203,7 @@ class PublicTradeOutputSerializer(serializers.Serializer):
             "price": price_str(pair, trade.price),
             "size": size_str(pair, trade.size),
             "taker_side": trade.taker_side,
-            "time": iso_ms(trade.created_at),
+            "time": iso_utc(trade.created_at, "milliseconds"),
             "ts": unix_ms(trade.created_at),
         }
 

@@ -13,6 +13,7 @@ from apps.accounts.selectors import account_tier_get
 from apps.apikeys.auth import ApiKeyAuthentication
 from apps.apikeys.permissions import check_ip, check_scope
 from apps.core.api.base import PublicAPIView
+from apps.core.api.formats import from_unix_ms
 from apps.core.api.schema import SECURITY_SCHEMES
 from apps.core.errors import ErrorCode, ValidationFailed
 from apps.core.middleware import now_ms
@@ -110,7 +111,7 @@ class TickerView(PublicAPIView):
     def get(self, request: Request, pair: str) -> Response:
         market = selectors.pair_get(symbol=pair)
         server_time = now_ms()
-        stats = selectors.ticker_get(pair=market, now=s.from_unix_ms(server_time))
+        stats = selectors.ticker_get(pair=market, now=from_unix_ms(server_time))
         body = {"pair": market, "stats": stats, "server_time": server_time}
         return Response(s.TickerOutputSerializer(body).data)
 

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from apps.core.api.formats import iso_utc
 from apps.core.money import MAX_UNITS, format_units
+from apps.markets.api.serializers import price_str, size_str
 from apps.markets.models import Pair
 from apps.orders.models import (
     Order,
@@ -117,18 +118,6 @@ def _place_fields() -> dict[str, serializers.Field]:
     return dict(OrderPlaceInputSerializer().fields)
 
 
-def _price(pair: Pair, ticks: int | None) -> str | None:
-    return (
-        None
-        if ticks is None
-        else format_units(ticks * pair.tick_size, pair.quote.scale)
-    )
-
-
-def _size(pair: Pair, lots: int | None) -> str | None:
-    return None if lots is None else format_units(lots * pair.lot_size, pair.base.scale)
-
-
 def _quote(pair: Pair, units: int | None) -> str | None:
     return None if units is None else format_units(units, pair.quote.scale)
 
@@ -167,8 +156,8 @@ class FillOutputSerializer(serializers.Serializer):
             "pair": pair.symbol,
             "side": ("sell" if taker_buys else "buy") if maker else trade.taker_side,
             "liquidity": "maker" if maker else "taker",
-            "price": _price(pair, trade.price),
-            "size": _size(pair, trade.size),
+            "price": price_str(pair, trade.price),
+            "size": size_str(pair, trade.size),
             "quote": _quote(pair, trade.quote),
             "fee": _quote(pair, trade.maker_fee if maker else trade.taker_fee),
             "fee_asset": pair.quote.code,
@@ -222,14 +211,14 @@ class OrderOutputSerializer(serializers.Serializer):
             "time_in_force": order.time_in_force,
             "post_only": order.post_only,
             "stp": order.stp,
-            "price": _price(pair, order.price),
-            "stop_price": _price(pair, order.stop_price),
-            "size": _size(pair, order.size),
+            "price": price_str(pair, order.price),
+            "stop_price": price_str(pair, order.stop_price),
+            "size": size_str(pair, order.size),
             "funds": _quote(pair, order.funds),
-            "filled_size": _size(pair, order.filled_size),
+            "filled_size": size_str(pair, order.filled_size),
             "remaining_size": None
             if order.size is None
-            else _size(pair, order.size - order.filled_size),
+            else size_str(pair, order.size - order.filled_size),
             "filled_quote": _quote(pair, order.filled_quote),
             "average_price": average_price(pair, order.filled_quote, order.filled_size),
             "fee": _quote(pair, order.fee),

@@ -7,12 +7,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.core.api.base import SignedAPIView
-from apps.core.api.formats import iso_utc
+from apps.core.api.formats import from_unix_ms, iso_utc
 from apps.core.api.pagination import page_by_id
 from apps.core.errors import ErrorCode
 from apps.core.middleware import now_ms
 from apps.markets.selectors import pair_get, pair_get_for_trading
-from apps.matching.adapter import from_ms
 from apps.orders import selectors, services
 from apps.orders.api import serializers as s
 from apps.orders.api.examples import FILLS, ORDER_PLACE_EXAMPLES
@@ -133,8 +132,8 @@ class OrderListCreateView(SignedAPIView):
             user=request.user,
             pair_id=pair.pk if pair else None,
             status=q.get("status"),
-            since=from_ms(q["since"]) if "since" in q else None,
-            until=from_ms(q["until"]) if "until" in q else None,
+            since=from_unix_ms(q["since"]) if "since" in q else None,
+            until=from_unix_ms(q["until"]) if "until" in q else None,
             before_id=q.get("cursor"),
         )
         page, cursor = page_by_id(orders, q["limit"])
