@@ -48,13 +48,18 @@ def result_key(order_id: int) -> str:
     return f"matcher:result:{order_id}"
 
 
+def wakes_by_notify() -> bool:
+    """Whether wake-ups are PostgreSQL NOTIFYs (else a Redis list, or none)."""
+    return settings.IS_POSTGRES and not settings.REDIS_URL
+
+
 def wake_matcher(pair_id: int) -> None:
     """Nudge the matcher that owns ``pair_id``. Call inside the transaction
     that wrote the command (PostgreSQL delivers NOTIFY on commit) or after it."""
     if settings.REDIS_URL:
         # After commit: a matcher woken earlier would find nothing and sleep.
         transaction.on_commit(lambda: _push_wake(pair_id))
-    elif settings.IS_POSTGRES:
+    elif wakes_by_notify():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_notify(%s, '')", [wake_channel(pair_id)])
 

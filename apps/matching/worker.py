@@ -191,7 +191,7 @@ class _Waker:
         self.warned_at = -1e9
         self.pg = (
             locks.conn
-            if isinstance(locks, PostgresLocks) and not settings.REDIS_URL
+            if isinstance(locks, PostgresLocks) and bus.wakes_by_notify()
             else None
         )
         if self.pg is not None:

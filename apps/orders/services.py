@@ -402,7 +402,7 @@ def _place_pg(
         CommandKind.PLACE.value,
         now,
     ]
-    notify = not settings.REDIS_URL
+    notify = bus.wakes_by_notify()  # in the statement; else after it
     if notify:
         params.append(bus.wake_channel(pair.pk))
     # A savepoint only when called inside a transaction (tests, scripts);
