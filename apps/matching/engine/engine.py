@@ -20,7 +20,7 @@ from .events import (
     StopTriggered,
 )
 from .fees import band_limit, max_fee_bps
-from .match import EXHAUSTED, LIMIT_REACHED
+from .match import EXHAUSTED, LIMIT_REACHED, done_event
 from .reasons import DoneReason, Reason
 from .state import BookState
 from .types import (
@@ -170,7 +170,7 @@ class Engine(BookState):
             reason is EXHAUSTED and funds is not None and o.filled_size
         ):
             # Filled; a market buy by funds is filled when no lot is affordable.
-            ev.append(_done(o, _FILLED))
+            ev.append(done_event(o, _FILLED))
         elif cmd.type is _MARKET or cmd.type is _STOP:
             self._end(o, funds, reason, True, ev, now)  # market orders never rest
         elif reason is EXHAUSTED or reason is _SELF_TRADE:
@@ -214,10 +214,10 @@ class Engine(BookState):
         if accepted:
             rem = 0 if funds is not None else o.remaining
             ev.append(_new(Cancelled, (o.order_id, o.account_id, reason, rem, now)))
-            ev.append(_done(o, _CANCELLED))
+            ev.append(done_event(o, _CANCELLED))
         else:
             ev.append(_new(Rejected, (o.order_id, o.account_id, reason, now)))
-            ev.append(_done(o, _REJECTED))
+            ev.append(done_event(o, _REJECTED))
 
     def _cancel(self, cmd: CancelOrder, ev: list[Event]) -> None:
         oid = cmd.order_id
@@ -226,7 +226,7 @@ class Engine(BookState):
         if o is not None and o.account_id == acc:
             rem = self._m.cancel_resting(o)
             ev.append(_new(Cancelled, (oid, acc, Reason.USER_CANCELLED, rem, cmd.ts)))
-            ev.append(_done(o, _CANCELLED))
+            ev.append(done_event(o, _CANCELLED))
             return
         stop = self._stops.by_id.get(oid)
         if stop is not None and stop.account_id == acc:
@@ -253,19 +253,4 @@ def _accepted(cmd: PlaceOrder) -> Event:
     return _new(
         Accepted,
         (cmd.order_id, cmd.account_id, cmd.side, cmd.type, cmd.price, cmd.size, cmd.ts),
-    )
-
-
-def _done(o: Order, reason: DoneReason) -> Event:
-    return _new(
-        Done,
-        (
-            o.order_id,
-            o.account_id,
-            reason,
-            o.filled_size,
-            o.taker_quote + o.maker_quote,
-            o.fee,
-            o.hold - o.spent,
-        ),
     )

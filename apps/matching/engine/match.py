@@ -164,7 +164,7 @@ class Matcher:
                         append(
                             _new(_Cancelled, (m.order_id, t_acc, _SELF_TRADE, mr, ts))
                         )
-                        append(_done(m, _CANCELLED))
+                        append(done_event(m, _CANCELLED))
                         if t.stp is _CANCEL_OLDEST:
                             continue
                     reason = SELF_TRADE
@@ -231,7 +231,7 @@ class Matcher:
                 if q == mr:
                     dq.popleft()
                     del index[m.order_id]
-                    append(_done(m, _FILLED))
+                    append(done_event(m, _FILLED))
                 if not rem:
                     break
             if lvl.total != total_before:
@@ -249,7 +249,8 @@ class Matcher:
         return reason
 
 
-def _done(o: Order, reason: DoneReason) -> Event:
+def done_event(o: Order, reason: DoneReason) -> Event:
+    """The Done event closing ``o`` (the engine's and the matching loop's)."""
     return _new(
         Done,
         (
