@@ -65,8 +65,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     body = error_body(exc.code, exc.message, request_id, exc.details)
     headers = dict(exc.headers or {})
     if exc.status == 503:
-        # A dependency is briefly unavailable (cache, rate limiter): say when
-        # to come back, as SYSTEM_OVERLOADED does.
+        # Overloaded, or a dependency briefly unavailable (cache, rate
+        # limiter): say when to come back.
         headers.setdefault("Retry-After", "1")
     return Response(body, status=exc.status, headers=headers)
 

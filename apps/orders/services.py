@@ -92,8 +92,7 @@ def _check_queue(pair: Pair) -> None:
         raise Overloaded(
             f"{pair.symbol}'s matcher queue is full; retry shortly.",
             details={"pair": pair.symbol, "queued": queued},
-            headers={"Retry-After": "1"},
-        )
+        )  # a 503: the exception handler adds Retry-After
 
 
 def _reference_ask(pair: Pair) -> int | None:
