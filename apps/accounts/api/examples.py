@@ -3,7 +3,7 @@ tests/core/test_openapi_examples.py)."""
 
 from __future__ import annotations
 
-from apps.markets.api.examples import answer
+from apps.core.api.schema import answer_example
 
 _EMPTY = [
     {
@@ -15,7 +15,7 @@ _EMPTY = [
     {"asset": "USD", "available": "0.000000", "held": "0.000000", "total": "0.000000"},
 ]
 
-BALANCES = answer(
+BALANCES = answer_example(
     "Balances",
     "USD held by open buys; nothing in margin or earn",
     {

@@ -12,6 +12,7 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
 from apps.core.errors import ERRORS, ErrorCode
@@ -33,6 +34,11 @@ SECURITY_SCHEMES: dict[str, tuple[str, str]] = {
         "Lowercase hex HMAC-SHA256(secret, prehash); see docs/signing.md.",
     ),
 }
+
+
+def answer_example(name: str, summary: str, value: dict) -> list[OpenApiExample]:
+    """``extend_schema(examples=...)`` for one documented success answer."""
+    return [OpenApiExample(name, summary=summary, value=value, response_only=True)]
 
 
 # The security scheme an operation lists when a request to it may be signed.

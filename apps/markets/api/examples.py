@@ -5,14 +5,9 @@ really returns."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample
+from apps.core.api.schema import answer_example
 
-
-def answer(name: str, summary: str, value: dict) -> list[OpenApiExample]:
-    return [OpenApiExample(name, summary=summary, value=value, response_only=True)]
-
-
-MARKETS = answer(
+MARKETS = answer_example(
     "Markets",
     "BTC-USD's rules",
     {
@@ -34,7 +29,7 @@ MARKETS = answer(
     },
 )
 
-TICKER = answer(
+TICKER = answer_example(
     "Ticker",
     "After one trade of 0.004 BTC at 63,000",
     {
@@ -59,7 +54,7 @@ TICKER = answer(
     },
 )
 
-ORDERBOOK = answer(
+ORDERBOOK = answer_example(
     "OrderBook",
     "depth=3: [price, size] levels, best first",
     {
@@ -71,7 +66,7 @@ ORDERBOOK = answer(
     },
 )
 
-TRADES = answer(
+TRADES = answer_example(
     "Trades",
     "Newest first",
     {

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiExample
 
+from apps.core.api.schema import answer_example
+
 LIMIT_BUY = {
     "pair": "BTC-USD",
     "side": "buy",
@@ -58,14 +60,11 @@ PLACED = {
     ],
 }
 
-FILLS = [
-    OpenApiExample(
-        "Fills",
-        summary="Newest first; next_cursor pages on",
-        value={"fills": PLACED["fills"], "next_cursor": None},
-        response_only=True,
-    )
-]
+FILLS = answer_example(
+    "Fills",
+    "Newest first; next_cursor pages on",
+    {"fills": PLACED["fills"], "next_cursor": None},
+)
 
 ORDER_PLACE_EXAMPLES = [
     OpenApiExample(
