@@ -14,6 +14,14 @@ from apps.orders.validation import order_request_from_wire
 
 BTC = 10**8
 USD = 10**6
+# The quick-start's order as the API takes it: 0.01 BTC at 63,000 USD.
+LIMIT_BUY = {
+    "pair": "BTC-USD",
+    "side": "buy",
+    "type": "limit",
+    "price": "63000",
+    "size": "0.01",
+}
 
 
 def place(user, pair, **wire):

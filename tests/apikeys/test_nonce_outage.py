@@ -11,18 +11,11 @@ from apps.orders.models import Order, OrderCommand
 from exchange.client import signing
 from tests.apikeys.factories import ApiKeyFactory
 from tests.apikeys.helpers import error_code, signed
-from tests.helpers import USD, bal
+from tests.helpers import LIMIT_BUY, USD, bal
 
 pytestmark = pytest.mark.django_db
 
-LIMIT_BUY = {
-    "pair": "BTC-USD",
-    "side": "buy",
-    "type": "limit",
-    "price": "63000",
-    "size": "0.01",
-    "response_type": "ack",
-}
+ACK_BUY = {**LIMIT_BUY, "response_type": "ack"}
 
 
 @pytest.fixture
@@ -49,7 +42,7 @@ def key(alice):
 def test_a_signed_order_is_refused_with_503_and_not_placed(
     client, funded, alice, key, nonce_cache_down
 ):
-    response = signed(client, key, "POST", "/v1/orders", LIMIT_BUY)
+    response = signed(client, key, "POST", "/v1/orders", ACK_BUY)
     assert (response.status_code, error_code(response)) == (503, "SYSTEM_UNAVAILABLE")
     assert response.json()["error"]["retryable"] is True
     assert response["Retry-After"] == "1"
@@ -81,11 +74,11 @@ def test_after_the_outage_the_same_request_is_accepted_exactly_once(
     """The refused request claimed no nonce: its retry goes through, and only
     a second copy of the retry is a replay."""
     same = {"timestamp": signing.now_ms(), "nonce": "retry-nonce-1"}
-    refused = signed(client, key, "POST", "/v1/orders", LIMIT_BUY, **same)
+    refused = signed(client, key, "POST", "/v1/orders", ACK_BUY, **same)
     assert refused.status_code == 503
     nonce_cache_down()  # the outage ends
-    retry = signed(client, key, "POST", "/v1/orders", LIMIT_BUY, **same)
+    retry = signed(client, key, "POST", "/v1/orders", ACK_BUY, **same)
     assert retry.status_code == 202, retry.content
-    replay = signed(client, key, "POST", "/v1/orders", LIMIT_BUY, **same)
+    replay = signed(client, key, "POST", "/v1/orders", ACK_BUY, **same)
     assert (replay.status_code, error_code(replay)) == (401, "AUTH_NONCE_REUSED")
     assert Order.objects.count() == 1

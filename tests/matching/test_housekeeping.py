@@ -15,18 +15,11 @@ from apps.orders.models import CancelAllAfter, CommandKind, Order, OrderCommand
 from apps.orders.services import cancel_all_after_set
 from tests.apikeys.factories import ApiKeyFactory
 from tests.apikeys.helpers import signed
-from tests.helpers import place
+from tests.helpers import LIMIT_BUY, place
 
 pytestmark = pytest.mark.django_db
 
-LIMIT_BUY = {
-    "pair": "BTC-USD",
-    "side": "buy",
-    "type": "limit",
-    "price": "63000",
-    "size": "0.01",
-    "response_type": "ack",
-}
+ACK_BUY = {**LIMIT_BUY, "response_type": "ack"}
 
 
 @pytest.fixture
@@ -64,10 +57,10 @@ def test_housekeeping_cancels_the_orders_of_a_key_whose_timer_expired(
 ):
     other_key = ApiKeyFactory(user=alice, scope="trade")
     mine = [
-        signed(client, key, "POST", "/v1/orders", {**LIMIT_BUY, "price": p}).json()
+        signed(client, key, "POST", "/v1/orders", {**ACK_BUY, "price": p}).json()
         for p in ("63000", "62000")
     ]
-    signed(client, other_key, "POST", "/v1/orders", LIMIT_BUY)
+    signed(client, other_key, "POST", "/v1/orders", ACK_BUY)
     place(alice, funded, side="buy", price="61000", size="0.01")
     matcher()
     armed = signed(

@@ -10,17 +10,9 @@ from apps.orders.models import Order, OrderCommand
 from apps.orders.services import cancel_all_after_fire
 from tests.apikeys.factories import ApiKeyFactory
 from tests.apikeys.helpers import error_code, signed
-from tests.helpers import USD, bal, place, run_concurrently
+from tests.helpers import LIMIT_BUY, USD, bal, place, run_concurrently
 
 pytestmark = pytest.mark.django_db
-
-LIMIT_BUY = {
-    "pair": "BTC-USD",
-    "side": "buy",
-    "type": "limit",
-    "price": "63000",
-    "size": "0.01",
-}
 
 
 @pytest.fixture(autouse=True)

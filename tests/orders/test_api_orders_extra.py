@@ -15,17 +15,10 @@ from apps.core.api.formats import unix_ms
 from apps.orders.models import CancelAllAfter, CommandKind, Order, OrderCommand
 from tests.apikeys.factories import ApiKeyFactory
 from tests.apikeys.helpers import error_code, sign_headers, signed
-from tests.helpers import USD, bal, place
+from tests.helpers import LIMIT_BUY, USD, bal, place
 
 pytestmark = pytest.mark.django_db
 
-LIMIT_BUY = {
-    "pair": "BTC-USD",
-    "side": "buy",
-    "type": "limit",
-    "price": "63000",
-    "size": "0.01",
-}
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
 
 
