@@ -731,6 +731,8 @@ def _update_orders_pg(orders: dict[int, _OrderDelta], now: Any) -> None:
     psycopg prepares it; a VALUES list grows with the batch and is re-parsed
     every time, and joined to VALUES the planner hash-joined a scan of the
     whole orders table."""
+    if not orders:
+        return  # e.g. a batch of cancels of orders that had already filled
     table = Order._meta.db_table
     rows = [_delta_row(order_id, d) for order_id, d in orders.items()]
     columns = list(zip(*rows, strict=True))
