@@ -232,6 +232,8 @@ MATCHER_POLL_INTERVAL_MS = int(os.environ.get("MATCHER_POLL_INTERVAL_MS", "50"))
 # After a non-empty batch the matcher waits this long before taking the next,
 # so that under load batches grow instead of paying their fixed cost per order.
 MATCHER_LINGER_MS = int(os.environ.get("MATCHER_LINGER_MS", "10"))
+# How often a standby (runmatcher --wait) tries to take its pairs' locks.
+MATCHER_STANDBY_RETRY_MS = int(os.environ.get("MATCHER_STANDBY_RETRY_MS", "1000"))
 FEE_ACCOUNT_USERNAME = "exchange-fees"
 
 LOGGING = {

@@ -8,6 +8,7 @@ from apps.accounts.selectors import held_problems, ledger_problems
 from apps.accounts.services import balance_deposit
 from apps.apikeys import auth as apikey_auth
 from apps.markets import selectors as market_selectors
+from apps.matching.fencing import ownership_take
 from apps.matching.processor import BatchProcessor, PairBook
 from apps.orders import services as order_services
 from tests.apikeys.factories import ApiKeyFactory
@@ -97,7 +98,8 @@ def funded(btc_usd, alice, bob):
 @pytest.fixture
 def matcher(btc_usd):
     """An in-process matcher over BTC-USD: call it to drain the queue."""
-    book = PairBook(btc_usd)
+    epochs = ownership_take(pair_ids=[btc_usd.pk], owner="test matcher")
+    book = PairBook(btc_usd, epoch=epochs[btc_usd.pk])
     book.rebuild()
     processor = BatchProcessor({btc_usd.pk: book})
 

@@ -43,6 +43,11 @@ from apps.matching.adapter import (
     engine_hold,
     place_command,
 )
+from apps.matching.fencing import (
+    OwnershipLost,
+    consistent_snapshot,
+    ownership_prove,
+)
 from apps.orders.models import (
     CommandKind,
     Order,
@@ -62,10 +67,12 @@ DONE_STATUS = {
 
 
 class PairBook:
-    """One pair's engine plus the counters that continue the database's."""
+    """One pair's engine plus the counters that continue the database's, and
+    the owner epoch its settlements prove (0: not taken, proves nothing)."""
 
-    def __init__(self, pair: Pair) -> None:
+    def __init__(self, pair: Pair, epoch: int = 0) -> None:
         self.pair = pair
+        self.epoch = epoch
         self.engine = eng.Engine(book_config(pair))
         self.sides: dict[int, str] = {}  # live order id -> "buy" | "sell"
         self.event_seq = 0
@@ -77,9 +84,14 @@ class PairBook:
         """Load the book from the database: resting orders and untriggered
         stops in their original priority, the last price and the sequences.
 
-        Builds everything first and swaps it in at the end, so a failure
-        half-way (the database went away) leaves the previous state, which
-        the caller still treats as stale and rebuilds again."""
+        Reads one snapshot, so a batch committed meanwhile is either wholly in
+        it or not at all. Builds everything first and swaps it in at the end,
+        so a failure half-way (the database went away) leaves the previous
+        state, which the caller still treats as stale and rebuilds again."""
+        with consistent_snapshot():
+            self._load()
+
+    def _load(self) -> None:
         pair = Pair.objects.select_related("base", "quote").get(pk=self.pair.pk)
         engine = eng.Engine(book_config(pair))
         sides: dict[int, str] = {}
@@ -129,8 +141,6 @@ class PairBook:
         (self.event_seq, self.trade_seq) = (event_seq, last["seq"] if last else 0)
         (self.last_book_seq, self.priority) = (last_book_seq, priority)
 
-    # Wire formatting for event payloads.
-
 
 @dataclass
 class _OrderDelta:
@@ -154,7 +164,8 @@ class Batch:
     # (change without trade id, index into trades or -1)
     changes: list[tuple[BalanceChange, int]] = field(default_factory=list)
     events: list[JournalEvent] = field(default_factory=list)
-    command_results: dict[int, str] = field(default_factory=dict)
+    # command id -> (result, owner epoch of its pair)
+    command_results: dict[int, tuple[str, int]] = field(default_factory=dict)
 
     def order(self, order_id: int) -> _OrderDelta:
         delta = self.orders.get(order_id)
@@ -255,9 +266,14 @@ class BatchProcessor:
         batch = Batch()
         try:
             for command in commands:
-                self._apply(command, pairs[command.pair_id]["status"], batch)
+                result = self._apply(command, pairs[command.pair_id]["status"], batch)
+                epoch = self.books[command.pair_id].epoch
+                batch.command_results[command.pk] = (result, epoch)
             with transaction.atomic():
                 self._persist(batch)
+        except OwnershipLost:
+            self.stale = True
+            raise  # another matcher owns a pair now: stop writing at once
         except Exception as exc:
             self.stale = True
             log.exception(
@@ -279,6 +295,9 @@ class BatchProcessor:
         )
         return len(commands)
 
+    def epochs(self) -> dict[int, int]:
+        return {pk: book.epoch for pk, book in self.books.items()}
+
     def rebuild_all(self) -> None:
         for book in self.books.values():
             book.rebuild()
@@ -295,6 +314,7 @@ class BatchProcessor:
             command.order_id,
         )
         with transaction.atomic():
+            ownership_prove(self.epochs())
             order = Order.objects.select_for_update().get(pk=command.order_id)
             if (
                 command.kind == CommandKind.PLACE
@@ -323,29 +343,33 @@ class BatchProcessor:
                 )
             OrderCommand.objects.filter(
                 pk=command.pk, processed_at__isnull=True
-            ).update(processed_at=timezone.now(), result="failed")
+            ).update(
+                processed_at=timezone.now(),
+                result="failed",
+                epoch=self.books[command.pair_id].epoch,
+            )
         bus.publish_results([command.order_id])
         self.failures = 0
 
     # ------------------------------------------------------------- apply
-    def _apply(self, command: OrderCommand, status: str, batch: Batch) -> None:
+    def _apply(self, command: OrderCommand, status: str, batch: Batch) -> str:
+        """Apply one command to its book and fold the outcome into the batch;
+        returns the command's result."""
         book = self.books[command.pair_id]
         order = command.order
         if command.kind == CommandKind.PLACE:
             if order.status != OrderStatus.PENDING:
-                batch.command_results[command.pk] = "duplicate"
-                return
+                return "duplicate"
             if status != PairStatus.TRADING:
                 self._reject_unplaced(book, order, f"market_{status}", batch)
-                batch.command_results[command.pk] = "rejected"
-                return
+                return "rejected"
             book.sides[order.pk] = order.side
             events = book.engine.process(place_command(order, book.pair))
         else:
             events = book.engine.process(
                 eng.CancelOrder(order.pk, order.user_id, unix_ms(command.created_at))
             )
-        batch.command_results[command.pk] = self._record(book, events, batch)
+        return self._record(book, events, batch)
 
     def _reject_unplaced(
         self, book: PairBook, order: Order, reason: str, batch: Batch
@@ -530,6 +554,10 @@ class BatchProcessor:
 
     # ----------------------------------------------------------- persist
     def _persist(self, batch: Batch) -> None:
+        # First: the proof that this matcher still owns every pair it writes,
+        # holding their epoch rows until commit (apps/matching/fencing.py).
+        epochs = self.epochs()
+        ownership_prove(epochs)
         now = timezone.now()
         trade_ids = _insert_trades(batch.trades, now)
         _update_orders(batch.orders, now)
@@ -546,13 +574,13 @@ class BatchProcessor:
                 for e in batch.events
             ],
         )
-        by_result: dict[str, list[int]] = {}
-        for command_id, result in batch.command_results.items():
-            by_result.setdefault(result, []).append(command_id)
-        for result, ids in by_result.items():
+        by_result: dict[tuple[str, int], list[int]] = {}
+        for command_id, result_epoch in batch.command_results.items():
+            by_result.setdefault(result_epoch, []).append(command_id)
+        for (result, epoch), ids in by_result.items():
             marked = OrderCommand.objects.filter(
                 pk__in=ids, processed_at__isnull=True
-            ).update(processed_at=now, result=result)
+            ).update(processed_at=now, result=result, epoch=epoch)
             if marked != len(ids):
                 # Someone else processed these: this matcher lost its pair.
                 raise eng.InvariantError(

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
+import random
 import signal
-import socket
 import time
 from typing import Any
 
@@ -21,7 +20,8 @@ from django.utils import timezone
 
 from apps.markets.models import Pair
 from apps.matching import bus
-from apps.matching.locks import PairOwned, PostgresLocks, make_locks
+from apps.matching.fencing import OwnershipLost, ownership_take
+from apps.matching.locks import PairOwned, PostgresLocks, make_locks, this_matcher
 from apps.matching.models import MatcherHeartbeat
 from apps.matching.processor import BatchProcessor, PairBook
 from apps.orders.services import cancel_all_after_fire
@@ -46,7 +46,7 @@ class Matcher:
             poll_ms if poll_ms is not None else settings.MATCHER_POLL_INTERVAL_MS
         ) / 1000
         self.stopping = False
-        self.owner = f"{socket.gethostname()}:{os.getpid()}"
+        self.owner = this_matcher()
         self.locks = make_locks()
         self.books: dict[int, PairBook] = {}
         self.processed = 0
@@ -65,19 +65,42 @@ class Matcher:
         return pairs
 
     def acquire(self) -> None:
-        for pair in self.pairs():
-            while not self.locks.try_lock(pair.pk):
-                pid = self.locks.owner_pid(pair.pk)
-                if not self.wait_for_lock:
-                    raise PairOwned(
-                        f"pair {pair.symbol} is owned by another matcher (pid {pid}); "
-                        "stop it first or run with --wait"
-                    )
+        """Take every pair's lock or none: a standby (``--wait``) holds no
+        lock while any of its pairs is owned elsewhere, so it never keeps a
+        free pair from a matcher that could run it. Then become the fenced
+        owner (a new epoch per pair) before anything reads the books."""
+        pairs = self.pairs()
+        retry_s = settings.MATCHER_STANDBY_RETRY_MS / 1000
+        waiting_for = ""
+        while (busy := self._try_lock_all(pairs)) is not None:
+            owner = self.locks.owner(busy.pk)
+            if not self.wait_for_lock:
+                raise PairOwned(
+                    f"pair {busy.symbol} is owned by another matcher ({owner}); "
+                    "stop it first or run with --wait"
+                )
+            if waiting_for != (now_waiting := f"{busy.symbol} (owned by {owner})"):
+                log.info("standby: waiting for %s", now_waiting)
+                waiting_for = now_waiting
+            # Jitter keeps standbys of overlapping shards from retrying in step.
+            deadline = time.monotonic() + retry_s * (1 + random.random())
+            while time.monotonic() < deadline:
                 if self.stopping:
                     return
-                log.info("waiting for %s (owned by pid %s)", pair.symbol, pid)
-                time.sleep(1)
-            self.books[pair.pk] = PairBook(pair)
+                time.sleep(min(0.05, retry_s))
+        epochs = ownership_take(pair_ids=[p.pk for p in pairs], owner=self.owner)
+        self.books = {p.pk: PairBook(p, epoch=epochs[p.pk]) for p in pairs}
+
+    def _try_lock_all(self, pairs: list[Pair]) -> Pair | None:
+        """Lock every pair, or release those taken; returns a busy pair."""
+        taken: list[Pair] = []
+        for pair in pairs:
+            if not self.locks.try_lock(pair.pk):
+                for held in taken:
+                    self.locks.unlock(held.pk)
+                return pair
+            taken.append(pair)
+        return None
 
     def rebuild(self) -> None:
         for book in self.books.values():
@@ -123,14 +146,14 @@ class Matcher:
             while not self.stopping:
                 if time.monotonic() - last_beat > 1:
                     if not self.locks.alive():
-                        raise SystemExit(
-                            "runmatcher: lost the pair locks' connection; exiting"
-                        )
+                        raise OwnershipLost("lost the pair locks' connection")
                     self.heartbeat()
                     self.housekeeping()
                     last_beat = time.monotonic()
                 try:
                     done = processor.run_once(self.batch_size)
+                except OwnershipLost:
+                    raise
                 except Exception:  # noqa: BLE001 - logged; books were rebuilt
                     close_old_connections()
                     time.sleep(0.5)
@@ -145,11 +168,24 @@ class Matcher:
                     time.sleep(self.linger_s)
                 else:
                     waker.wait(self.poll_s)
+        except OwnershipLost as exc:
+            log.error("matcher %s lost its pairs: %s; stopping", self.owner, exc)
+            raise
         finally:
             processor.publisher.close()
             self.heartbeat(stopping=True)
             self.locks.close()
-            log.info("matcher %s stopped after %d commands", self.owner, self.processed)
+        # The books as they stop, for an operator (or a test) to compare with
+        # a rebuild from the database: equal unless memory ran ahead of it.
+        log.info(
+            "matcher %s stopped after %d commands; states %s",
+            self.owner,
+            self.processed,
+            ", ".join(
+                f"{b.pair.symbol}={'stale' if processor.stale else b.engine.state_hash()}"
+                for b in self.books.values()
+            ),
+        )
 
     def housekeeping(self) -> None:
         """Once a second: fire expired cancel-all-after timers (idempotent, so
@@ -164,11 +200,20 @@ class Matcher:
 
     def heartbeat(self, stopping: bool = False) -> None:
         now = timezone.now()
+        if stopping:
+            # Only rows still naming this matcher: a newer owner's stay.
+            try:
+                MatcherHeartbeat.objects.filter(
+                    pair_id__in=list(self.books), owner=self.owner
+                ).update(owner="", heartbeat_at=now, processed=self.processed)
+            except Exception:  # noqa: BLE001 - informational; never mask the exit
+                log.warning("could not clear the heartbeat", exc_info=True)
+            return
         for pair_id, book in self.books.items():
             MatcherHeartbeat.objects.update_or_create(
                 pair_id=pair_id,
                 defaults={
-                    "owner": "" if stopping else self.owner,
+                    "owner": self.owner,
                     "heartbeat_at": now,
                     "last_event_seq": book.event_seq,
                     "processed": self.processed,

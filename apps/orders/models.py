@@ -197,6 +197,11 @@ class OrderCommand(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     result = models.CharField(max_length=32, blank=True, default="")
+    epoch = models.BigIntegerField(
+        null=True,
+        blank=True,
+        help_text="Owner epoch of the matcher that processed it (fencing).",
+    )
 
     class Meta:
         indexes = [

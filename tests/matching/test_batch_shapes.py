@@ -16,9 +16,9 @@ pytestmark = pytest.mark.django_db
 
 def results(kind: str) -> list[str]:
     return list(
-        OrderCommand.objects.filter(kind=kind).order_by("id").values_list(
-            "result", flat=True
-        )
+        OrderCommand.objects.filter(kind=kind)
+        .order_by("id")
+        .values_list("result", flat=True)
     )
 
 

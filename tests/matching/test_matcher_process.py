@@ -7,8 +7,6 @@ import json
 import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -27,49 +25,10 @@ from apps.matching.processor import PairBook
 from apps.orders.models import Order, OrderCommand, Trade
 from apps.orders.services import order_cancel
 from tests.helpers import place
+from tests.matching.processes import start_matcher, stop, wait_drained
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def database_url() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-
-
-def start_matcher(tmp_path, *args: str) -> subprocess.Popen:
-    env = dict(
-        os.environ,
-        DATABASE_URL=database_url(),
-        EXCHANGE_VAR_DIR=str(tmp_path),
-        PYTHONUNBUFFERED="1",
-        MATCHER_POLL_INTERVAL_MS="20",
-    )
-    return subprocess.Popen(
-        [sys.executable, "manage.py", "runmatcher", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def wait_drained(proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while OrderCommand.objects.filter(processed_at__isnull=True).exists():
-        assert proc.poll() is None, proc.stdout.read()
-        assert time.monotonic() < deadline, "matcher did not drain its queue"
-        time.sleep(0.05)
-
-
-def stop(proc: subprocess.Popen) -> str:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=20)
-    return proc.stdout.read()
 
 
 def test_second_matcher_cannot_take_an_owned_pair(funded, tmp_path):
@@ -82,6 +41,8 @@ def test_second_matcher_cannot_take_an_owned_pair(funded, tmp_path):
         out, _ = second.communicate(timeout=30)
         assert second.returncode == 3
         assert "pair BTC-USD is owned by another matcher" in out
+        # It names the owning matcher (host:pid), not a database backend.
+        assert f":{first.pid}); stop it first" in out
     finally:
         assert stop(first) is not None
     assert first.returncode == 0
