@@ -88,13 +88,16 @@ def run_readme_quickstart(proc: subprocess.Popen, port: int, env: dict) -> None:
     run_readme_python_client(port, env, exports)
 
 
-@pytest.mark.slow
-def test_runexchange_serves_health_and_admin_then_stops_on_sigterm(tmp_path):
-    port = free_port()
+def start_runexchange(
+    tmp_path: Path, port: int, **settings: str
+) -> tuple[subprocess.Popen, dict]:
+    """`manage.py runexchange` on the embedded default (no DATABASE_URL, no
+    REDIS_URL) in a fresh var dir; its stdout and stderr come as one pipe."""
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")
     }
     env.update(EXCHANGE_VAR_DIR=str(tmp_path), PORT=str(port), PYTHONUNBUFFERED="1")
+    env.update(settings)
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "runexchange"],
         cwd=ROOT,
@@ -104,19 +107,36 @@ def test_runexchange_serves_health_and_admin_then_stops_on_sigterm(tmp_path):
         text=True,
         start_new_session=True,
     )
+    return proc, env
+
+
+def wait_for_health(proc: subprocess.Popen, port: int) -> httpx.Response:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2)
+        except httpx.HTTPError:
+            assert proc.poll() is None, proc.stdout.read()
+            time.sleep(0.3)
+    raise AssertionError("no health within a minute")
+
+
+def stop_runexchange(proc: subprocess.Popen, port: int) -> None:
+    """SIGTERM stops runexchange with exit code 0, and all its children with
+    it: the port is free again."""
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1)
+
+
+@pytest.mark.slow
+def test_runexchange_serves_health_and_admin_then_stops_on_sigterm(tmp_path):
+    port = free_port()
+    proc, env = start_runexchange(tmp_path, port)
     try:
-        deadline = time.monotonic() + 60
-        health = None
-        while time.monotonic() < deadline:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2)
-                break
-            except httpx.HTTPError:
-                assert proc.poll() is None, proc.stdout.read()
-                time.sleep(0.3)
-        assert health is not None and health.status_code == 200, (
-            "no health within a minute"
-        )
+        health = wait_for_health(proc, port)
+        assert health.status_code == 200
         first = proc.stdout.readline()
         while first and not first.startswith("markets:"):
             assert "WARNING" not in first and "ERROR" not in first, first
@@ -128,11 +148,7 @@ def test_runexchange_serves_health_and_admin_then_stops_on_sigterm(tmp_path):
         run_readme_quickstart(proc, port, env)
         login = httpx.get(f"http://127.0.0.1:{port}/admin/login/", timeout=5)
         assert login.status_code == 200 and "Django administration" in login.text
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
-        # All children stopped with the parent: the port is free again.
-        with pytest.raises(httpx.HTTPError):
-            httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1)
+        stop_runexchange(proc, port)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
