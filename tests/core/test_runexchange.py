@@ -9,11 +9,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
+
+from exchange.client import ExchangeClient
+from tests.helpers import LIMIT_BUY
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,13 +93,16 @@ def run_readme_quickstart(proc: subprocess.Popen, port: int, env: dict) -> None:
     run_readme_python_client(port, env, exports)
 
 
-@pytest.mark.slow
-def test_runexchange_serves_health_and_admin_then_stops_on_sigterm(tmp_path):
-    port = free_port()
+def start_runexchange(
+    tmp_path: Path, port: int, **settings: str
+) -> tuple[subprocess.Popen, dict]:
+    """`manage.py runexchange` on the embedded default (no DATABASE_URL, no
+    REDIS_URL) in a fresh var dir; its stdout and stderr come as one pipe."""
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")
     }
     env.update(EXCHANGE_VAR_DIR=str(tmp_path), PORT=str(port), PYTHONUNBUFFERED="1")
+    env.update(settings)
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "runexchange"],
         cwd=ROOT,
@@ -104,19 +112,36 @@ def test_runexchange_serves_health_and_admin_then_stops_on_sigterm(tmp_path):
         text=True,
         start_new_session=True,
     )
+    return proc, env
+
+
+def wait_for_health(proc: subprocess.Popen, port: int) -> httpx.Response:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            return httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2)
+        except httpx.HTTPError:
+            assert proc.poll() is None, proc.stdout.read()
+            time.sleep(0.3)
+    raise AssertionError("no health within a minute")
+
+
+def stop_runexchange(proc: subprocess.Popen, port: int) -> None:
+    """SIGTERM stops runexchange with exit code 0, and all its children with
+    it: the port is free again."""
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1)
+
+
+@pytest.mark.slow
+def test_runexchange_serves_health_and_admin_then_stops_on_sigterm(tmp_path):
+    port = free_port()
+    proc, env = start_runexchange(tmp_path, port)
     try:
-        deadline = time.monotonic() + 60
-        health = None
-        while time.monotonic() < deadline:
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2)
-                break
-            except httpx.HTTPError:
-                assert proc.poll() is None, proc.stdout.read()
-                time.sleep(0.3)
-        assert health is not None and health.status_code == 200, (
-            "no health within a minute"
-        )
+        health = wait_for_health(proc, port)
+        assert health.status_code == 200
         first = proc.stdout.readline()
         while first and not first.startswith("markets:"):
             assert "WARNING" not in first and "ERROR" not in first, first
@@ -128,11 +153,84 @@ def test_runexchange_serves_health_and_admin_then_stops_on_sigterm(tmp_path):
         run_readme_quickstart(proc, port, env)
         login = httpx.get(f"http://127.0.0.1:{port}/admin/login/", timeout=5)
         assert login.status_code == 200 and "Django administration" in login.text
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=20) == 0
-        # All children stopped with the parent: the port is free again.
-        with pytest.raises(httpx.HTTPError):
-            httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1)
+        stop_runexchange(proc, port)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+class Output:
+    """runexchange's output, read by a thread: the pipe never fills, and a
+    wait for a line can time out instead of blocking."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        threading.Thread(target=self.read, args=(proc.stdout,), daemon=True).start()
+
+    def read(self, stream: Any) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def wait_for(self, pattern: str, count: int = 1) -> list[re.Match]:
+        deadline = time.monotonic() + 30
+        while True:
+            found = [m for line in list(self.lines) if (m := re.search(pattern, line))]
+            if len(found) >= count:
+                return found
+            assert time.monotonic() < deadline, f"no {pattern!r} in {self.lines}"
+            time.sleep(0.1)
+
+
+def matcher_pids(runexchange: subprocess.Popen) -> list[int]:
+    found = subprocess.run(
+        ["pgrep", "-P", str(runexchange.pid), "-f", "runmatcher"],
+        capture_output=True,
+        text=True,
+    )
+    return [int(pid) for pid in found.stdout.split()]
+
+
+@pytest.mark.slow
+def test_runexchange_restarts_a_killed_matcher_while_the_api_keeps_answering(
+    tmp_path,
+):
+    port = free_port()
+    # The API answers pending after 100 ms without the matcher's result, so an
+    # order placed while the matcher is down is pending however fast it returns.
+    proc, _ = start_runexchange(tmp_path, port, ORDER_RESULT_TIMEOUT_MS="100")
+    try:
+        assert wait_for_health(proc, port).status_code == 200
+        output = Output(proc)
+        key, secret = (
+            output.wait_for(rf"export {name}=(\S+)")[0].group(1)
+            for name in ("HKT_KEY", "HKT_SECRET")
+        )
+        output.wait_for(r"matcher \S+ owns BTC-USD")
+        (old_pid,) = matcher_pids(proc)
+
+        os.kill(old_pid, signal.SIGKILL)
+        health = httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=5)
+        assert health.status_code == 200
+        base = f"http://127.0.0.1:{port}"
+        with ExchangeClient(base, key=key, secret=secret) as client:
+            order = client.place_order(**LIMIT_BUY)
+            assert order["status"] == "pending"
+            output.wait_for(
+                r"^runexchange: matcher exited \(killed by SIGKILL\); "
+                r"restarting it in 0\.5 s$"
+            )
+            (restarted,) = output.wait_for(
+                r"^runexchange: restarted matcher \(pid (\d+)\)"
+            )
+            output.wait_for(r"matcher \S+ owns BTC-USD", count=2)
+            deadline = time.monotonic() + 30
+            while order["status"] == "pending" and time.monotonic() < deadline:
+                time.sleep(0.2)
+                order = client.get_order(order["id"])
+            assert order["status"] == "open", order
+        new_pid = int(restarted.group(1))
+        assert new_pid != old_pid and matcher_pids(proc) == [new_pid]
+        stop_runexchange(proc, port)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

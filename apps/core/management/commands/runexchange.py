@@ -1,23 +1,23 @@
 """Start the whole exchange on one machine: migrate, seed, serve, match.
 
-Children (daphne, the matcher) run as subprocesses; Ctrl-C or SIGTERM stops
-them all. Production runs the same commands under a process manager instead.
+Children (daphne, the matcher) run as subprocesses under apps/core/supervise.py:
+one that dies is restarted with backoff; Ctrl-C or SIGTERM stops them all.
+Production runs the same commands under a process manager instead.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
-import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.accounts.services import demo_account_seed
+from apps.core.supervise import Child, GaveUp, Supervisor
 from apps.markets.services import markets_seed
 
 DEMO_KEY_LABEL = "sandbox demo"
@@ -73,51 +73,35 @@ class Command(BaseCommand):
             f"  export HKT_SECRET={secret}",
         ]
 
-    def children(self, host: str, port: int) -> list[list[str]]:
+    def children(self, host: str, port: int) -> list[Child]:
+        # daphne is restarted like the matcher: the embedded exchange should
+        # stay up on its own, and a crashed server back in half a second loses
+        # only its own connections, where stopping everything loses them all
+        # and waits for a human. One that cannot start (port taken) dies 5
+        # times within some 15 s, and the supervisor gives up naming it.
         python = sys.executable
+        daphne = ["-m", "daphne", "-b", host, "-p", str(port)]
         return [
-            [
-                python,
-                "-m",
-                "daphne",
-                "-b",
-                host,
-                "-p",
-                str(port),
-                "exchange.asgi:application",
-            ],
-            [python, str(settings.BASE_DIR / "manage.py"), "runmatcher", "--wait"],
+            Child("daphne", [python, *daphne, "exchange.asgi:application"]),
+            # --wait: a restarted matcher waits for the pairs' lock, should
+            # anything still hold it, instead of exiting 3 at once.
+            Child(
+                "matcher",
+                [python, str(settings.BASE_DIR / "manage.py"), "runmatcher", "--wait"],
+            ),
         ]
 
     def run_children(self, host: str, port: int) -> None:
-        procs = [subprocess.Popen(cmd) for cmd in self.children(host, port)]
+        supervisor = Supervisor(
+            self.children(host, port),
+            log=lambda line: self.stderr.write(f"runexchange: {line}"),
+        )
+        signal.signal(signal.SIGINT, lambda signum, frame: supervisor.stop())
+        signal.signal(signal.SIGTERM, lambda signum, frame: supervisor.stop())
         self.stdout.write(
             f"exchange running on http://{host}:{port} ({settings.EXCHANGE_ENV}); Ctrl-C stops it"
         )
-        stopping = False
-
-        def stop(signum: int, frame: Any) -> None:
-            nonlocal stopping
-            stopping = True
-
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
         try:
-            while not stopping and all(p.poll() is None for p in procs):
-                time.sleep(0.2)
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-            deadline = time.monotonic() + 10
-            for p in procs:
-                try:
-                    p.wait(timeout=max(0.1, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        failed = [
-            p.args for p in procs if p.returncode not in (0, -signal.SIGTERM, None)
-        ]
-        if failed and not stopping:
-            self.stderr.write(f"a process stopped unexpectedly: {failed}")
-            sys.exit(1)
+            supervisor.run()
+        except GaveUp as exc:
+            raise CommandError(str(exc)) from exc
