@@ -105,6 +105,15 @@ class Pair(models.Model):
         """Quote minor units of one tick of price times one lot of size."""
         return self.tick_size * self.lot_size // 10**self.base.scale
 
+    def held_asset_id(self, side: str) -> int:
+        """The asset an order on ``side`` holds until it is done: a buy pays
+        in the quote, a sell delivers the base. The one place this is decided."""
+        return self.quote_id if side == "buy" else self.base_id
+
+    def held_asset(self, side: str) -> Asset:
+        """``held_asset_id`` as the Asset (uses the cached base/quote)."""
+        return self.quote if side == "buy" else self.base
+
     def format_price(self, ticks: int) -> str:
         """A price in ticks as the quote's decimal string, e.g. "63000.010000"."""
         return format_units(ticks * self.tick_size, self.quote.scale)
