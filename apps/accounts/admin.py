@@ -6,9 +6,9 @@ from django.shortcuts import render
 
 from apps.accounts.models import Account, Balance, LedgerEntry
 from apps.accounts.services import balance_adjust
+from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import DomainError
 from apps.core.money import format_units, parse_units
-from apps.markets.admin import ReadOnlyAdmin
 
 
 class AccountInline(admin.StackedInline):

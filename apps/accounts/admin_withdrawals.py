@@ -10,9 +10,9 @@ from django.template import engines
 
 from apps.accounts.models import Withdrawal, WithdrawalStatus
 from apps.accounts.withdrawals import withdrawal_complete, withdrawal_fail
+from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import DomainError
 from apps.core.money import format_units
-from apps.markets.admin import ReadOnlyAdmin
 
 # Inline so this admin stays one file; the same layout as balance_adjust.html.
 _ACTION_PAGE = engines["django"].from_string("""{% extends "admin/base_site.html" %}

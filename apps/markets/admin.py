@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from apps.core.admin import ReadOnlyAdmin
 from apps.markets.models import Asset, MarketEvent, Pair, PairStatus
 from apps.markets.services import pair_set_status
 
@@ -67,19 +68,6 @@ class PairAdmin(admin.ModelAdmin):
     @admin.action(description="Halt")
     def set_halted(self, request, queryset):
         self._set(request, queryset, PairStatus.HALTED)
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Financial records are written by services only."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(MarketEvent)

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.markets.admin import ReadOnlyAdmin
+from apps.core.admin import ReadOnlyAdmin
 from apps.orders.models import Order, OrderCommand, Trade
 
 

@@ -11,8 +11,8 @@ from rest_framework import serializers
 
 from apps.accounts.models import Balance, Wallet, Withdrawal, WithdrawalStatus
 from apps.accounts.selectors import WalletBalance
+from apps.core.api.fields import NamedChoiceField
 from apps.core.money import format_units
-from apps.markets.api.fields import NamedChoiceField
 
 ASSET_CODE_RE = r"\A[A-Za-z0-9]{1,16}\Z"
 

@@ -7,9 +7,9 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.core.api.fields import NamedChoiceField
 from apps.core.api.formats import iso_utc, unix_ms
 from apps.core.money import format_units
-from apps.markets.api.fields import NamedChoiceField
 from apps.markets.models import Pair, PairStatus
 from apps.markets.selectors import BookSnapshot, TickerStats
 from apps.orders.models import Side, Trade

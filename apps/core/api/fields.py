@@ -1,6 +1,8 @@
-"""Serializer fields shared by the market and account endpoints.
+"""Serializer fields shared by the endpoints of every app.
 
-(Candidates for apps/core/api once its owner agrees.)"""
+Importing this module registers ``NamedChoiceFieldSchema`` with drf-spectacular;
+every serializer that uses ``NamedChoiceField`` imports it, so it is registered
+before any schema is generated."""
 
 from __future__ import annotations
 
