@@ -7,3 +7,4 @@ class ApikeysConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.apikeys import checks  # noqa: F401 - registers the system checks
+        from apps.apikeys.api import schema  # noqa: F401 - registers the spec extension

@@ -64,7 +64,7 @@ def test_scope_can_depend_on_the_method(client, alice):
 def test_signed_view_without_a_valid_required_scope_refuses_to_start():
     from django.core.exceptions import ImproperlyConfigured
 
-    from apps.core.api.base import SignedAPIView
+    from apps.apikeys.api.base import SignedAPIView
 
     class Forgetful(SignedAPIView):
         pass

@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.api.base import PublicAPIView, SignedAPIView
+from apps.apikeys.api.base import PublicAPIView, SignedAPIView
 
 
 class _Echo:

@@ -12,7 +12,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.api.base import SignedAPIView
+from apps.apikeys.api.base import SignedAPIView
 
 ATTEMPTS: list[dict[str, str]] = []
 ORDERS: dict[str, int] = {}

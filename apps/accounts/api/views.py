@@ -12,7 +12,7 @@ from apps.accounts.api import serializers as s
 from apps.accounts.api.examples import BALANCES
 from apps.accounts.services import balance_transfer
 from apps.accounts.withdrawals import withdrawal_request
-from apps.core.api.base import SignedAPIView
+from apps.apikeys.api.base import SignedAPIView
 from apps.core.errors import ErrorCode
 from apps.core.money import format_units, parse_units
 from apps.markets.selectors import asset_get

@@ -7,11 +7,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.apikeys import auth
+from apps.apikeys.api.base import PublicAPIView, SignedAPIView
 from apps.apikeys.api.serializers import (
     ApiKeyOutputSerializer,
     ServerTimeOutputSerializer,
 )
-from apps.core.api.base import PublicAPIView, SignedAPIView
 from apps.core.api.formats import iso_utc
 
 

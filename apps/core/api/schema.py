@@ -2,7 +2,8 @@
 each operation's rate-limit weight and required scope as extensions.
 
 Set ``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] = "apps.core.api.schema.ExchangeAutoSchema"``.
-Importing this module also registers ``ApiKeyAuthenticationScheme``.
+The authentication extension that turns ``SECURITY_SCHEMES`` into the spec's
+security schemes is ``apps.apikeys.api.schema.ApiKeyAuthenticationScheme``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
@@ -43,19 +43,6 @@ def answer_example(name: str, summary: str, value: dict) -> list[OpenApiExample]
 
 # The security scheme an operation lists when a request to it may be signed.
 SIGNATURE_SCHEME = "ApiSignature"
-
-
-class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
-    """The four headers that together authenticate a signed request (AND)."""
-
-    target_class = "apps.apikeys.auth.ApiKeyAuthentication"
-    name = list(SECURITY_SCHEMES)
-
-    def get_security_definition(self, auto_schema: AutoSchema) -> list[dict[str, Any]]:
-        return [
-            {"type": "apiKey", "in": "header", "name": header, "description": text}
-            for header, text in SECURITY_SCHEMES.values()
-        ]
 
 
 class ExchangeAutoSchema(AutoSchema):
@@ -137,13 +124,12 @@ def error_codes_for(
     view: Any, method: str, *, signed: bool = False
 ) -> dict[int, list[str]]:
     """The codes an operation can answer, grouped by HTTP status: the common
-    ones, the signing ones for a ``SignedAPIView`` or when ``signed`` (an
-    operation whose security lists the signature, e.g. optionally signed), and
-    the view's ``error_codes``."""
-    from apps.core.api.base import SignedAPIView
-
+    ones, the signing ones for a view that requires a scope (a
+    ``SignedAPIView``, whose ``as_view`` refuses an empty one) or when
+    ``signed`` (an operation whose security lists the signature, e.g.
+    optionally signed), and the view's ``error_codes``."""
     codes: list[ErrorCode] = list(COMMON_ERRORS)
-    if signed or isinstance(view, SignedAPIView):
+    if signed or getattr(view, "required_scope", ""):
         codes += SIGNED_ERRORS
     extra = getattr(view, "error_codes", ())
     if isinstance(extra, dict):

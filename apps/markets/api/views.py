@@ -10,9 +10,7 @@ from rest_framework.response import Response
 
 from apps.accounts.models import Tier
 from apps.accounts.selectors import account_tier_get
-from apps.apikeys.auth import ApiKeyAuthentication
-from apps.apikeys.permissions import check_ip, check_scope
-from apps.core.api.base import PublicAPIView
+from apps.apikeys.api.base import OptionallySignedAPIView, PublicAPIView
 from apps.core.api.formats import from_unix_ms
 from apps.core.api.schema import SECURITY_SCHEMES
 from apps.core.errors import ErrorCode, ValidationFailed
@@ -20,7 +18,6 @@ from apps.core.middleware import now_ms
 from apps.markets import selectors
 from apps.markets.api import examples
 from apps.markets.api import serializers as s
-from exchange.client import signing
 
 PUBLIC_MAX_DEPTH = 100
 SIGNED_MAX_DEPTH = 1_000  # for verified and market-maker accounts
@@ -61,20 +58,6 @@ def book_max_depth(api_key: Any) -> int:
 
 def depth_weight(depth: int) -> int:
     return 1 if depth <= 100 else 5 if depth <= 500 else 10
-
-
-class OptionallySignedAPIView(PublicAPIView):
-    """Public, but a request that carries X-Api-Key gets every check of a signed
-    one (signature, timestamp, nonce, IP allow-list, read scope) and then draws
-    on the key's rate budget instead of the client IP's."""
-
-    def perform_authentication(self, request: Request) -> None:
-        if "HTTP_" + signing.HEADER_KEY.upper().replace("-", "_") not in request.META:
-            return
-        _user, api_key = ApiKeyAuthentication().authenticate(request)
-        check_ip(api_key, request._request)
-        check_scope(api_key, "read")
-        request.api_key = api_key  # type: ignore[attr-defined]
 
 
 class MarketListView(PublicAPIView):

@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.core.api.base import SignedAPIView
+from apps.apikeys.api.base import SignedAPIView
 from apps.core.api.formats import from_unix_ms, iso_utc
 from apps.core.api.pagination import page_by_id
 from apps.core.errors import ErrorCode

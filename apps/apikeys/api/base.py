@@ -1,14 +1,16 @@
-"""The base classes of every REST endpoint: public or signed, and weighted.
+"""The base classes of every REST endpoint: public, optionally signed or
+signed, and weighted. They are the API key's edge: every app's views stand on
+them, so they live here and not in core (which imports no app).
 
-An endpoint subclasses one of them and declares::
+An endpoint subclasses one of them and declares, e.g. (apps/*/api/views.py)::
 
-    class OrderPlaceView(SignedAPIView):
-        required_scope = "trade"   # signed only: "read" | "trade" | "withdraw"
+    class OrderListCreateView(SignedAPIView):
+        required_scope = "read"    # signed only: "read" | "trade" | "withdraw"
         rate_weight = 1            # what one call costs of the budget
         def get_required_scope(self):  # when the scope depends on the method
             return "trade" if self.request.method == "POST" else "read"
 
-    class OrderBookView(PublicAPIView):
+    class OrderBookView(OptionallySignedAPIView):  # a PublicAPIView
         rate_weight = 1
         def get_rate_weight(self, request):  # when the cost depends on params
             ...
@@ -40,6 +42,7 @@ from apps.apikeys.auth import ApiKeyAuthentication
 from apps.apikeys.models import SCOPE_RANK, ApiKey, Scope
 from apps.apikeys.permissions import check_ip, check_scope
 from apps.core.errors import DomainError
+from exchange.client import signing
 
 log = logging.getLogger(__name__)
 _SCOPES = frozenset(scope.value for scope in SCOPE_RANK)
@@ -167,3 +170,17 @@ class SignedAPIView(_WeightedAPIView):
             )
         check_scope(api_key, scope)
         self._enforce_rate_limit(request)
+
+
+class OptionallySignedAPIView(PublicAPIView):
+    """Public, but a request that carries X-Api-Key gets every check of a signed
+    one (signature, timestamp, nonce, IP allow-list, read scope) and then draws
+    on the key's rate budget instead of the client IP's."""
+
+    def perform_authentication(self, request: Request) -> None:
+        if "HTTP_" + signing.HEADER_KEY.upper().replace("-", "_") not in request.META:
+            return
+        _user, api_key = ApiKeyAuthentication().authenticate(request)
+        check_ip(api_key, request._request)
+        check_scope(api_key, "read")
+        request.api_key = api_key  # type: ignore[attr-defined]
