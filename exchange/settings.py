@@ -88,6 +88,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "apps.core.middleware.RequestContextMiddleware",
+    # Outside every other middleware, so that each /v1 answer (a redirect or
+    # CSRF refusal included) carries the X-RateLimit-* headers.
+    "apps.apikeys.middleware.RateLimitHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
