@@ -3,6 +3,10 @@
 Children (daphne, the matcher) run as subprocesses under apps/core/supervise.py:
 one that dies is restarted with backoff; Ctrl-C or SIGTERM stops them all.
 Production runs the same commands under a process manager instead.
+
+It lives in web, the top layer, because it seeds every app (markets, the demo
+account and its API key); the supervisor it uses imports nothing of ours and
+stays in core.
 """
 
 from __future__ import annotations
