@@ -33,11 +33,11 @@ from django.utils.functional import SimpleLazyObject
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-import apps.core.middleware as core_clock
 from apps.apikeys import errors
 from apps.apikeys.crypto import decrypt_secret
 from apps.apikeys.models import MAX_DRIFT_MS, ApiKey
 from apps.apikeys.selectors import apikey_get_cached
+from apps.core import middleware
 from apps.core.errors import DomainError, ErrorCode, ValidationFailed
 from exchange.client import signing
 
@@ -52,8 +52,9 @@ LAST_USED_EVERY_S = 60
 
 
 def now_ms() -> int:
-    """Server time. The one clock of X-Server-Time, so tests can move both."""
-    return core_clock.now_ms()
+    """Server time. The one clock of X-Server-Time, so tests can move both
+    (they patch ``apps.core.middleware.now_ms``, looked up at each call)."""
+    return middleware.now_ms()
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,14 +7,12 @@ from typing import Any
 
 from rest_framework import serializers
 
-from apps.core.api.fields import NamedChoiceField
+from apps.core.api.fields import DecimalString, NamedChoiceField
 from apps.core.api.formats import iso_utc, unix_ms
 from apps.core.money import format_units
 from apps.markets.models import Pair, PairStatus
 from apps.markets.selectors import BookSnapshot, TickerStats
 from apps.orders.models import Side, Trade
-
-DecimalString = serializers.CharField  # e.g. "63000.010000"
 
 
 def price_str(pair: Pair, ticks: int | None) -> str | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.core.api.fields import DecimalString
 from apps.core.api.formats import iso_utc
 from apps.core.money import MAX_UNITS, format_units
 from apps.markets.api.serializers import price_str, size_str
@@ -21,19 +22,17 @@ from apps.orders.models import (
     Trade,
 )
 
-Decimal = serializers.CharField  # decimal strings, e.g. "0.01"
-
 
 class OrderPlaceInputSerializer(serializers.Serializer):
     pair = serializers.CharField(max_length=32)
     side = serializers.ChoiceField(choices=Side.values)
     type = serializers.ChoiceField(choices=OrderType.values)
-    price = Decimal(
+    price = DecimalString(
         required=False, allow_null=True, help_text="Limit price, quote per base."
     )
-    stop_price = Decimal(required=False, allow_null=True)
-    size = Decimal(required=False, allow_null=True, help_text="Base amount.")
-    funds = Decimal(
+    stop_price = DecimalString(required=False, allow_null=True)
+    size = DecimalString(required=False, allow_null=True, help_text="Base amount.")
+    funds = DecimalString(
         required=False, allow_null=True, help_text="Market buys: max quote incl. fees."
     )
     time_in_force = serializers.ChoiceField(
@@ -138,10 +137,10 @@ class FillOutputSerializer(serializers.Serializer):
     pair = serializers.CharField()
     side = serializers.ChoiceField(choices=Side.values)
     liquidity = serializers.ChoiceField(choices=["maker", "taker"])
-    price = Decimal()
-    size = Decimal()
-    quote = Decimal()
-    fee = Decimal()
+    price = DecimalString()
+    size = DecimalString()
+    quote = DecimalString()
+    fee = DecimalString()
     fee_asset = serializers.CharField()
     time = serializers.DateTimeField()
 
@@ -174,17 +173,17 @@ class OrderOutputSerializer(serializers.Serializer):
     time_in_force = serializers.ChoiceField(choices=TimeInForce.values)
     post_only = serializers.BooleanField()
     stp = serializers.ChoiceField(choices=Stp.values)
-    price = Decimal(allow_null=True)
-    stop_price = Decimal(allow_null=True)
-    size = Decimal(allow_null=True)
-    funds = Decimal(allow_null=True)
-    filled_size = Decimal()
-    remaining_size = Decimal(allow_null=True)
-    filled_quote = Decimal(help_text="Executed value in quote.")
-    average_price = Decimal(allow_null=True)
-    fee = Decimal()
+    price = DecimalString(allow_null=True)
+    stop_price = DecimalString(allow_null=True)
+    size = DecimalString(allow_null=True)
+    funds = DecimalString(allow_null=True)
+    filled_size = DecimalString()
+    remaining_size = DecimalString(allow_null=True)
+    filled_quote = DecimalString(help_text="Executed value in quote.")
+    average_price = DecimalString(allow_null=True)
+    fee = DecimalString()
     fee_asset = serializers.CharField()
-    held = Decimal(
+    held = DecimalString(
         help_text="Amount held at placement (base for sells, quote for buys)."
     )
     status = serializers.ChoiceField(choices=OrderStatus.values)
