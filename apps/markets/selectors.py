@@ -1,18 +1,27 @@
 """Reads of assets and pairs, and the public market data: order book, trades,
-ticker. Amounts come back as integers of the pair's grid (ticks, lots, minor
+ticker, candles. Amounts come back as integers of the pair's grid (ticks, lots, minor
 units); the API edge formats them."""
 
 from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Max, Min, Sum
+from django.db.models import Max, Min, QuerySet, Sum
 
+from apps.core.api.formats import from_unix_ms, unix_ms
 from apps.core.errors import DomainError, ErrorCode
+from apps.markets.candles import (
+    Candle,
+    TradeRow,
+    bucket_start,
+    build_candles,
+    first_bucket_at_or_after,
+)
 from apps.markets.models import Asset, MarketEvent, Pair
 from apps.orders.models import Order, OrderStatus, OrderType, Trade
 
@@ -220,3 +229,80 @@ def ticker_get(*, pair: Pair, now: datetime) -> TickerStats:
         quote_volume=int(stats["quote"] or 0),
         book=orderbook_snapshot(pair=pair, depth=1),
     )
+
+
+# --------------------------------------------------------------- candles
+
+
+def candles_for_pair(
+    *,
+    pair: Pair,
+    interval_ms: int,
+    start: int | None,
+    end: int | None,
+    limit: int,
+    now: int,
+) -> list[Candle]:
+    """At most ``limit`` candles of ``interval_ms``, oldest first, whose start
+    (Unix ms) lies in [``start``, ``end``) and is at most ``now``: the first
+    ``limit`` from ``start`` (or from the pair's first trade, if later) when it
+    is given, else the last ``limit`` before ``end`` (default: up to ``now``).
+
+    Built by ``apps.markets.candles`` from the trades of the window only, plus
+    the last traded bucket before it for the close that empty buckets carry;
+    every read is a range of the (pair, created_at) index, never a scan of
+    the pair's trades. ``limit`` >= 1; times >= 0."""
+    stop = now + 1 if end is None else min(end, now + 1)
+    last = bucket_start(stop - 1, interval_ms)
+    if start is not None:
+        first = first_bucket_at_or_after(start, interval_ms)
+    else:
+        first = max(0, last - (limit - 1) * interval_ms)
+    if stop <= 0 or first > last:
+        return []
+    trades = Trade.objects.filter(pair=pair)
+    before = _trade_time(trades.filter(created_at__lt=from_unix_ms(first)), "-")
+    if before is None and start is not None:
+        # No candle exists before the first trade: the page begins there.
+        after = _trade_time(trades.filter(created_at__gte=from_unix_ms(first)), "")
+        if after is None:
+            return []
+        first = max(first, bucket_start(after, interval_ms))
+    if start is not None:
+        last = min(last, first + (limit - 1) * interval_ms)
+    if first > last:
+        return []
+    # Every trade before ``first`` lies at or before ``before``, so the rows
+    # from its bucket on are that whole bucket (for the carried close) and
+    # the window.
+    low = first if before is None else bucket_start(before, interval_ms)
+    rows = (
+        trades.filter(
+            created_at__gte=from_unix_ms(low),
+            created_at__lt=from_unix_ms(last + interval_ms),
+        )
+        .order_by("seq")
+        .values_list("created_at", "price", "size", "quote")
+    )
+    return build_candles(
+        _trade_rows(rows.iterator(chunk_size=2_000)),
+        interval_ms=interval_ms,
+        start=first,
+        end=last + 1,
+        now=now,
+    )
+
+
+def _trade_time(trades: QuerySet[Trade], direction: str) -> int | None:
+    """Unix ms of the earliest ("") or latest ("-") of ``trades``."""
+    moment = (
+        trades.order_by(f"{direction}created_at")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return None if moment is None else unix_ms(moment)
+
+
+def _trade_rows(rows: Iterator[tuple[datetime, int, int, int]]) -> Iterator[TradeRow]:
+    for created_at, price, size, quote in rows:
+        yield unix_ms(created_at), price, size, quote

@@ -90,6 +90,7 @@ def test_every_documented_answer_has_the_shape_of_the_real_one(
         "ticker_get": client.get("/v1/ticker/BTC-USD"),
         "orderbook_get": client.get("/v1/orderbook/BTC-USD?depth=3"),
         "trade_list_public": client.get("/v1/trades/BTC-USD?limit=2"),
+        "candle_list": client.get("/v1/candles/BTC-USD?limit=2"),
         "account_balances": signed(client, key, "GET", "/v1/account/balances"),
         "fill_list": signed(client, key, "GET", "/v1/fills?limit=1"),
     }

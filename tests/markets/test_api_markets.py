@@ -436,7 +436,7 @@ def test_trades_of_unknown_pair_is_market_not_found(client, db):
         "' OR 1=1 --",
     ],
 )
-@pytest.mark.parametrize("endpoint", ["ticker", "orderbook", "trades"])
+@pytest.mark.parametrize("endpoint", ["ticker", "orderbook", "trades", "candles"])
 def test_no_symbol_gives_a_500(client, btc_usd, endpoint, symbol):
     response = _get(client, f"/v1/{endpoint}/{symbol}")
     assert response.status_code == 404
@@ -454,7 +454,7 @@ def test_no_symbol_gives_a_500(client, btc_usd, endpoint, symbol):
     ],
 )
 def test_no_query_gives_a_500(client, btc_usd, query):
-    for endpoint in ("orderbook", "trades"):
+    for endpoint in ("orderbook", "trades", "candles"):
         response = _get(client, f"/v1/{endpoint}/BTC-USD?{query}")
         assert response.status_code in (200, 400)
 
@@ -465,6 +465,7 @@ def test_every_response_carries_request_id_and_server_time(client, btc_usd):
         "/v1/ticker/BTC-USD",
         "/v1/orderbook/BTC-USD",
         "/v1/trades/BTC-USD",
+        "/v1/candles/BTC-USD",
         "/v1/ticker/NOPE",
     ):
         response = _get(client, url)

@@ -26,6 +26,7 @@ def test_schema_generates_without_warnings_and_validates(schema):
         "/v1/ticker/{pair}",
         "/v1/orderbook/{pair}",
         "/v1/trades/{pair}",
+        "/v1/candles/{pair}",
         "/v1/account/balances",
         "/v1/account/transfers",
         "/v1/withdrawals",
@@ -40,6 +41,7 @@ def test_schema_generates_without_warnings_and_validates(schema):
         ("/v1/ticker/{pair}", "get", 1, None),
         ("/v1/orderbook/{pair}", "get", 1, None),
         ("/v1/trades/{pair}", "get", 1, None),
+        ("/v1/candles/{pair}", "get", 2, None),
         ("/v1/account/balances", "get", 5, "read"),
         ("/v1/account/transfers", "post", 1, "trade"),
         ("/v1/withdrawals", "post", 10, "withdraw"),
@@ -58,6 +60,15 @@ def test_schema_documents_variable_weights_and_optional_signature(schema):
     assert {} in book["security"] and any("ApiSignature" in s for s in book["security"])
     trades = schema["paths"]["/v1/trades/{pair}"]["get"]
     assert trades["x-rate-limit-weight-description"] == "1 for limit <= 100, 5 above."
+    candles = schema["paths"]["/v1/candles/{pair}"]["get"]
+    assert candles["x-rate-limit-weight-description"] == (
+        "1 for limit <= 100, 2 for <= 500 (the default), 5 above."
+    )
+    assert "previous close" in candles["description"]
+    params = {p["name"]: p for p in candles["parameters"]}
+    assert set(params) == {"pair", "interval", "start", "end", "limit"}
+    assert params["interval"]["schema"]["enum"] == ["1m", "5m", "15m", "1h", "4h", "1d"]
+    assert params["interval"]["schema"]["default"] == "1m"
     assert "security" not in schema["paths"]["/v1/markets"]["get"] or schema["paths"][
         "/v1/markets"
     ]["get"]["security"] == [{}]

@@ -6,6 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MS = timedelta(milliseconds=1)
+# The last instant a datetime holds, 9999-12-31T23:59:59.999Z: the bound of
+# every Unix-ms time parameter.
+MAX_UNIX_MS = 253_402_300_799_999
 
 
 def unix_ms(moment: datetime) -> int:

@@ -1,5 +1,6 @@
 """Example answers for the OpenAPI document, from a real session: 0.004 BTC
-traded at 63,000, a 0.25 ask at 63,010.50 and bids at 63,000 and 62,990.
+traded at 63,000 (at 07:04:41.350Z), a 0.25 ask at 63,010.50 and bids at
+63,000 and 62,990.
 tests/core/test_openapi_examples.py checks each has the fields the endpoint
 really returns."""
 
@@ -81,5 +82,41 @@ TRADES = answer_example(
                 "ts": 1795676681350,
             }
         ],
+    },
+)
+
+CANDLES = answer_example(
+    "Candles",
+    "interval=1m: the trade's minute, then a minute without trades",
+    {
+        "pair": "BTC-USD",
+        "interval": "1m",
+        "candles": [
+            {
+                "start": "2026-11-26T07:04:00.000Z",
+                "start_ts": 1795676640000,
+                "open": "63000.000000",
+                "high": "63000.000000",
+                "low": "63000.000000",
+                "close": "63000.000000",
+                "volume": "0.00400000",
+                "quote_volume": "252.000000",
+                "trades": 1,
+                "closed": True,
+            },
+            {
+                "start": "2026-11-26T07:05:00.000Z",
+                "start_ts": 1795676700000,
+                "open": "63000.000000",
+                "high": "63000.000000",
+                "low": "63000.000000",
+                "close": "63000.000000",
+                "volume": "0.00000000",
+                "quote_volume": "0.000000",
+                "trades": 0,
+                "closed": False,
+            },
+        ],
+        "server_time": 1795676712345,
     },
 )

@@ -8,8 +8,9 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.core.api.fields import DecimalString, NamedChoiceField
-from apps.core.api.formats import iso_utc, unix_ms
+from apps.core.api.formats import MAX_UNIX_MS, from_unix_ms, iso_utc, unix_ms
 from apps.core.money import format_units
+from apps.markets.candles import INTERVALS, Candle
 from apps.markets.models import Pair, PairStatus
 from apps.markets.selectors import BookSnapshot, TickerStats
 from apps.orders.models import Side, Trade
@@ -209,3 +210,82 @@ class PublicTradeOutputSerializer(serializers.Serializer):
 class PublicTradeListOutputSerializer(serializers.Serializer):
     pair = serializers.CharField()
     trades = PublicTradeOutputSerializer(many=True, help_text="Newest first.")
+
+
+# ----------------------------------------------------------------- candles
+
+
+
+class CandleQuerySerializer(serializers.Serializer):
+    """interval, start, end; ``limit`` is parsed like the trades endpoint's."""
+
+    interval = serializers.ChoiceField(
+        choices=list(INTERVALS),
+        default="1m",
+        help_text="Candle length, aligned to the Unix epoch in UTC (1d starts at "
+        "UTC midnight). Default 1m.",
+    )
+    start = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_UNIX_MS,
+        help_text="Unix ms, inclusive: the first candle starting at or after it. "
+        "Given: the first `limit` candles from here.",
+    )
+    end = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=MAX_UNIX_MS,
+        help_text="Unix ms, exclusive: candles starting before it (and never "
+        "after now). Without start: the last `limit` candles before it.",
+    )
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if "start" in data and "end" in data and data["start"] > data["end"]:
+            raise serializers.ValidationError({"start": ["Must not be after end."]})
+        return data
+
+
+class CandleOutputSerializer(serializers.Serializer):
+    start = serializers.CharField(
+        help_text="The bucket's start, ISO 8601 UTC with milliseconds."
+    )
+    start_ts = serializers.IntegerField(help_text="The same instant in Unix ms.")
+    open = DecimalString(help_text="First trade's price (by trade seq).")
+    high = DecimalString()
+    low = DecimalString()
+    close = DecimalString(help_text="Last trade's price (by trade seq).")
+    volume = DecimalString(help_text="Base traded, in the base asset.")
+    quote_volume = DecimalString(help_text="Quote traded, in the quote asset.")
+    trades = serializers.IntegerField(help_text="Number of trades.")
+    closed = serializers.BooleanField(
+        help_text="The bucket has ended: this candle is final. False for the "
+        "forming candle."
+    )
+
+    def to_representation(self, candle: Candle) -> dict[str, Any]:
+        pair: Pair = self.context["pair"]
+        return {
+            "start": iso_utc(from_unix_ms(candle.start), "milliseconds"),
+            "start_ts": candle.start,
+            "open": pair.format_price(candle.open),
+            "high": pair.format_price(candle.high),
+            "low": pair.format_price(candle.low),
+            "close": pair.format_price(candle.close),
+            "volume": pair.format_size(candle.volume),
+            "quote_volume": format_units(candle.quote_volume, pair.quote.scale),
+            "trades": candle.trades,
+            "closed": candle.closed,
+        }
+
+
+class CandleListOutputSerializer(serializers.Serializer):
+    pair = serializers.CharField()
+    interval = serializers.CharField()
+    candles = CandleOutputSerializer(
+        many=True,
+        help_text="Oldest first. A bucket without trades carries the previous "
+        "close as open, high, low and close, with zero volumes; none before the "
+        "pair's first trade.",
+    )
+    server_time = serializers.IntegerField(help_text="Unix ms; `closed` is as of it.")

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from apps.markets.api.views import (
+    CandleListView,
     MarketListView,
     OrderBookView,
     PublicTradeListView,
@@ -12,4 +13,5 @@ urlpatterns = [
     path("ticker/<str:pair>", TickerView.as_view(), name="ticker"),
     path("orderbook/<str:pair>", OrderBookView.as_view(), name="orderbook"),
     path("trades/<str:pair>", PublicTradeListView.as_view(), name="trades-public"),
+    path("candles/<str:pair>", CandleListView.as_view(), name="candles"),
 ]

@@ -18,11 +18,13 @@ from apps.core.middleware import now_ms
 from apps.markets import selectors
 from apps.markets.api import examples
 from apps.markets.api import serializers as s
+from apps.markets.candles import INTERVALS
 
 PUBLIC_MAX_DEPTH = 100
 SIGNED_MAX_DEPTH = 1_000  # for verified and market-maker accounts
 DEEP_BOOK_TIERS = frozenset({Tier.VERIFIED, Tier.MARKET_MAKER})
 DEFAULT_TRADES, MAX_TRADES = 100, 1_000
+DEFAULT_CANDLES, MAX_CANDLES = 500, 1_000  # Binance's klines limits
 
 PAIR = OpenApiParameter("pair", str, "path", description="Symbol, e.g. BTC-USD.")
 # Public, or signed (all four headers) to unlock deeper books.
@@ -195,4 +197,72 @@ class PublicTradeListView(PublicAPIView):
         body = {"pair": market.symbol, "trades": trades}
         return Response(
             s.PublicTradeListOutputSerializer(body, context={"pair": market}).data
+        )
+
+
+def candle_limit(request: Request) -> int:
+    return parse_count(
+        request.query_params.get("limit"),
+        field="limit",
+        default=DEFAULT_CANDLES,
+        maximum=MAX_CANDLES,
+    )
+
+
+class CandleListView(PublicAPIView):
+    """OHLCV candles of a pair built from its trades, oldest first."""
+
+    rate_weight = 2
+    error_codes = (ErrorCode.MARKET_NOT_FOUND,)
+    rate_weight_description = "1 for limit <= 100, 2 for <= 500 (the default), 5 above."
+
+    def get_rate_weight(self, request: Request) -> int:
+        try:
+            limit = candle_limit(request)
+        except ValidationFailed:  # refused in the handler; costs the default
+            return self.rate_weight
+        return 1 if limit <= 100 else 2 if limit <= 500 else 5
+
+    @extend_schema(
+        operation_id="candle_list",
+        tags=["markets"],
+        description="Candles (OHLCV) built from the trade journal, oldest first: "
+        "the same numbers as the `candles` stream, rebuilt identically after a "
+        "restart. A bucket without trades is a candle whose open, high, low and "
+        "close are the previous close, with zero volume; there are none before "
+        "the pair's first trade. With `start`, the first `limit` candles from "
+        "it; otherwise the last `limit` candles before `end` (default: now, "
+        "including the forming candle). Page forward with `start` = the last "
+        "candle's `start_ts` + the interval.",
+        parameters=[
+            PAIR,
+            s.CandleQuerySerializer,
+            OpenApiParameter("limit", int, description="1-1000, default 500."),
+        ],
+        responses=s.CandleListOutputSerializer,
+        examples=examples.CANDLES,
+    )
+    def get(self, request: Request, pair: str) -> Response:
+        limit = candle_limit(request)
+        query = s.CandleQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        q = query.validated_data
+        market = selectors.pair_get(symbol=pair)
+        server_time = now_ms()
+        candles = selectors.candles_for_pair(
+            pair=market,
+            interval_ms=INTERVALS[q["interval"]],
+            start=q.get("start"),
+            end=q.get("end"),
+            limit=limit,
+            now=server_time,
+        )
+        body = {
+            "pair": market.symbol,
+            "interval": q["interval"],
+            "candles": candles,
+            "server_time": server_time,
+        }
+        return Response(
+            s.CandleListOutputSerializer(body, context={"pair": market}).data
         )

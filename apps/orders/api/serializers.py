@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.core.api.fields import DecimalString
-from apps.core.api.formats import iso_utc
+from apps.core.api.formats import MAX_UNIX_MS, iso_utc
 from apps.core.money import MAX_UNITS, format_units
 from apps.markets.api.serializers import price_str, size_str
 from apps.markets.models import Pair
@@ -285,7 +285,6 @@ class CancelAllAfterOutputSerializer(serializers.Serializer):
     server_time = serializers.IntegerField()
 
 
-MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last a datetime holds
 
 
 class OrderListQuerySerializer(serializers.Serializer):
@@ -294,10 +293,10 @@ class OrderListQuerySerializer(serializers.Serializer):
         choices=["live", *OrderStatus.values], required=False
     )
     since = serializers.IntegerField(
-        required=False, min_value=0, max_value=MAX_MS, help_text="Unix ms, inclusive."
+        required=False, min_value=0, max_value=MAX_UNIX_MS, help_text="Unix ms, inclusive."
     )
     until = serializers.IntegerField(
-        required=False, min_value=0, max_value=MAX_MS, help_text="Unix ms, exclusive."
+        required=False, min_value=0, max_value=MAX_UNIX_MS, help_text="Unix ms, exclusive."
     )
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=500, default=100
