@@ -1,11 +1,16 @@
-"""The matcher's adapter: feeds queued commands to the engine and persists the
-outcome of a whole batch in ONE transaction.
+"""The matcher's loop: takes a batch of queued commands, applies them to the
+in-memory books and persists the outcome of the whole batch in ONE
+transaction, then publishes it.
 
 Per batch: order states, trades, both sides' settlement, fees and hold releases
 (through the money service, ledger included), market events with the pair's
 gap-free sequence, and the commands marked processed. If the transaction fails
 the in-memory books are rebuilt from the database, so memory never runs ahead
 of what was committed.
+
+The rooms it calls: books.py (the books and their rebuild), batch.py (folding
+events into a batch), settlement.py (which balance changes a trade or a
+release makes), publisher.py (events to the channel layer after commit).
 """
 
 from __future__ import annotations
@@ -14,13 +19,11 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from apps.accounts.models import LedgerReason, Wallet
 from apps.accounts.services import (
     BalanceChange,
     balances_apply_in_transaction,
@@ -29,64 +32,17 @@ from apps.accounts.services import (
 from apps.core.api.formats import unix_ms
 from apps.core.bulk import bulk_insert, db_datetime
 from apps.markets.models import MarketEvent, Pair, PairStatus
-from apps.markets.publish import JournalEvent
 from apps.matching import bus
 from apps.matching import engine as eng
-from apps.matching.adapter import (
-    engine_hold,
-    place_command,
-)
+from apps.matching.adapter import engine_hold, place_command
+from apps.matching.batch import Batch, OrderDelta
 from apps.matching.books import PairBook
 from apps.matching.fencing import OwnershipLost, ownership_prove
 from apps.matching.publisher import EventPublisher
-from apps.orders.models import (
-    CommandKind,
-    Order,
-    OrderCommand,
-    OrderStatus,
-    Trade,
-)
+from apps.matching.settlement import release_change
+from apps.orders.models import CommandKind, Order, OrderCommand, OrderStatus, Trade
 
 log = logging.getLogger(__name__)
-
-DONE_STATUS = {
-    eng.DoneReason.FILLED: OrderStatus.FILLED,
-    eng.DoneReason.CANCELLED: OrderStatus.CANCELLED,
-    eng.DoneReason.REJECTED: OrderStatus.REJECTED,
-}
-
-
-@dataclass
-class _OrderDelta:
-    filled_size: int = 0
-    filled_quote: int = 0
-    maker_quote: int = 0
-    fee: int = 0
-    status: str = OrderStatus.OPEN
-    reason: str = ""
-    priority: int | None = None
-    triggered: bool = False
-    done: bool = False
-
-
-@dataclass
-class Batch:
-    """Everything one batch writes, gathered before the transaction."""
-
-    orders: dict[int, _OrderDelta] = field(default_factory=dict)
-    trades: list[tuple[PairBook, eng.Trade, int]] = field(default_factory=list)
-    # (change without trade id, index into trades or -1)
-    changes: list[tuple[BalanceChange, int]] = field(default_factory=list)
-    events: list[JournalEvent] = field(default_factory=list)
-    # command id -> (result, owner epoch of its pair)
-    command_results: dict[int, tuple[str, int]] = field(default_factory=dict)
-
-    def order(self, order_id: int) -> _OrderDelta:
-        delta = self.orders.get(order_id)
-        if delta is None:
-            delta = self.orders[order_id] = _OrderDelta()
-        return delta
-
 
 BATCH_CAP = 1_000_000  # no cap of its own: the caller's limit applies
 POISON_AFTER = 3  # failures of a one-command batch before it is rejected
@@ -138,7 +94,7 @@ class BatchProcessor:
         commands = self.fetch(min(limit, self.batch_cap), open_pairs)
         if not commands:
             return 0
-        batch = Batch()
+        batch = Batch(self.fee_user_id)
         try:
             for command in commands:
                 result = self._apply(command, pairs[command.pair_id]["status"], batch)
@@ -196,20 +152,11 @@ class BatchProcessor:
                 and order.status == OrderStatus.PENDING
             ):
                 pair = self.books[command.pair_id].pair
-                asset_id = pair.quote_id if order.side == "buy" else pair.base_id
-                balances_apply_in_transaction(
-                    changes=[
-                        BalanceChange(
-                            order.user_id,
-                            asset_id,
-                            Wallet.SPOT,
-                            order.hold_amount,
-                            -order.hold_amount,
-                            LedgerReason.RELEASE,
-                            order_id=order.pk,
-                        )
-                    ]
+                release = release_change(
+                    pair, order.pk, order.user_id, order.side, engine_hold(order, pair)
                 )
+                if release is not None:
+                    balances_apply_in_transaction(changes=[release])
                 Order.objects.filter(pk=order.pk).update(
                     status=OrderStatus.REJECTED,
                     reject_reason="system_error",
@@ -226,7 +173,6 @@ class BatchProcessor:
         bus.publish_results([command.order_id])
         self.failures = 0
 
-    # ------------------------------------------------------------- apply
     def _apply(self, command: OrderCommand, status: str, batch: Batch) -> str:
         """Apply one command to its book and fold the outcome into the batch;
         returns the command's result."""
@@ -236,7 +182,7 @@ class BatchProcessor:
             if order.status != OrderStatus.PENDING:
                 return "duplicate"
             if status != PairStatus.TRADING:
-                self._reject_unplaced(book, order, f"market_{status}", batch)
+                batch.reject_unplaced(book, order, f"market_{status}")
                 return "rejected"
             book.sides[order.pk] = order.side
             events = book.engine.process(place_command(order, book.pair))
@@ -244,190 +190,8 @@ class BatchProcessor:
             events = book.engine.process(
                 eng.CancelOrder(order.pk, order.user_id, unix_ms(command.created_at))
             )
-        return self._record(book, events, batch)
+        return batch.record(book, events)
 
-    def _reject_unplaced(
-        self, book: PairBook, order: Order, reason: str, batch: Batch
-    ) -> None:
-        delta = batch.order(order.pk)
-        delta.status, delta.reason, delta.done = OrderStatus.REJECTED, reason, True
-        self._release(
-            book,
-            order.pk,
-            order.user_id,
-            order.side,
-            engine_hold(order, book.pair),
-            batch,
-        )
-
-    def _release(
-        self,
-        book: PairBook,
-        order_id: int,
-        user_id: int,
-        side: str,
-        amount: int,
-        batch: Batch,
-    ) -> None:
-        if amount <= 0:
-            return
-        pair = book.pair
-        asset_id, units = (
-            (pair.quote_id, amount)
-            if side == "buy"
-            else (pair.base_id, amount * pair.lot_size)
-        )
-        batch.changes.append(
-            (
-                BalanceChange(
-                    user_id,
-                    asset_id,
-                    Wallet.SPOT,
-                    units,
-                    -units,
-                    LedgerReason.RELEASE,
-                    order_id=order_id,
-                ),
-                -1,
-            )
-        )
-
-    def _record(self, book: PairBook, events: list[Any], batch: Batch) -> str:
-        """Fold one command's events into the batch; returns the command result."""
-        result = "processed"
-        entered: list[int] = []
-        deltas: list[list[str]] = []
-        reasons: dict[int, str] = {}
-        for ev in events:
-            kind = type(ev)
-            if kind is eng.Trade:
-                self._trade(book, ev, batch)
-            elif kind is eng.Accepted:
-                entered.append(ev.order_id)
-            elif kind is eng.StopTriggered:
-                batch.order(ev.order_id).triggered = True
-                entered.append(ev.order_id)
-            elif kind is eng.Rejected or kind is eng.Cancelled:
-                if ev.reason is eng.Reason.DUPLICATE_ORDER_ID:
-                    # Each pending order is placed once; the engine already
-                    # knowing it means memory ran ahead of the database.
-                    raise eng.InvariantError(f"order {ev.order_id} placed twice")
-                reasons[ev.order_id] = str(ev.reason)
-                if kind is eng.Cancelled and ev.reason == eng.Reason.USER_CANCELLED:
-                    result = "cancelled"
-            elif kind is eng.Done:
-                self._done(book, ev, reasons.get(ev.order_id, ""), batch)
-            elif kind is eng.BookDelta:
-                deltas.append(
-                    [
-                        str(ev.side),
-                        book.pair.format_price(ev.price),
-                        book.pair.format_size(ev.total_size),
-                    ]
-                )
-            elif kind is eng.CancelRejected:
-                result = "not_open"
-        for order_id in entered:
-            delta = batch.order(order_id)
-            if not delta.done:
-                book.priority += 1
-                delta.priority = book.priority
-        if deltas:
-            self._event(
-                book, "book", {"changes": deltas, "prev_seq": book.last_book_seq}, batch
-            )
-            book.last_book_seq = book.event_seq
-        return result
-
-    def _trade(self, book: PairBook, t: eng.Trade, batch: Batch) -> None:
-        book.trade_seq += 1
-        index = len(batch.trades)
-        batch.trades.append((book, t, book.trade_seq))
-        maker, taker = batch.order(t.maker_order_id), batch.order(t.taker_order_id)
-        for delta, fee in ((maker, t.maker_fee), (taker, t.taker_fee)):
-            delta.filled_size += t.size
-            delta.filled_quote += t.quote
-            delta.fee += fee
-            if not delta.done:
-                delta.status = OrderStatus.PARTIALLY_FILLED
-        maker.maker_quote += t.quote
-        taker_buys = t.taker_side is eng.Side.BUY
-        buyer, seller = (
-            (t.taker_account_id, t.maker_account_id)
-            if taker_buys
-            else (t.maker_account_id, t.taker_account_id)
-        )
-        buyer_order, seller_order = (
-            (t.taker_order_id, t.maker_order_id)
-            if taker_buys
-            else (t.maker_order_id, t.taker_order_id)
-        )
-        buyer_fee, seller_fee = (
-            (t.taker_fee, t.maker_fee) if taker_buys else (t.maker_fee, t.taker_fee)
-        )
-        pair = book.pair
-        base_units = t.size * pair.lot_size
-        T, F, S = LedgerReason.TRADE, LedgerReason.FEE, Wallet.SPOT
-        rows = [
-            BalanceChange(
-                buyer, pair.quote_id, S, 0, -t.quote, T, order_id=buyer_order
-            ),
-            BalanceChange(
-                buyer, pair.base_id, S, base_units, 0, T, order_id=buyer_order
-            ),
-            BalanceChange(
-                seller, pair.base_id, S, 0, -base_units, T, order_id=seller_order
-            ),
-            BalanceChange(
-                seller, pair.quote_id, S, t.quote, 0, T, order_id=seller_order
-            ),
-        ]
-        if buyer_fee:
-            rows.append(
-                BalanceChange(
-                    buyer, pair.quote_id, S, 0, -buyer_fee, F, order_id=buyer_order
-                )
-            )
-        if seller_fee:
-            rows.append(
-                BalanceChange(
-                    seller, pair.quote_id, S, -seller_fee, 0, F, order_id=seller_order
-                )
-            )
-        if buyer_fee + seller_fee:
-            rows.append(
-                BalanceChange(
-                    self.fee_user_id, pair.quote_id, S, buyer_fee + seller_fee, 0, F
-                )
-            )
-        batch.changes.extend((row, index) for row in rows)
-        self._event(
-            book,
-            "trade",
-            {
-                "trade_seq": book.trade_seq,
-                "price": book.pair.format_price(t.price),
-                "size": book.pair.format_size(t.size),
-                "taker_side": str(t.taker_side),
-                "ts": t.ts,
-            },
-            batch,
-        )
-
-    def _done(self, book: PairBook, d: eng.Done, reason: str, batch: Batch) -> None:
-        delta = batch.order(d.order_id)
-        delta.status, delta.done = DONE_STATUS[d.reason], True
-        delta.reason = "" if d.reason is eng.DoneReason.FILLED else reason
-        side = book.sides.pop(d.order_id)
-        self._release(book, d.order_id, d.account_id, side, d.released, batch)
-
-    def _event(
-        self, book: PairBook, kind: str, payload: dict[str, Any], batch: Batch
-    ) -> None:
-        book.event_seq += 1
-        batch.events.append(JournalEvent(book.pair.pk, book.event_seq, kind, payload))
-
-    # ----------------------------------------------------------- persist
     def _persist(self, batch: Batch) -> None:
         # First: the proof that this matcher still owns every pair it writes,
         # holding their epoch rows until commit (apps/matching/fencing.py).
@@ -568,7 +332,7 @@ def _with_trade(change: BalanceChange, trade_id: int) -> BalanceChange:
 _UPDATE_CHUNK = 500
 
 
-def _delta_row(order_id: int, d: _OrderDelta) -> tuple[Any, ...]:
+def _delta_row(order_id: int, d: OrderDelta) -> tuple[Any, ...]:
     """An order's batch delta in the column order both update paths use."""
     return (
         order_id,
@@ -584,7 +348,7 @@ def _delta_row(order_id: int, d: _OrderDelta) -> tuple[Any, ...]:
     )
 
 
-def _update_orders(orders: dict[int, _OrderDelta], now: Any) -> None:
+def _update_orders(orders: dict[int, OrderDelta], now: Any) -> None:
     """One UPDATE ... FROM (VALUES ...) per chunk: adds fill deltas to each
     touched order and sets its status. Hand-written because bulk_update cannot
     add to the current value (makers' fills accumulate across batches) and
@@ -628,7 +392,7 @@ def _update_orders(orders: dict[int, _OrderDelta], now: Any) -> None:
             )
 
 
-def _update_orders_pg(orders: dict[int, _OrderDelta], now: Any) -> None:
+def _update_orders_pg(orders: dict[int, OrderDelta], now: Any) -> None:
     """PostgreSQL: one UPDATE joined by primary key to the deltas passed as
     arrays (unnest). The query text is fixed whatever the batch size, so
     psycopg prepares it; a VALUES list grows with the batch and is re-parsed
