@@ -1,11 +1,12 @@
 """Signals between the API processes and the matcher, both directions: the
 one place that knows how they travel (Redis, LISTEN/NOTIFY or nothing).
 
-* wake: the API tells the matcher a pair has new commands
-  (``wake_matcher``); the matcher sleeps on ``WakeListener``. With Redis a
-  list per pair (pushed after commit, BLPOP). Without Redis on PostgreSQL a
-  NOTIFY on the pair's channel in the transaction that wrote the command
-  (delivered on commit; the order statement carries it). Not with Redis: every transaction that notifies
+* wake: the API tells the matcher a pair has new commands (``wake_matcher``;
+  ``notify_sql`` for a statement that carries it); the matcher sleeps on
+  ``WakeListener``. With Redis a list per pair (pushed after commit, BLPOP).
+  Without Redis on PostgreSQL a NOTIFY on the pair's channel in the
+  transaction that wrote the command (delivered on commit; the order
+  statement carries it). Not with Redis: every transaction that notifies
   takes one global lock at commit, which would serialise all placements of
   all API processes. Else nothing (the matcher polls every
   MATCHER_POLL_INTERVAL_MS).
@@ -51,6 +52,13 @@ def result_key(order_id: int) -> str:
     return f"matcher:result:{order_id}"
 
 
+def notify_sql() -> str:
+    """The select-list expression that sends a wake-up NOTIFY, for a statement
+    that carries it (the order's one statement); its one parameter is
+    ``wake_channel(pair_id)``. Delivered when the transaction commits."""
+    return "pg_notify(%s, '')"
+
+
 def wakes_by_notify() -> bool:
     """Whether wake-ups are PostgreSQL NOTIFYs (else a Redis list, or none)."""
     return settings.IS_POSTGRES and not settings.REDIS_URL
@@ -64,7 +72,7 @@ def wake_matcher(pair_id: int) -> None:
         transaction.on_commit(lambda: _push_wake(pair_id))
     elif wakes_by_notify():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, '')", [wake_channel(pair_id)])
+            cursor.execute(f"SELECT {notify_sql()}", [wake_channel(pair_id)])
 
 
 def _push_wake(pair_id: int) -> None:

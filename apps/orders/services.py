@@ -360,7 +360,11 @@ def _place_pg_sql(notify: bool) -> str:
         f"o.id, {_cast(OrderCommand, 'created_at')}, NULL, '' FROM o) "
         # Without Redis, the matcher's wake-up (bus.wake_matcher), delivered
         # on commit.
-        + ("SELECT o.id, pg_notify(%s, '') FROM o" if notify else "SELECT o.id FROM o")
+        + (
+            f"SELECT o.id, {bus.notify_sql()} FROM o"
+            if notify
+            else "SELECT o.id FROM o"
+        )
     )
 
 
