@@ -26,7 +26,6 @@ from django.utils import timezone
 from apps.accounts.services import balances_apply_in_transaction, fee_user
 from apps.core.api.formats import unix_ms
 from apps.markets.models import Pair, PairStatus
-from apps.matching import bus
 from apps.matching import engine as eng
 from apps.matching.adapter import engine_hold, place_command
 from apps.matching.batch import Batch
@@ -35,6 +34,7 @@ from apps.matching.fencing import OwnershipLost, ownership_prove
 from apps.matching.persist import batch_write
 from apps.matching.publisher import EventPublisher
 from apps.matching.settlement import release_change
+from apps.orders import bus
 from apps.orders.models import CommandKind, Order, OrderCommand, OrderStatus
 
 log = logging.getLogger(__name__)

@@ -19,12 +19,12 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from apps.markets.models import Pair
-from apps.matching import bus
 from apps.matching.books import PairBook
 from apps.matching.fencing import OwnershipLost, ownership_take
 from apps.matching.locks import PairOwned, PostgresLocks, make_locks, this_matcher
 from apps.matching.models import MatcherHeartbeat
 from apps.matching.processor import BatchProcessor
+from apps.orders import bus
 from apps.orders.services import cancel_all_after_fire
 
 log = logging.getLogger("apps.matching")

@@ -34,9 +34,9 @@ from apps.core.bulk import insert_returning_id
 from apps.core.errors import DomainError, ErrorCode, Overloaded
 from apps.core.money import MAX_UNITS, check_units
 from apps.markets.models import Pair, PairStatus
-from apps.matching import bus
 from apps.matching.adapter import book_config
 from apps.matching.engine import band_limit, buy_limit_hold
+from apps.orders import bus
 from apps.orders.errors import ClientOrderIdConflict
 from apps.orders.models import (
     FINAL_STATUSES,

@@ -10,8 +10,7 @@ import pytest
 import redis
 from django.test import override_settings
 
-from apps.matching import bus
-from apps.orders import services
+from apps.orders import bus, services
 from apps.orders.models import Order, OrderCommand
 from apps.orders.validation import OrderRequest
 

@@ -11,9 +11,8 @@ import pytest
 from django.db import connection, transaction
 from django.test import override_settings
 
-from apps.matching import bus
 from apps.matching.locks import PostgresLocks
-from apps.orders import services
+from apps.orders import bus, services
 from apps.orders.validation import OrderRequest
 
 BUY = OrderRequest(side="buy", type="limit", price=6_300_000, size=1)

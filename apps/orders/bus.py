@@ -16,6 +16,10 @@ one place that knows how they travel (Redis, LISTEN/NOTIFY or nothing).
 
 Each is a hint: the database stays the source of truth, so a lost signal only
 costs latency, never an order.
+
+It lives in ``orders``, below the matcher: the command queue and its signals
+are the contract between ``orders`` (producer) and the matcher (consumer),
+and both import it without an upward arrow (DESIGN.md, "Layers").
 """
 
 from __future__ import annotations
