@@ -30,7 +30,10 @@ from apps.orders.services import cancel_all_after_fire
 log = logging.getLogger("apps.matching")
 
 
-class Matcher:
+class MatcherProcess:
+    """One matcher process: takes its pairs (lock, then a new owner epoch),
+    rebuilds their books and drains their queues until stopped."""
+
     def __init__(
         self,
         symbols: list[str] | None = None,
