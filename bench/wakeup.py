@@ -52,7 +52,7 @@ def main() -> None:
 
     from apps.accounts.services import account_create, balance_deposit
     from apps.markets.services import markets_seed
-    from apps.matching import bus
+    from apps.orders import bus
     from apps.orders.models import OrderStatus
     from tests.helpers import place
 

@@ -8,8 +8,9 @@ from apps.accounts.selectors import held_problems, ledger_problems
 from apps.accounts.services import balance_deposit
 from apps.apikeys import auth as apikey_auth
 from apps.markets import selectors as market_selectors
+from apps.matching.books import PairBook
 from apps.matching.fencing import ownership_take
-from apps.matching.processor import BatchProcessor, PairBook
+from apps.matching.processor import BatchProcessor
 from apps.orders import services as order_services
 from tests.apikeys.factories import ApiKeyFactory
 from tests.factories import AssetFactory, PairFactory, UserFactory

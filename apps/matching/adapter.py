@@ -33,9 +33,9 @@ def book_config(pair: Pair) -> eng.BookConfig:
 
 def engine_hold(order: Order, pair: Pair) -> int:
     """The order's hold in engine units: quote minor units (buy) or lots (sell)."""
-    return (
-        order.hold_amount if order.side == "buy" else order.hold_amount // pair.lot_size
-    )
+    if pair.held_asset_id(order.side) == pair.base_id:
+        return order.hold_amount // pair.lot_size
+    return order.hold_amount
 
 
 def place_command(order: Order, pair: Pair) -> eng.PlaceOrder:

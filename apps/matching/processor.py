@@ -1,217 +1,43 @@
-"""The matcher's adapter: feeds queued commands to the engine and persists the
-outcome of a whole batch in ONE transaction.
+"""The matcher's loop: takes a batch of queued commands, applies them to the
+in-memory books and persists the outcome of the whole batch in ONE
+transaction, then publishes it.
 
 Per batch: order states, trades, both sides' settlement, fees and hold releases
 (through the money service, ledger included), market events with the pair's
 gap-free sequence, and the commands marked processed. If the transaction fails
 the in-memory books are rebuilt from the database, so memory never runs ahead
 of what was committed.
+
+The rooms it calls: books.py (the books and their rebuild), batch.py (folding
+events into a batch), settlement.py (which balance changes a trade or a
+release makes), persist.py (the batch's writes), publisher.py (events to the
+channel layer after commit).
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
 import logging
-import queue
-import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
 
-from django.db import InterfaceError, OperationalError, connection, transaction
-from django.db.models import Max
+from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from apps.accounts.models import LedgerReason, Wallet
-from apps.accounts.services import (
-    BalanceChange,
-    balances_apply_in_transaction,
-    fee_user,
-)
+from apps.accounts.services import balances_apply_in_transaction, fee_user
 from apps.core.api.formats import unix_ms
-from apps.core.bulk import bulk_insert, db_datetime
-from apps.markets.models import MarketEvent, Pair, PairStatus
-from apps.markets.publish import JournalEvent, publish_market_events_async
-from apps.matching import bus
+from apps.markets.models import Pair, PairStatus
 from apps.matching import engine as eng
-from apps.matching.adapter import (
-    SIDES,
-    STPS,
-    book_config,
-    engine_hold,
-    place_command,
-)
-from apps.matching.fencing import (
-    OwnershipLost,
-    consistent_snapshot,
-    ownership_prove,
-)
-from apps.orders.models import (
-    CommandKind,
-    Order,
-    OrderCommand,
-    OrderStatus,
-    OrderType,
-    Trade,
-)
+from apps.matching.adapter import engine_hold, place_command
+from apps.matching.batch import Batch
+from apps.matching.books import PairBook
+from apps.matching.fencing import OwnershipLost, ownership_prove
+from apps.matching.persist import batch_write
+from apps.matching.publisher import EventPublisher
+from apps.matching.settlement import release_change
+from apps.orders import bus
+from apps.orders.models import CommandKind, Order, OrderCommand, OrderStatus
 
 log = logging.getLogger(__name__)
-
-DONE_STATUS = {
-    eng.DoneReason.FILLED: OrderStatus.FILLED,
-    eng.DoneReason.CANCELLED: OrderStatus.CANCELLED,
-    eng.DoneReason.REJECTED: OrderStatus.REJECTED,
-}
-
-
-class PairBook:
-    """One pair's engine plus the counters that continue the database's, and
-    the owner epoch its settlements prove (0: not taken, proves nothing)."""
-
-    def __init__(self, pair: Pair, epoch: int = 0) -> None:
-        self.pair = pair
-        self.epoch = epoch
-        self.engine = eng.Engine(book_config(pair))
-        self.sides: dict[int, str] = {}  # live order id -> "buy" | "sell"
-        self.event_seq = 0
-        self.trade_seq = 0
-        self.priority = 0
-        self.last_book_seq = 0
-
-    def rebuild(self) -> None:
-        """Load the book from the database: resting orders and untriggered
-        stops in their original priority, the last price and the sequences.
-
-        Reads one snapshot, so a batch committed meanwhile is either wholly in
-        it or not at all. Builds everything first and swaps it in at the end,
-        so a failure half-way (the database went away) leaves the previous
-        state, which the caller still treats as stale and rebuilds again."""
-        with consistent_snapshot():
-            self._load()
-
-    def _load(self) -> None:
-        pair = Pair.objects.select_related("base", "quote").get(pk=self.pair.pk)
-        engine = eng.Engine(book_config(pair))
-        sides: dict[int, str] = {}
-        live = Order.objects.filter(
-            pair=pair,
-            status__in=(OrderStatus.OPEN, OrderStatus.PARTIALLY_FILLED),
-        ).order_by("priority", "pk")
-        for order in live:
-            if order.priority is None:
-                raise eng.InvariantError(f"live order {order.pk} has no book priority")
-            sides[order.pk] = order.side
-            untriggered_stop = order.type in (
-                OrderType.STOP,
-                OrderType.STOP_LIMIT,
-            ) and (order.triggered_at is None)
-            if untriggered_stop:
-                engine.restore_stop(place_command(order, pair))
-                continue
-            engine.restore_resting(
-                order_id=order.pk,
-                account_id=order.user_id,
-                side=SIDES[order.side],
-                price=order.price,
-                remaining_size=order.size - order.filled_size,
-                hold=engine_hold(order, pair),
-                ts=unix_ms(order.created_at),
-                stp=STPS[order.stp],
-                filled_size=order.filled_size,
-                taker_quote=order.filled_quote - order.maker_quote,
-                maker_quote=order.maker_quote,
-                fee_total=order.fee,
-            )
-        last = (
-            Trade.objects.filter(pair=pair)
-            .order_by("-seq")
-            .values("price", "seq")
-            .first()
-        )
-        engine.set_last_price(last["price"] if last else None)
-        events = MarketEvent.objects.filter(pair=pair)
-        event_seq = events.aggregate(m=Max("seq"))["m"] or 0
-        last_book_seq = events.filter(type="book").aggregate(m=Max("seq"))["m"] or 0
-        priority = (
-            Order.objects.filter(pair=pair).aggregate(m=Max("priority"))["m"] or 0
-        )
-        (self.pair, self.engine, self.sides) = (pair, engine, sides)
-        (self.event_seq, self.trade_seq) = (event_seq, last["seq"] if last else 0)
-        (self.last_book_seq, self.priority) = (last_book_seq, priority)
-
-
-@dataclass
-class _OrderDelta:
-    filled_size: int = 0
-    filled_quote: int = 0
-    maker_quote: int = 0
-    fee: int = 0
-    status: str = OrderStatus.OPEN
-    reason: str = ""
-    priority: int | None = None
-    triggered: bool = False
-    done: bool = False
-
-
-@dataclass
-class Batch:
-    """Everything one batch writes, gathered before the transaction."""
-
-    orders: dict[int, _OrderDelta] = field(default_factory=dict)
-    trades: list[tuple[PairBook, eng.Trade, int]] = field(default_factory=list)
-    # (change without trade id, index into trades or -1)
-    changes: list[tuple[BalanceChange, int]] = field(default_factory=list)
-    events: list[JournalEvent] = field(default_factory=list)
-    # command id -> (result, owner epoch of its pair)
-    command_results: dict[int, tuple[str, int]] = field(default_factory=dict)
-
-    def order(self, order_id: int) -> _OrderDelta:
-        delta = self.orders.get(order_id)
-        if delta is None:
-            delta = self.orders[order_id] = _OrderDelta()
-        return delta
-
-
-class EventPublisher:
-    """Sends committed market events to the channel layer from one background
-    thread, in commit order, so that publishing never delays the next batch.
-    Losing a message here costs a subscriber a resync, never data: the
-    journal (MarketEvent) already holds every event."""
-
-    def __init__(self) -> None:
-        self.queue: queue.SimpleQueue[list[JournalEvent] | None] = queue.SimpleQueue()
-        self.thread: threading.Thread | None = None
-
-    def submit(self, events: list[JournalEvent]) -> None:
-        if self.thread is None:
-            self.thread = threading.Thread(
-                target=self._run, name="event-publisher", daemon=True
-            )
-            self.thread.start()
-        self.queue.put(events)
-
-    def _run(self) -> None:
-        # One event loop for the thread's life: the channel layer keeps its
-        # Redis connection per loop, and async_to_sync would start a loop, a
-        # thread and a connection for every batch.
-        loop = asyncio.new_event_loop()
-        try:
-            while (events := self.queue.get()) is not None:
-                try:
-                    loop.run_until_complete(publish_market_events_async(events))
-                except Exception:  # noqa: BLE001 - subscribers resync from the journal
-                    log.exception("could not publish %d market events", len(events))
-        finally:
-            loop.close()
-
-    def close(self, timeout: float = 5.0) -> None:
-        if self.thread is not None:
-            self.queue.put(None)
-            self.thread.join(timeout)
-            self.thread = None
-
 
 BATCH_CAP = 1_000_000  # no cap of its own: the caller's limit applies
 POISON_AFTER = 3  # failures of a one-command batch before it is rejected
@@ -263,7 +89,7 @@ class BatchProcessor:
         commands = self.fetch(min(limit, self.batch_cap), open_pairs)
         if not commands:
             return 0
-        batch = Batch()
+        batch = Batch(self.fee_user_id)
         try:
             for command in commands:
                 result = self._apply(command, pairs[command.pair_id]["status"], batch)
@@ -321,20 +147,11 @@ class BatchProcessor:
                 and order.status == OrderStatus.PENDING
             ):
                 pair = self.books[command.pair_id].pair
-                asset_id = pair.quote_id if order.side == "buy" else pair.base_id
-                balances_apply_in_transaction(
-                    changes=[
-                        BalanceChange(
-                            order.user_id,
-                            asset_id,
-                            Wallet.SPOT,
-                            order.hold_amount,
-                            -order.hold_amount,
-                            LedgerReason.RELEASE,
-                            order_id=order.pk,
-                        )
-                    ]
+                release = release_change(
+                    pair, order.pk, order.user_id, order.side, engine_hold(order, pair)
                 )
+                if release is not None:
+                    balances_apply_in_transaction(changes=[release])
                 Order.objects.filter(pk=order.pk).update(
                     status=OrderStatus.REJECTED,
                     reject_reason="system_error",
@@ -351,7 +168,6 @@ class BatchProcessor:
         bus.publish_results([command.order_id])
         self.failures = 0
 
-    # ------------------------------------------------------------- apply
     def _apply(self, command: OrderCommand, status: str, batch: Batch) -> str:
         """Apply one command to its book and fold the outcome into the batch;
         returns the command's result."""
@@ -361,7 +177,7 @@ class BatchProcessor:
             if order.status != OrderStatus.PENDING:
                 return "duplicate"
             if status != PairStatus.TRADING:
-                self._reject_unplaced(book, order, f"market_{status}", batch)
+                batch.reject_unplaced(book, order, f"market_{status}")
                 return "rejected"
             book.sides[order.pk] = order.side
             events = book.engine.process(place_command(order, book.pair))
@@ -369,223 +185,15 @@ class BatchProcessor:
             events = book.engine.process(
                 eng.CancelOrder(order.pk, order.user_id, unix_ms(command.created_at))
             )
-        return self._record(book, events, batch)
+        return batch.record(book, events)
 
-    def _reject_unplaced(
-        self, book: PairBook, order: Order, reason: str, batch: Batch
-    ) -> None:
-        delta = batch.order(order.pk)
-        delta.status, delta.reason, delta.done = OrderStatus.REJECTED, reason, True
-        self._release(
-            book,
-            order.pk,
-            order.user_id,
-            order.side,
-            engine_hold(order, book.pair),
-            batch,
-        )
-
-    def _release(
-        self,
-        book: PairBook,
-        order_id: int,
-        user_id: int,
-        side: str,
-        amount: int,
-        batch: Batch,
-    ) -> None:
-        if amount <= 0:
-            return
-        pair = book.pair
-        asset_id, units = (
-            (pair.quote_id, amount)
-            if side == "buy"
-            else (pair.base_id, amount * pair.lot_size)
-        )
-        batch.changes.append(
-            (
-                BalanceChange(
-                    user_id,
-                    asset_id,
-                    Wallet.SPOT,
-                    units,
-                    -units,
-                    LedgerReason.RELEASE,
-                    order_id=order_id,
-                ),
-                -1,
-            )
-        )
-
-    def _record(self, book: PairBook, events: list[Any], batch: Batch) -> str:
-        """Fold one command's events into the batch; returns the command result."""
-        result = "processed"
-        entered: list[int] = []
-        deltas: list[list[str]] = []
-        reasons: dict[int, str] = {}
-        for ev in events:
-            kind = type(ev)
-            if kind is eng.Trade:
-                self._trade(book, ev, batch)
-            elif kind is eng.Accepted:
-                entered.append(ev.order_id)
-            elif kind is eng.StopTriggered:
-                batch.order(ev.order_id).triggered = True
-                entered.append(ev.order_id)
-            elif kind is eng.Rejected or kind is eng.Cancelled:
-                if ev.reason is eng.Reason.DUPLICATE_ORDER_ID:
-                    # Each pending order is placed once; the engine already
-                    # knowing it means memory ran ahead of the database.
-                    raise eng.InvariantError(f"order {ev.order_id} placed twice")
-                reasons[ev.order_id] = str(ev.reason)
-                if kind is eng.Cancelled and ev.reason == eng.Reason.USER_CANCELLED:
-                    result = "cancelled"
-            elif kind is eng.Done:
-                self._done(book, ev, reasons.get(ev.order_id, ""), batch)
-            elif kind is eng.BookDelta:
-                deltas.append(
-                    [
-                        str(ev.side),
-                        book.pair.format_price(ev.price),
-                        book.pair.format_size(ev.total_size),
-                    ]
-                )
-            elif kind is eng.CancelRejected:
-                result = "not_open"
-        for order_id in entered:
-            delta = batch.order(order_id)
-            if not delta.done:
-                book.priority += 1
-                delta.priority = book.priority
-        if deltas:
-            self._event(
-                book, "book", {"changes": deltas, "prev_seq": book.last_book_seq}, batch
-            )
-            book.last_book_seq = book.event_seq
-        return result
-
-    def _trade(self, book: PairBook, t: eng.Trade, batch: Batch) -> None:
-        book.trade_seq += 1
-        index = len(batch.trades)
-        batch.trades.append((book, t, book.trade_seq))
-        maker, taker = batch.order(t.maker_order_id), batch.order(t.taker_order_id)
-        for delta, fee in ((maker, t.maker_fee), (taker, t.taker_fee)):
-            delta.filled_size += t.size
-            delta.filled_quote += t.quote
-            delta.fee += fee
-            if not delta.done:
-                delta.status = OrderStatus.PARTIALLY_FILLED
-        maker.maker_quote += t.quote
-        taker_buys = t.taker_side is eng.Side.BUY
-        buyer, seller = (
-            (t.taker_account_id, t.maker_account_id)
-            if taker_buys
-            else (t.maker_account_id, t.taker_account_id)
-        )
-        buyer_order, seller_order = (
-            (t.taker_order_id, t.maker_order_id)
-            if taker_buys
-            else (t.maker_order_id, t.taker_order_id)
-        )
-        buyer_fee, seller_fee = (
-            (t.taker_fee, t.maker_fee) if taker_buys else (t.maker_fee, t.taker_fee)
-        )
-        pair = book.pair
-        base_units = t.size * pair.lot_size
-        T, F, S = LedgerReason.TRADE, LedgerReason.FEE, Wallet.SPOT
-        rows = [
-            BalanceChange(
-                buyer, pair.quote_id, S, 0, -t.quote, T, order_id=buyer_order
-            ),
-            BalanceChange(
-                buyer, pair.base_id, S, base_units, 0, T, order_id=buyer_order
-            ),
-            BalanceChange(
-                seller, pair.base_id, S, 0, -base_units, T, order_id=seller_order
-            ),
-            BalanceChange(
-                seller, pair.quote_id, S, t.quote, 0, T, order_id=seller_order
-            ),
-        ]
-        if buyer_fee:
-            rows.append(
-                BalanceChange(
-                    buyer, pair.quote_id, S, 0, -buyer_fee, F, order_id=buyer_order
-                )
-            )
-        if seller_fee:
-            rows.append(
-                BalanceChange(
-                    seller, pair.quote_id, S, -seller_fee, 0, F, order_id=seller_order
-                )
-            )
-        if buyer_fee + seller_fee:
-            rows.append(
-                BalanceChange(
-                    self.fee_user_id, pair.quote_id, S, buyer_fee + seller_fee, 0, F
-                )
-            )
-        batch.changes.extend((row, index) for row in rows)
-        self._event(
-            book,
-            "trade",
-            {
-                "trade_seq": book.trade_seq,
-                "price": book.pair.format_price(t.price),
-                "size": book.pair.format_size(t.size),
-                "taker_side": str(t.taker_side),
-                "ts": t.ts,
-            },
-            batch,
-        )
-
-    def _done(self, book: PairBook, d: eng.Done, reason: str, batch: Batch) -> None:
-        delta = batch.order(d.order_id)
-        delta.status, delta.done = DONE_STATUS[d.reason], True
-        delta.reason = "" if d.reason is eng.DoneReason.FILLED else reason
-        side = book.sides.pop(d.order_id)
-        self._release(book, d.order_id, d.account_id, side, d.released, batch)
-
-    def _event(
-        self, book: PairBook, kind: str, payload: dict[str, Any], batch: Batch
-    ) -> None:
-        book.event_seq += 1
-        batch.events.append(JournalEvent(book.pair.pk, book.event_seq, kind, payload))
-
-    # ----------------------------------------------------------- persist
     def _persist(self, batch: Batch) -> None:
         # First: the proof that this matcher still owns every pair it writes,
         # holding their epoch rows until commit (apps/matching/fencing.py).
         epochs = self.epochs()
         ownership_prove(epochs)
         now = timezone.now()
-        trade_ids = _insert_trades(batch.trades, now)
-        _update_orders(batch.orders, now)
-        changes = [
-            change if index < 0 else _with_trade(change, trade_ids[index])
-            for change, index in batch.changes
-        ]
-        balances_apply_in_transaction(changes=changes)
-        bulk_insert(
-            MarketEvent,
-            ("pair_id", "seq", "type", "payload", "created_at"),
-            [
-                (e.pair_id, e.seq, e.type, json.dumps(e.payload), now)
-                for e in batch.events
-            ],
-        )
-        by_result: dict[tuple[str, int], list[int]] = {}
-        for command_id, result_epoch in batch.command_results.items():
-            by_result.setdefault(result_epoch, []).append(command_id)
-        for (result, epoch), ids in by_result.items():
-            marked = OrderCommand.objects.filter(
-                pk__in=ids, processed_at__isnull=True
-            ).update(processed_at=now, result=result, epoch=epoch)
-            if marked != len(ids):
-                # Someone else processed these: this matcher lost its pair.
-                raise eng.InvariantError(
-                    "commands already processed by another matcher"
-                )
+        batch_write(batch, now)
 
     def _after_commit(self, batch: Batch, commands: Iterable[OrderCommand]) -> None:
         try:
@@ -594,188 +202,3 @@ class BatchProcessor:
             log.exception("could not publish order results")
         if batch.events:
             self.publisher.submit(batch.events)
-
-
-_TRADE_COLUMNS = (
-    "id",
-    "pair_id",
-    "seq",
-    "maker_order_id",
-    "taker_order_id",
-    "maker_user_id",
-    "taker_user_id",
-    "price",
-    "size",
-    "quote",
-    "taker_side",
-    "maker_fee",
-    "taker_fee",
-    "created_at",
-)
-
-
-def _insert_trades(
-    trades: list[tuple[PairBook, eng.Trade, int]], now: Any
-) -> list[int]:
-    """Insert the batch's trades; returns their ids in order. On PostgreSQL
-    the ids are drawn from the table's sequence first, so the rows can go in
-    by COPY (which returns nothing); SQLite goes through bulk_create."""
-    if not trades:
-        return []
-    if connection.vendor != "postgresql":
-        made = Trade.objects.bulk_create(
-            [
-                Trade(
-                    pair_id=book.pair.pk,
-                    seq=seq,
-                    maker_order_id=t.maker_order_id,
-                    taker_order_id=t.taker_order_id,
-                    maker_user_id=t.maker_account_id,
-                    taker_user_id=t.taker_account_id,
-                    price=t.price,
-                    size=t.size,
-                    quote=t.quote,
-                    taker_side=str(t.taker_side),
-                    maker_fee=t.maker_fee,
-                    taker_fee=t.taker_fee,
-                    created_at=now,
-                )
-                for book, t, seq in trades
-            ]
-        )
-        return [trade.pk for trade in made]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [Trade._meta.db_table, len(trades)],
-        )
-        ids = [row[0] for row in cursor.fetchall()]
-    bulk_insert(
-        Trade,
-        _TRADE_COLUMNS,
-        [
-            (
-                trade_id,
-                book.pair.pk,
-                seq,
-                t.maker_order_id,
-                t.taker_order_id,
-                t.maker_account_id,
-                t.taker_account_id,
-                t.price,
-                t.size,
-                t.quote,
-                str(t.taker_side),
-                t.maker_fee,
-                t.taker_fee,
-                now,
-            )
-            for trade_id, (book, t, seq) in zip(ids, trades, strict=True)
-        ],
-    )
-    return ids
-
-
-def _with_trade(change: BalanceChange, trade_id: int) -> BalanceChange:
-    return BalanceChange(
-        change.user_id,
-        change.asset_id,
-        change.wallet,
-        change.d_available,
-        change.d_held,
-        change.reason,
-        order_id=change.order_id,
-        trade_id=trade_id,
-        ref=change.ref,
-    )
-
-
-_UPDATE_CHUNK = 500
-
-
-def _delta_row(order_id: int, d: _OrderDelta) -> tuple[Any, ...]:
-    """An order's batch delta in the column order both update paths use."""
-    return (
-        order_id,
-        d.filled_size,
-        d.filled_quote,
-        d.maker_quote,
-        d.fee,
-        d.status,
-        d.reason,
-        d.priority,
-        int(d.triggered),
-        int(d.done),
-    )
-
-
-def _update_orders(orders: dict[int, _OrderDelta], now: Any) -> None:
-    """One UPDATE ... FROM (VALUES ...) per chunk: adds fill deltas to each
-    touched order and sets its status. Hand-written because bulk_update cannot
-    add to the current value (makers' fills accumulate across batches) and
-    works on both PostgreSQL and SQLite (UPDATE FROM, VALUES columns columnN)."""
-    if connection.vendor == "postgresql":
-        _update_orders_pg(orders, now)
-        return
-    table = Order._meta.db_table
-    items = list(orders.items())
-    row_sql = (
-        "(CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), CAST(%s AS BIGINT), "
-        "CAST(%s AS BIGINT), CAST(%s AS VARCHAR(16)), CAST(%s AS VARCHAR(32)), "
-        "CAST(%s AS BIGINT), CAST(%s AS INTEGER), CAST(%s AS INTEGER))"
-    )
-    for start in range(0, len(items), _UPDATE_CHUNK):
-        chunk = items[start : start + _UPDATE_CHUNK]
-        params: list[Any] = []
-        for order_id, d in chunk:
-            params += _delta_row(order_id, d)
-        sql = (
-            f"UPDATE {table} SET "
-            f"filled_size = {table}.filled_size + v.column2, "
-            f"filled_quote = {table}.filled_quote + v.column3, "
-            f"maker_quote = {table}.maker_quote + v.column4, "
-            f"fee = {table}.fee + v.column5, "
-            f"status = v.column6, reject_reason = v.column7, "
-            f"priority = COALESCE(v.column8, {table}.priority), "
-            f"triggered_at = CASE WHEN v.column9 = 1 THEN %s ELSE {table}.triggered_at END, "
-            f"done_at = CASE WHEN v.column10 = 1 THEN %s ELSE {table}.done_at END, "
-            f"updated_at = %s "
-            f"FROM (VALUES {', '.join([row_sql] * len(chunk))}) AS v "
-            f"WHERE {table}.id = v.column1 "
-            # The IN list lets the planner fetch the rows by primary key; joined
-            # with VALUES alone it hash-joins a scan of the whole table.
-            f"AND {table}.id IN ({', '.join(['%s'] * len(chunk))})"
-        )
-        with connection.cursor() as cursor:
-            at = db_datetime(now)
-            cursor.execute(
-                sql, [at, at, at, *params, *(order_id for order_id, _ in chunk)]
-            )
-
-
-def _update_orders_pg(orders: dict[int, _OrderDelta], now: Any) -> None:
-    """PostgreSQL: one UPDATE joined by primary key to the deltas passed as
-    arrays (unnest). The query text is fixed whatever the batch size, so
-    psycopg prepares it; a VALUES list grows with the batch and is re-parsed
-    every time, and joined to VALUES the planner hash-joined a scan of the
-    whole orders table."""
-    if not orders:
-        return  # e.g. a batch of cancels of orders that had already filled
-    table = Order._meta.db_table
-    rows = [_delta_row(order_id, d) for order_id, d in orders.items()]
-    columns = list(zip(*rows, strict=True))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} o SET filled_size = o.filled_size + d.filled_size, "
-            "filled_quote = o.filled_quote + d.filled_quote, "
-            "maker_quote = o.maker_quote + d.maker_quote, fee = o.fee + d.fee, "
-            "status = d.status, reject_reason = d.reason, "
-            "priority = COALESCE(d.priority, o.priority), "
-            "triggered_at = CASE WHEN d.triggered = 1 THEN %s ELSE o.triggered_at END, "
-            "done_at = CASE WHEN d.done = 1 THEN %s ELSE o.done_at END, updated_at = %s "
-            "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], "
-            "%s::bigint[], %s::varchar[], %s::varchar[], %s::bigint[], %s::int[], "
-            "%s::int[]) AS d(id, filled_size, filled_quote, maker_quote, fee, status, "
-            "reason, priority, triggered, done) WHERE o.id = d.id",
-            [now, now, now, *(list(c) for c in columns)],
-        )

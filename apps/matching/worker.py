@@ -19,17 +19,21 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from apps.markets.models import Pair
-from apps.matching import bus
+from apps.matching.books import PairBook
 from apps.matching.fencing import OwnershipLost, ownership_take
 from apps.matching.locks import PairOwned, PostgresLocks, make_locks, this_matcher
 from apps.matching.models import MatcherHeartbeat
-from apps.matching.processor import BatchProcessor, PairBook
+from apps.matching.processor import BatchProcessor
+from apps.orders import bus
 from apps.orders.services import cancel_all_after_fire
 
 log = logging.getLogger("apps.matching")
 
 
-class Matcher:
+class MatcherProcess:
+    """One matcher process: takes its pairs (lock, then a new owner epoch),
+    rebuilds their books and drains their queues until stopped."""
+
     def __init__(
         self,
         symbols: list[str] | None = None,
@@ -135,7 +139,10 @@ class Matcher:
         gc.freeze()
         gc.set_threshold(100_000, 50, 1_000)
         processor = BatchProcessor(self.books)
-        waker = _Waker(self.locks, list(self.books))
+        waker = bus.WakeListener(
+            list(self.books),
+            pg_conn=self.locks.conn if isinstance(self.locks, PostgresLocks) else None,
+        )
         log.info(
             "matcher %s owns %s",
             self.owner,
@@ -226,37 +233,3 @@ class Matcher:
                     "processed": self.processed,
                 },
             )
-
-
-class _Waker:
-    """Sleeps until a wake hint arrives or the poll interval passes."""
-
-    def __init__(self, locks: Any, pair_ids: list[int]) -> None:
-        self.keys = [bus.wake_key(p) for p in pair_ids]
-        self.warned_at = -1e9
-        self.pg = (
-            locks.conn
-            if isinstance(locks, PostgresLocks) and bus.wakes_by_notify()
-            else None
-        )
-        if self.pg is not None:
-            for pair_id in pair_ids:
-                self.pg.execute(f"LISTEN {bus.wake_channel(pair_id)}")
-
-    def wait(self, timeout: float) -> None:
-        if settings.REDIS_URL:
-            try:
-                redis = bus._redis()
-                if redis.blpop(self.keys, timeout=timeout):
-                    redis.delete(*self.keys)
-            except Exception:  # noqa: BLE001 - wake-ups are hints: poll meanwhile
-                now = time.monotonic()
-                if now - self.warned_at > 60:
-                    log.warning("wake-ups via Redis failed; polling", exc_info=True)
-                    self.warned_at = now
-                time.sleep(timeout)
-        elif self.pg is not None:
-            for _ in self.pg.notifies(timeout=timeout, stop_after=1):
-                pass
-        else:
-            time.sleep(timeout)

@@ -34,9 +34,9 @@ from apps.core.bulk import insert_returning_id
 from apps.core.errors import DomainError, ErrorCode, Overloaded
 from apps.core.money import MAX_UNITS, check_units
 from apps.markets.models import Pair, PairStatus
-from apps.matching import bus
 from apps.matching.adapter import book_config
 from apps.matching.engine import band_limit, buy_limit_hold
+from apps.orders import bus
 from apps.orders.errors import ClientOrderIdConflict
 from apps.orders.models import (
     FINAL_STATUSES,
@@ -360,7 +360,11 @@ def _place_pg_sql(notify: bool) -> str:
         f"o.id, {_cast(OrderCommand, 'created_at')}, NULL, '' FROM o) "
         # Without Redis, the matcher's wake-up (bus.wake_matcher), delivered
         # on commit.
-        + ("SELECT o.id, pg_notify(%s, '') FROM o" if notify else "SELECT o.id FROM o")
+        + (
+            f"SELECT o.id, {bus.notify_sql()} FROM o"
+            if notify
+            else "SELECT o.id FROM o"
+        )
     )
 
 

@@ -11,6 +11,7 @@ import pytest
 from django.db import connection, transaction
 
 from apps.markets.models import Pair
+from apps.matching.books import PairBook
 from apps.matching.fencing import (
     OwnershipLost,
     consistent_snapshot,
@@ -18,7 +19,7 @@ from apps.matching.fencing import (
     ownership_take,
 )
 from apps.matching.models import PairOwner
-from apps.matching.processor import BatchProcessor, PairBook
+from apps.matching.processor import BatchProcessor
 from apps.orders.models import Order, OrderCommand
 from tests.helpers import USD, bal, place
 

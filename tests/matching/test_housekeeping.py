@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from apps.matching import worker
-from apps.matching.worker import Matcher
+from apps.matching.worker import MatcherProcess
 from apps.orders.models import CancelAllAfter, CommandKind, Order, OrderCommand
 from apps.orders.services import cancel_all_after_set
 from tests.apikeys.factories import ApiKeyFactory
@@ -26,7 +26,7 @@ ACK_BUY = {**LIMIT_BUY, "response_type": "ack"}
 def housekeeper(btc_usd):
     """A matcher as runmatcher builds it, never started: only its housekeeping
     is called (its pair locks are never taken)."""
-    matcher = Matcher(["BTC-USD"])
+    matcher = MatcherProcess(["BTC-USD"])
     yield matcher
     matcher.locks.close()
 

@@ -21,7 +21,7 @@ from apps.core.api.formats import unix_ms
 from apps.markets.models import MarketEvent, Pair
 from apps.matching import engine as eng
 from apps.matching.adapter import book_config, place_command
-from apps.matching.processor import PairBook
+from apps.matching.books import PairBook
 from apps.orders.models import Order, OrderCommand, Trade
 from apps.orders.services import order_cancel
 from tests.helpers import place

@@ -8,7 +8,7 @@ import pytest
 from apps.accounts.services import account_create, balance_deposit
 from apps.markets.models import MarketEvent
 from apps.matching import processor as processor_module
-from apps.matching.processor import PairBook
+from apps.matching.books import PairBook
 from apps.orders.models import Order, OrderCommand, Trade
 from tests.helpers import BTC, USD, bal, place
 

@@ -11,7 +11,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from apps.markets.publish import JournalEvent, market_group
-from apps.matching.processor import EventPublisher
+from apps.matching.publisher import EventPublisher
 
 pytestmark = pytest.mark.skipif(
     not os.environ.get("REDIS_URL"), reason="the Redis channel layer: needs REDIS_URL"

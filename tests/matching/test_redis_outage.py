@@ -10,10 +10,7 @@ import pytest
 import redis
 from django.test import override_settings
 
-from apps.matching import bus
-from apps.matching.locks import FileLocks
-from apps.matching.worker import _Waker
-from apps.orders import services
+from apps.orders import bus, services
 from apps.orders.models import Order, OrderCommand
 from apps.orders.validation import OrderRequest
 
@@ -60,9 +57,8 @@ def test_an_order_is_placed_and_answered_without_redis(
     assert OrderCommand.objects.count() == 2
 
 
-def test_an_idle_matcher_polls_instead_of_dying(redis_down, tmp_path):
-    with override_settings(VAR_DIR=tmp_path):
-        waker = _Waker(FileLocks(), [1])
+def test_an_idle_matcher_polls_instead_of_dying(redis_down):
+    waker = bus.WakeListener([1])
     started = time.monotonic()
     waker.wait(0.2)
     assert time.monotonic() - started >= 0.19

@@ -15,9 +15,9 @@ from django.db import connection
 from apps.accounts.selectors import held_problems, ledger_problems
 from apps.core.errors import DomainError
 from apps.markets.models import MarketEvent, Pair
+from apps.matching.books import PairBook
 from apps.matching.locks import LOCK_CLASS
 from apps.matching.models import PairOwner
-from apps.matching.processor import PairBook
 from apps.orders.models import Order, OrderCommand, Trade
 from apps.orders.services import order_cancel
 from tests.factories import AssetFactory, PairFactory

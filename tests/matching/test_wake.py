@@ -1,5 +1,5 @@
 """The matcher's wake-up: what an order or a cancel sends, and what the idle
-matcher (``_Waker``) sleeps on (bus.py's docstring): a Redis list per pair
+matcher (``bus.WakeListener``) sleeps on (bus.py's docstring): a Redis list per pair
 when Redis is configured, else NOTIFY on the pair's channel on PostgreSQL."""
 
 from __future__ import annotations
@@ -11,10 +11,8 @@ import pytest
 from django.db import connection, transaction
 from django.test import override_settings
 
-from apps.matching import bus
-from apps.matching.locks import FileLocks, PostgresLocks
-from apps.matching.worker import _Waker
-from apps.orders import services
+from apps.matching.locks import PostgresLocks
+from apps.orders import bus, services
 from apps.orders.validation import OrderRequest
 
 BUY = OrderRequest(side="buy", type="limit", price=6_300_000, size=1)
@@ -25,7 +23,7 @@ def _place(pair, user):
     return services.order_place(user_id=user.pk, pair=pair, req=BUY).order
 
 
-def _slept_after(waker: _Waker, action, timeout: float = POLL_S) -> float:
+def _slept_after(waker: bus.WakeListener, action, timeout: float = POLL_S) -> float:
     started = time.monotonic()
     action()
     waker.wait(timeout)
@@ -38,7 +36,8 @@ def _slept_after(waker: _Waker, action, timeout: float = POLL_S) -> float:
 def test_without_redis_notify_on_the_pairs_channel_wakes_its_matcher(funded, alice):
     locks = PostgresLocks()
     try:
-        waker = _Waker(locks, [funded.pk])
+        # The matcher listens on its pair-lock connection (worker.py).
+        waker = bus.WakeListener([funded.pk], pg_conn=locks.conn)
         assert waker.pg is not None
         # The order's one statement carries the NOTIFY.
         assert _slept_after(waker, lambda: _place(funded, alice)) < 2
@@ -63,13 +62,12 @@ def test_without_redis_notify_on_the_pairs_channel_wakes_its_matcher(funded, ali
 )
 @pytest.mark.parametrize("one_statement", [True, False])
 def test_with_redis_a_list_wakes_the_matcher_after_commit(
-    funded, alice, tmp_path, monkeypatch, one_statement
+    funded, alice, monkeypatch, one_statement
 ):
     """With Redis nothing is NOTIFYed (every notifying commit would queue on
     one global lock): both order paths push to the pair's list after commit."""
     monkeypatch.setattr(services, "_one_statement", lambda: one_statement)
-    with override_settings(VAR_DIR=tmp_path):
-        waker = _Waker(FileLocks(), [funded.pk])
+    waker = bus.WakeListener([funded.pk])
     bus._redis().delete(*waker.keys)
     assert _slept_after(waker, lambda: _place(funded, alice)) < 2
     assert bus._redis().llen(bus.wake_key(funded.pk)) == 0  # taken

@@ -1,7 +1,10 @@
 """Why an order was rejected or cancelled, and how it ended.
 
-The engine never raises for these: it emits them, and one mapping in the
-adapter turns them into the API's ``ORDER_*`` error codes.
+The engine never raises for these: it emits them. They are outcomes of an
+order the API already accepted, not error codes: the matcher stores the value
+as the order's ``reject_reason`` (apps/matching/batch.py) and the API returns
+it as the order's ``reason`` (apps/orders/api/serializers.py). No mapping to
+the API's ``ORDER_*`` error codes exists, none is needed.
 """
 
 from __future__ import annotations

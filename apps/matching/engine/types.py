@@ -108,8 +108,11 @@ class OpenOrder(NamedTuple):
         )
 
 
+# Restated, not derived from OpenOrder: mypy reads a TypedDict's keys only from literal declarations.
 class RestoreKwargs(TypedDict):
-    """Keyword arguments of ``Engine.restore_resting``."""
+    """Keyword arguments of ``Engine.restore_resting``: ``OpenOrder``'s fields
+    less ``spent`` (tests/matching/engine/test_restore_and_state.py keeps the
+    three lists equal)."""
 
     order_id: int
     account_id: int

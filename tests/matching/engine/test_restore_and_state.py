@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 from apps.matching.engine import (
     BookConfig,
     Engine,
     InvariantError,
+    OpenOrder,
     OrderType,
     PlaceOrder,
+    RestoreKwargs,
     Side,
     Stp,
     buy_limit_hold,
@@ -285,3 +289,14 @@ def test_restore_requires_cover_at_the_highest_fee_rate() -> None:
         ts=1,
     )
     e.check_invariants()
+
+
+def test_restore_kwargs_are_open_order_fields_and_restore_resting_parameters() -> None:
+    """RestoreKwargs restates OpenOrder's fields (typing cannot derive it)."""
+    parameters = [
+        name
+        for name, p in inspect.signature(Engine.restore_resting).parameters.items()
+        if p.kind is p.KEYWORD_ONLY
+    ]
+    fields = [name for name in OpenOrder._fields if name != "spent"]
+    assert list(RestoreKwargs.__annotations__) == parameters == fields

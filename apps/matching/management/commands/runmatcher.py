@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.matching.fencing import OwnershipLost
 from apps.matching.locks import PairOwned
-from apps.matching.worker import Matcher
+from apps.matching.worker import MatcherProcess
 
 
 class Command(BaseCommand):
@@ -31,7 +31,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **opts: Any) -> None:
         symbols = [s.strip() for s in opts["pairs"].split(",") if s.strip()] or None
-        matcher = Matcher(
+        matcher = MatcherProcess(
             symbols,
             wait_for_lock=opts["wait"],
             batch_size=opts["batch_size"],

@@ -1,18 +1,25 @@
-"""Signals between the API processes and the matcher.
+"""Signals between the API processes and the matcher, both directions: the
+one place that knows how they travel (Redis, LISTEN/NOTIFY or nothing).
 
-* wake: the API tells the matcher a pair has new commands. With Redis a list
-  per pair (pushed after commit, BLPOP). Without Redis on PostgreSQL a NOTIFY
-  on the pair's channel in the transaction that wrote the command (delivered
-  on commit; the order statement carries it). Not with Redis: every
-  transaction that notifies takes one global lock at commit, which would
-  serialise all placements of all API processes. Else nothing (the matcher
-  polls every MATCHER_POLL_INTERVAL_MS).
+* wake: the API tells the matcher a pair has new commands (``wake_matcher``;
+  ``notify_sql`` for a statement that carries it); the matcher sleeps on
+  ``WakeListener``. With Redis a list per pair (pushed after commit, BLPOP).
+  Without Redis on PostgreSQL a NOTIFY on the pair's channel in the
+  transaction that wrote the command (delivered on commit; the order
+  statement carries it). Not with Redis: every transaction that notifies
+  takes one global lock at commit, which would serialise all placements of
+  all API processes. Else nothing (the matcher polls every
+  MATCHER_POLL_INTERVAL_MS).
 * results: the matcher tells a waiting API request its order was processed.
   Redis (a short-lived list per order, BLPOP); without Redis the API re-reads
   the order row with a short back-off.
 
 Each is a hint: the database stays the source of truth, so a lost signal only
 costs latency, never an order.
+
+It lives in ``orders``, below the matcher: the command queue and its signals
+are the contract between ``orders`` (producer) and the matcher (consumer),
+and both import it without an upward arrow (DESIGN.md, "Layers").
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -48,6 +56,13 @@ def result_key(order_id: int) -> str:
     return f"matcher:result:{order_id}"
 
 
+def notify_sql() -> str:
+    """The select-list expression that sends a wake-up NOTIFY, for a statement
+    that carries it (the order's one statement); its one parameter is
+    ``wake_channel(pair_id)``. Delivered when the transaction commits."""
+    return "pg_notify(%s, '')"
+
+
 def wakes_by_notify() -> bool:
     """Whether wake-ups are PostgreSQL NOTIFYs (else a Redis list, or none)."""
     return settings.IS_POSTGRES and not settings.REDIS_URL
@@ -61,7 +76,7 @@ def wake_matcher(pair_id: int) -> None:
         transaction.on_commit(lambda: _push_wake(pair_id))
     elif wakes_by_notify():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_notify(%s, '')", [wake_channel(pair_id)])
+            cursor.execute(f"SELECT {notify_sql()}", [wake_channel(pair_id)])
 
 
 def _push_wake(pair_id: int) -> None:
@@ -75,6 +90,46 @@ def _push_wake(pair_id: int) -> None:
         pipe.execute()
     except Exception:  # noqa: BLE001 - a hint only
         log.warning("could not wake the matcher of pair %s", pair_id, exc_info=True)
+
+
+class WakeListener:
+    """The matcher's side of the wake-up: sleeps until a wake hint for one of
+    its pairs arrives or the poll interval passes.
+
+    ``pg_conn``: a psycopg connection in autocommit mode, where the wake-ups
+    are NOTIFYs, to LISTEN on. The matcher passes its pair-lock connection
+    rather than the bus opening one: it is already dedicated and outlives
+    the matcher's loop (Django's connection runs the batches' transactions,
+    and NOTIFYs reach a connection only between them), it costs no extra
+    server connection, and if it dies the matcher notices at once (the lock
+    liveness check) and stops, so a listener never goes deaf unnoticed."""
+
+    def __init__(self, pair_ids: list[int], *, pg_conn: Any = None) -> None:
+        self.keys = [wake_key(p) for p in pair_ids]
+        self.warned_at = -1e9
+        self.pg = pg_conn if wakes_by_notify() else None
+        if self.pg is not None:
+            for pair_id in pair_ids:
+                self.pg.execute(f"LISTEN {wake_channel(pair_id)}")
+
+    def wait(self, timeout: float) -> None:
+        """Return on a wake hint, or after ``timeout`` seconds."""
+        if settings.REDIS_URL:
+            try:
+                redis = _redis()
+                if redis.blpop(self.keys, timeout=timeout):
+                    redis.delete(*self.keys)
+            except Exception:  # noqa: BLE001 - wake-ups are hints: poll meanwhile
+                now = time.monotonic()
+                if now - self.warned_at > 60:
+                    log.warning("wake-ups via Redis failed; polling", exc_info=True)
+                    self.warned_at = now
+                time.sleep(timeout)
+        elif self.pg is not None:
+            for _ in self.pg.notifies(timeout=timeout, stop_after=1):
+                pass
+        else:
+            time.sleep(timeout)
 
 
 def publish_results(order_ids: Iterable[int]) -> None:

@@ -1,0 +1,161 @@
+"""Folding the engine's events into one batch: everything the batch's ONE
+transaction writes, gathered before it begins.
+
+The hot path of the matcher: events are dispatched on their exact type and
+folded into per-order deltas, trades, balance changes and journal events
+without anything the transaction does not need.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from apps.accounts.services import BalanceChange
+from apps.markets.publish import JournalEvent
+from apps.matching import engine as eng
+from apps.matching.adapter import engine_hold
+from apps.matching.books import PairBook
+from apps.matching.settlement import release_change, trade_changes
+from apps.orders.models import Order, OrderStatus
+
+DONE_STATUS = {
+    eng.DoneReason.FILLED: OrderStatus.FILLED,
+    eng.DoneReason.CANCELLED: OrderStatus.CANCELLED,
+    eng.DoneReason.REJECTED: OrderStatus.REJECTED,
+}
+
+
+@dataclass
+class OrderDelta:
+    """What a batch changes on one order: fills add to the row's values."""
+
+    filled_size: int = 0
+    filled_quote: int = 0
+    maker_quote: int = 0
+    fee: int = 0
+    status: str = OrderStatus.OPEN
+    reason: str = ""
+    priority: int | None = None
+    triggered: bool = False
+    done: bool = False
+
+
+@dataclass
+class Batch:
+    """Everything one batch writes, gathered before the transaction."""
+
+    fee_user_id: int  # the account that collects the trades' fees
+    orders: dict[int, OrderDelta] = field(default_factory=dict)
+    trades: list[tuple[PairBook, eng.Trade, int]] = field(default_factory=list)
+    # (change without trade id, index into trades or -1)
+    changes: list[tuple[BalanceChange, int]] = field(default_factory=list)
+    events: list[JournalEvent] = field(default_factory=list)
+    # command id -> (result, owner epoch of its pair)
+    command_results: dict[int, tuple[str, int]] = field(default_factory=dict)
+
+    def order(self, order_id: int) -> OrderDelta:
+        delta = self.orders.get(order_id)
+        if delta is None:
+            delta = self.orders[order_id] = OrderDelta()
+        return delta
+
+    def record(self, book: PairBook, events: list[Any]) -> str:
+        """Fold one command's events into the batch; returns the command result."""
+        result = "processed"
+        entered: list[int] = []
+        deltas: list[list[str]] = []
+        reasons: dict[int, str] = {}
+        for ev in events:
+            kind = type(ev)
+            if kind is eng.Trade:
+                self._trade(book, ev)
+            elif kind is eng.Accepted:
+                entered.append(ev.order_id)
+            elif kind is eng.StopTriggered:
+                self.order(ev.order_id).triggered = True
+                entered.append(ev.order_id)
+            elif kind is eng.Rejected or kind is eng.Cancelled:
+                if ev.reason is eng.Reason.DUPLICATE_ORDER_ID:
+                    # Each pending order is placed once; the engine already
+                    # knowing it means memory ran ahead of the database.
+                    raise eng.InvariantError(f"order {ev.order_id} placed twice")
+                reasons[ev.order_id] = str(ev.reason)
+                if kind is eng.Cancelled and ev.reason == eng.Reason.USER_CANCELLED:
+                    result = "cancelled"
+            elif kind is eng.Done:
+                self._done(book, ev, reasons.get(ev.order_id, ""))
+            elif kind is eng.BookDelta:
+                deltas.append(
+                    [
+                        str(ev.side),
+                        book.pair.format_price(ev.price),
+                        book.pair.format_size(ev.total_size),
+                    ]
+                )
+            elif kind is eng.CancelRejected:
+                result = "not_open"
+        for order_id in entered:
+            delta = self.order(order_id)
+            if not delta.done:
+                book.priority += 1
+                delta.priority = book.priority
+        if deltas:
+            self._event(
+                book, "book", {"changes": deltas, "prev_seq": book.last_book_seq}
+            )
+            book.last_book_seq = book.event_seq
+        return result
+
+    def reject_unplaced(self, book: PairBook, order: Order, reason: str) -> None:
+        """Reject a pending order the engine never saw, releasing its hold."""
+        delta = self.order(order.pk)
+        delta.status, delta.reason, delta.done = OrderStatus.REJECTED, reason, True
+        self._release(
+            book, order.pk, order.user_id, order.side, engine_hold(order, book.pair)
+        )
+
+    def _release(
+        self, book: PairBook, order_id: int, user_id: int, side: str, amount: int
+    ) -> None:
+        change = release_change(book.pair, order_id, user_id, side, amount)
+        if change is not None:
+            self.changes.append((change, -1))
+
+    def _trade(self, book: PairBook, t: eng.Trade) -> None:
+        book.trade_seq += 1
+        index = len(self.trades)
+        self.trades.append((book, t, book.trade_seq))
+        maker, taker = self.order(t.maker_order_id), self.order(t.taker_order_id)
+        for delta, fee in ((maker, t.maker_fee), (taker, t.taker_fee)):
+            delta.filled_size += t.size
+            delta.filled_quote += t.quote
+            delta.fee += fee
+            if not delta.done:
+                delta.status = OrderStatus.PARTIALLY_FILLED
+        maker.maker_quote += t.quote
+        self.changes.extend(
+            (row, index) for row in trade_changes(book.pair, t, self.fee_user_id)
+        )
+        self._event(
+            book,
+            "trade",
+            {
+                "trade_seq": book.trade_seq,
+                "price": book.pair.format_price(t.price),
+                "size": book.pair.format_size(t.size),
+                "taker_side": str(t.taker_side),
+                "ts": t.ts,
+            },
+        )
+
+    def _done(self, book: PairBook, d: eng.Done, reason: str) -> None:
+        delta = self.order(d.order_id)
+        delta.status, delta.done = DONE_STATUS[d.reason], True
+        delta.reason = "" if d.reason is eng.DoneReason.FILLED else reason
+        side = book.sides.pop(d.order_id)
+        self._release(book, d.order_id, d.account_id, side, d.released)
+
+    def _event(self, book: PairBook, kind: str, payload: dict[str, Any]) -> None:
+        book.event_seq += 1
+        self.events.append(JournalEvent(book.pair.pk, book.event_seq, kind, payload))
