@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 import time
 import uuid
 from contextlib import nullcontext
@@ -18,21 +17,23 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Min, Model, Q
+from django.db.models import Min, Q
 from django.utils import timezone
 
 from apps.accounts.errors import InsufficientFunds
-from apps.accounts.models import Balance, LedgerEntry, LedgerReason, Wallet
-from apps.accounts.services import (
-    LEDGER_COLUMNS,
+from apps.accounts.ledger import (
     BalanceChange,
     balances_apply_in_transaction,
-    raise_if_overdrawn,
+    hold_ctes,
+    hold_params,
+    overdraft_refused,
 )
+from apps.accounts.models import LedgerReason, Wallet
 from apps.apikeys.models import ApiKey
+from apps.core.bulk import cast_param as _cast
 from apps.core.bulk import insert_returning_id
 from apps.core.errors import DomainError, ErrorCode, Overloaded
-from apps.core.money import MAX_UNITS, check_units
+from apps.core.money import check_units
 from apps.markets.models import Pair, PairStatus
 from apps.matching import bus
 from apps.matching.adapter import book_config
@@ -314,14 +315,6 @@ def _one_statement() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _cast(model: type[Model], column: str) -> str:
-    field = next(f for f in model._meta.concrete_fields if f.column == column)
-    # Without a length: CAST to varchar(n) would silently truncate, where
-    # storing into the column refuses a value that is too long.
-    db_type = re.sub(r"\(\d+\)$", "", field.cast_db_type(connection))
-    return f"CAST(%s AS {db_type})"
-
-
 @functools.cache
 def _place_pg_sql(notify: bool) -> str:
     """The statement of ``_place_pg``; its text is fixed, so psycopg prepares it.
@@ -329,31 +322,18 @@ def _place_pg_sql(notify: bool) -> str:
     infer them as INSERT ... VALUES does."""
     q = connection.ops.quote_name
     order_cols = [field.column for field in _ORDER_INSERT_FIELDS]
-    ledger = {c: _cast(LedgerEntry, c) for c in LEDGER_COLUMNS}
-    ledger.update(
-        available_after="b.available",
-        held_after="b.held",
-        order_id="o.id",
-        trade_id="NULL",
-        ref="''",
-    )
+    hold = hold_ctes(balance="b", order="o")
     return (
-        # The hold, as balances_apply writes it: one row, guarded by the
-        # CHECK constraints (a negative result raises: InsufficientFunds).
-        f"WITH b AS (UPDATE {q(Balance._meta.db_table)} "
-        "SET available = available + %s, held = held + %s, updated_at = %s "
-        "WHERE user_id = %s AND asset_id = %s AND wallet = %s "
-        "AND CAST(held AS NUMERIC) + %s <= %s "
-        "RETURNING available, held), "
+        # The hold, as accounts writes a single row: a negative result raises
+        # (the CHECK constraints; _place_pg maps it to InsufficientFunds).
+        f"WITH b AS ({hold.balance}), "
         # No balance row, or a held amount past BIGINT: b is empty, nothing
         # below is written, and the caller takes the general path.
         f"o AS (INSERT INTO {q(Order._meta.db_table)} "
         f"({', '.join(q(c) for c in order_cols)}) "
         f"SELECT {', '.join(_cast(Order, c) for c in order_cols)} FROM b "
         "RETURNING id), "
-        f"l AS (INSERT INTO {q(LedgerEntry._meta.db_table)} "
-        f"({', '.join(q(c) for c in ledger)}) "
-        f"SELECT {', '.join(ledger.values())} FROM b, o), "
+        f"l AS ({hold.ledger}), "
         f"c AS (INSERT INTO {q(OrderCommand._meta.db_table)} "
         "(pair_id, kind, order_id, created_at, processed_at, result) "
         f"SELECT {_cast(OrderCommand, 'pair_id')}, {_cast(OrderCommand, 'kind')}, "
@@ -380,23 +360,11 @@ def _place_pg(
     writes."""
     order = _new_order(user_id, pair, req, hold.d_held, api_key)
     now = order.created_at
+    balance_params, ledger_params = hold_params(hold, now)
     params = [
-        hold.d_available,
-        hold.d_held,
-        now,
-        hold.user_id,
-        hold.asset_id,
-        hold.wallet,
-        hold.d_held,
-        MAX_UNITS,
+        *balance_params,
         *_order_values(order),
-        hold.user_id,  # the ledger entry: LEDGER_COLUMNS less those from b, o
-        hold.asset_id,
-        hold.wallet,
-        hold.d_available,
-        hold.d_held,
-        str(hold.reason),
-        now,
+        *ledger_params,
         pair.pk,
         CommandKind.PLACE.value,
         now,
@@ -407,13 +375,9 @@ def _place_pg(
     # A savepoint only when called inside a transaction (tests, scripts);
     # alone the statement is its own transaction.
     atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
-    try:
-        with atomic, connection.cursor() as cursor:
-            cursor.execute(_place_pg_sql(notify), params)
-            row = cursor.fetchone()
-    except IntegrityError as exc:
-        raise_if_overdrawn(exc, hold)
-        raise
+    with overdraft_refused(hold), atomic, connection.cursor() as cursor:
+        cursor.execute(_place_pg_sql(notify), params)
+        row = cursor.fetchone()
     if row is None:
         # Nothing was written. The general path gives the exact answer: no
         # balance row (insufficient funds) or a balance past BIGINT.
