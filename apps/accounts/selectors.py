@@ -153,16 +153,12 @@ def held_problems() -> list[str]:
     live = Order.objects.filter(status__in=LIVE_STATUSES).select_related("pair")
     for order in live:
         pair = order.pair
-        if order.side == "buy":
-            key, spent = (
-                (order.user_id, pair.quote_id, "spot"),
-                order.filled_quote + order.fee,
-            )
-        else:
-            key, spent = (
-                (order.user_id, pair.base_id, "spot"),
-                order.filled_size * pair.lot_size,
-            )
+        spent = (  # of the held asset, by fills
+            order.filled_quote + order.fee
+            if order.side == "buy"
+            else order.filled_size * pair.lot_size
+        )
+        key = (order.user_id, pair.held_asset_id(order.side), Wallet.SPOT)
         expected[key] += order.hold_amount - spent
     for w in Withdrawal.objects.filter(status=WithdrawalStatus.PENDING):
         expected[(w.user_id, w.asset_id, w.wallet)] += w.amount

@@ -112,8 +112,8 @@ def _reference_ask(pair: Pair) -> int | None:
     )
 
 
-def hold_for(pair: Pair, req: OrderRequest) -> tuple[str, int]:
-    """What to hold: ("base" | "quote", minor units).
+def hold_amount(pair: Pair, req: OrderRequest) -> int:
+    """What to hold, in minor units of ``pair.held_asset(req.side)``.
 
     Sells hold their size. Limit buys hold price x size plus the worst-case fee.
     Market buys by funds hold the funds (fees included). Market buys by size
@@ -122,13 +122,13 @@ def hold_for(pair: Pair, req: OrderRequest) -> tuple[str, int]:
     """
     if req.side == "sell":
         assert req.size is not None
-        return "base", req.size * pair.lot_size
+        return req.size * pair.lot_size
     if req.funds is not None:
-        return "quote", req.funds
+        return req.funds
     cfg = book_config(pair)
     assert req.size is not None
     if req.price is not None:
-        return "quote", buy_limit_hold(req.price, req.size, cfg)
+        return buy_limit_hold(req.price, req.size, cfg)
     ref = req.stop_price if req.stop_price is not None else _reference_ask(pair)
     if ref is None:
         raise DomainError(
@@ -136,9 +136,7 @@ def hold_for(pair: Pair, req: OrderRequest) -> tuple[str, int]:
             code=ErrorCode.ORDER_NO_REFERENCE_PRICE,
             details={"pair": pair.symbol},
         )
-    return "quote", buy_limit_hold(
-        band_limit(ref, True, pair.price_band_bps), req.size, cfg
-    )
+    return buy_limit_hold(band_limit(ref, True, pair.price_band_bps), req.size, cfg)
 
 
 def _request_of(order: Order) -> OrderRequest:
@@ -261,15 +259,14 @@ def order_place(
             return PlaceResult(_replay(existing, pair, req), True)
     _check_pair_accepts(pair, CommandKind.PLACE)
     _check_queue(pair)
-    which, amount = hold_for(pair, req)
-    asset = pair.base if which == "base" else pair.quote
+    amount = hold_amount(pair, req)
+    asset = pair.held_asset(req.side)
     # Each amount fits on its own (parse_units); price x size may not.
     check_units(
-        amount, asset.scale, field="size" if which == "base" else "price x size"
+        amount, asset.scale, field="size" if req.side == "sell" else "price x size"
     )
-    asset_id = asset.pk
     hold = BalanceChange(
-        user_id, asset_id, Wallet.SPOT, -amount, amount, LedgerReason.HOLD
+        user_id, asset.pk, Wallet.SPOT, -amount, amount, LedgerReason.HOLD
     )
     try:
         placed = (

@@ -201,7 +201,7 @@ class OrderOutputSerializer(serializers.Serializer):
 
     def to_representation(self, order: Order) -> dict[str, Any]:
         pair = order.pair
-        held_scale = pair.quote.scale if order.side == Side.BUY else pair.base.scale
+        held_scale = pair.held_asset(order.side).scale
         data = {
             "id": str(order.uuid),
             "client_order_id": order.client_order_id,
