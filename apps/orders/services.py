@@ -154,7 +154,17 @@ def _request_of(order: Order) -> OrderRequest:
     )
 
 
-def _replay(existing: Order, pair: Pair, req: OrderRequest) -> Order:
+def _replay(user_id: int, pair: Pair, req: OrderRequest) -> PlaceResult | None:
+    """The answer to a repeated ``client_order_id``: the original order
+    (``replayed``), or ORDER_CLIENT_ID_CONFLICT when it differs; None when
+    the request has no id or its id is new."""
+    if not req.client_order_id:
+        return None
+    existing = Order.objects.filter(
+        user_id=user_id, client_order_id=req.client_order_id
+    ).first()
+    if existing is None:
+        return None
     if existing.pair_id != pair.pk or not _request_of(existing).same_order_as(req):
         diff = (
             ["pair"]
@@ -169,7 +179,7 @@ def _replay(existing: Order, pair: Pair, req: OrderRequest) -> Order:
                 "different_fields": diff,
             },
         )
-    return existing
+    return PlaceResult(existing, True)
 
 
 def _new_order(
@@ -251,12 +261,10 @@ def order_place(
     commits and the other replays it (see the except clause), so only one
     order and one hold ever exist.
     """
-    if req.client_order_id:
-        existing = Order.objects.filter(
-            user_id=user_id, client_order_id=req.client_order_id
-        ).first()
-        if existing is not None:
-            return PlaceResult(_replay(existing, pair, req), True)
+    # Before the pair's checks: a replay is answered even on a halted pair.
+    replay = _replay(user_id, pair, req)
+    if replay is not None:
+        return replay
     _check_pair_accepts(pair, CommandKind.PLACE)
     _check_queue(pair)
     amount = hold_amount(pair, req)
@@ -270,7 +278,9 @@ def order_place(
     )
     try:
         placed = (
-            _place_pg(user_id, pair, req, hold, api_key) if _one_statement() else None
+            _place_pg(user_id, pair, req, hold, api_key)
+            if _place_in_one_statement()
+            else None
         )
         if placed is not None:
             return PlaceResult(placed, False)
@@ -296,19 +306,17 @@ def order_place(
         # first: its order took the id (unique constraint) or, where the hold
         # comes first (PostgreSQL's statement), its hold took the funds.
         # Either way the answer is that order, never a second one or an error.
-        if not req.client_order_id:
+        replay = _replay(user_id, pair, req)
+        if replay is None:
             raise
-        existing = Order.objects.filter(
-            user_id=user_id, client_order_id=req.client_order_id
-        ).first()
-        if existing is None:
-            raise
-        return PlaceResult(_replay(existing, pair, req), True)
+        return replay
     return PlaceResult(order, False)
 
 
-def _one_statement() -> bool:
-    """Whether order_place takes the one-statement path (PostgreSQL)."""
+def _place_in_one_statement() -> bool:
+    """Whether order_place writes the hold, the order and its command in ONE
+    statement (``_place_pg``): on PostgreSQL, whose data-modifying CTEs make
+    that possible; other databases take the general path."""
     return connection.vendor == "postgresql"
 
 

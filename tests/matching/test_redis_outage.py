@@ -46,7 +46,7 @@ def test_an_order_is_placed_and_answered_without_redis(
     redis_down, funded, alice, monkeypatch, one_statement
 ):
     if not one_statement:
-        monkeypatch.setattr(services, "_one_statement", lambda: False)
+        monkeypatch.setattr(services, "_place_in_one_statement", lambda: False)
     placed = services.order_place(user_id=alice.pk, pair=funded, req=BUY)
     assert not placed.replayed
     assert Order.objects.filter(user=alice).count() == 1

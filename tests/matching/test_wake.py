@@ -67,7 +67,7 @@ def test_with_redis_a_list_wakes_the_matcher_after_commit(
 ):
     """With Redis nothing is NOTIFYed (every notifying commit would queue on
     one global lock): both order paths push to the pair's list after commit."""
-    monkeypatch.setattr(services, "_one_statement", lambda: one_statement)
+    monkeypatch.setattr(services, "_place_in_one_statement", lambda: one_statement)
     with override_settings(VAR_DIR=tmp_path):
         waker = _Waker(FileLocks(), [funded.pk])
     bus._redis().delete(*waker.keys)
