@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from apps.accounts.selectors import held_problems, ledger_problems
+from apps.accounts.selectors import ledger_problems
 from apps.accounts.services import balance_deposit
 from apps.apikeys import auth as apikey_auth
 from apps.markets import selectors as market_selectors
@@ -12,6 +12,7 @@ from apps.matching.books import PairBook
 from apps.matching.fencing import ownership_take
 from apps.matching.processor import BatchProcessor
 from apps.orders import services as order_services
+from apps.orders.selectors import held_problems
 from tests.apikeys.factories import ApiKeyFactory
 from tests.factories import AssetFactory, PairFactory, UserFactory
 from tests.helpers import BTC, USD

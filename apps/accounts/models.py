@@ -1,8 +1,9 @@
 """Accounts, balances and the ledger.
 
 A balance row is (user, asset, wallet) with ``available`` and ``held`` integer
-minor units, both >= 0 by database CHECK. Rows change only through
-``apps.accounts.services``, which writes a LedgerEntry in the same transaction.
+minor units, both >= 0 by database CHECK. Rows change only through the SQL of
+``apps.accounts.ledger``, which writes a LedgerEntry in the same transaction
+(the use cases are ``apps.accounts.services``).
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ from apps.accounts.models import (
     Tier,
     Wallet,
     Withdrawal,
-    WithdrawalStatus,
 )
 from apps.core.errors import DomainError, ErrorCode
 from apps.markets.models import Asset
@@ -138,44 +137,3 @@ def withdrawal_get_for_user(*, user_id: int, withdrawal_id: str) -> Withdrawal:
             details={"withdrawal_id": withdrawal_id[:64]},
         )
     return withdrawal
-
-
-def held_problems() -> list[str]:
-    """Held funds that belong to nothing, or things that lost their funds:
-    every (user, asset, wallet)'s ``held`` must equal what its live orders
-    still hold (the hold minus what fills spent) plus its pending
-    withdrawals. ``ledger_problems`` cannot see a release applied twice or
-    never; this can. (For the matcher and API paths; a bare ``balance_hold``
-    in a unit test holds for nothing by design.)"""
-    from apps.orders.models import LIVE_STATUSES, Order
-
-    expected: dict[tuple[int, int, str], int] = defaultdict(int)
-    live = Order.objects.filter(status__in=LIVE_STATUSES).select_related("pair")
-    for order in live:
-        pair = order.pair
-        if order.side == "buy":
-            key, spent = (
-                (order.user_id, pair.quote_id, "spot"),
-                order.filled_quote + order.fee,
-            )
-        else:
-            key, spent = (
-                (order.user_id, pair.base_id, "spot"),
-                order.filled_size * pair.lot_size,
-            )
-        expected[key] += order.hold_amount - spent
-    for w in Withdrawal.objects.filter(status=WithdrawalStatus.PENDING):
-        expected[(w.user_id, w.asset_id, w.wallet)] += w.amount
-    problems = []
-    for b in Balance.objects.all():
-        key = (b.user_id, b.asset_id, b.wallet)
-        if b.held != expected.pop(key, 0):
-            problems.append(
-                f"balance {key} holds {b.held}, its orders and withdrawals {expected.get(key, 'less')}"
-            )
-    for key, amount in expected.items():
-        if amount:
-            problems.append(
-                f"orders/withdrawals of {key} hold {amount} without a balance row"
-            )
-    return problems

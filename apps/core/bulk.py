@@ -1,4 +1,4 @@
-"""Fast multi-row INSERT for the matcher's batches.
+"""Fast INSERTs for the matcher's batches and the order path, in raw SQL.
 
 Hand-written because Django's bulk_create instantiates a model and renders
 every value through the SQL compiler (~40 us a row), which dominated a batch's
@@ -9,6 +9,7 @@ defaults or signals run, so callers pass every column.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -63,3 +64,14 @@ def insert_returning_id(model: type[Model], values: dict[str, Any]) -> int:
             f"INSERT INTO {table} ({cols}) VALUES ({marks}) RETURNING id", params
         )
         return int(cursor.fetchone()[0])
+
+
+def cast_param(model: type[Model], column: str) -> str:
+    """``CAST(%s AS <column's type>)``, for a parameter of INSERT ... SELECT,
+    which does not infer parameter types as INSERT ... VALUES does.
+
+    Without a length: CAST to varchar(n) would silently truncate, where storing
+    into the column refuses a value that is too long."""
+    field = next(f for f in model._meta.concrete_fields if f.column == column)
+    db_type = re.sub(r"\(\d+\)$", "", field.cast_db_type(connection))
+    return f"CAST(%s AS {db_type})"

@@ -14,6 +14,7 @@ from django.db import models
 from django.db.models import Q
 
 from apps.core.money import format_units
+from apps.matching import engine as eng
 
 
 class Asset(models.Model):
@@ -104,6 +105,16 @@ class Pair(models.Model):
     def quote_per_tick_lot(self) -> int:
         """Quote minor units of one tick of price times one lot of size."""
         return self.tick_size * self.lot_size // 10**self.base.scale
+
+    def book_config(self) -> eng.BookConfig:
+        """The pair's rules as the engine takes them (the engine is a pure
+        library any layer may call: the API computes holds with it)."""
+        return eng.BookConfig(
+            quote_per_tick_lot=self.quote_per_tick_lot,
+            maker_fee_bps=self.maker_fee_bps,
+            taker_fee_bps=self.taker_fee_bps,
+            price_band_bps=self.price_band_bps,
+        )
 
     def held_asset_id(self, side: str) -> int:
         """The asset an order on ``side`` holds until it is done: a buy pays

@@ -22,15 +22,6 @@ TIFS = {
 STPS = {s.value: s for s in eng.Stp}
 
 
-def book_config(pair: Pair) -> eng.BookConfig:
-    return eng.BookConfig(
-        quote_per_tick_lot=pair.quote_per_tick_lot,
-        maker_fee_bps=pair.maker_fee_bps,
-        taker_fee_bps=pair.taker_fee_bps,
-        price_band_bps=pair.price_band_bps,
-    )
-
-
 def engine_hold(order: Order, pair: Pair) -> int:
     """The order's hold in engine units: quote minor units (buy) or lots (sell)."""
     if pair.held_asset_id(order.side) == pair.base_id:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from apps.accounts.services import BalanceChange
+from apps.accounts.ledger import BalanceChange
 from apps.markets.publish import JournalEvent
 from apps.matching import engine as eng
 from apps.matching.adapter import engine_hold

@@ -8,7 +8,7 @@ from django.db.models import Max
 from apps.core.api.formats import unix_ms
 from apps.markets.models import MarketEvent, Pair
 from apps.matching import engine as eng
-from apps.matching.adapter import SIDES, STPS, book_config, engine_hold, place_command
+from apps.matching.adapter import SIDES, STPS, engine_hold, place_command
 from apps.matching.fencing import consistent_snapshot
 from apps.orders.models import Order, OrderStatus, OrderType, Trade
 
@@ -20,7 +20,7 @@ class PairBook:
     def __init__(self, pair: Pair, epoch: int = 0) -> None:
         self.pair = pair
         self.epoch = epoch
-        self.engine = eng.Engine(book_config(pair))
+        self.engine = eng.Engine(pair.book_config())
         self.sides: dict[int, str] = {}  # live order id -> "buy" | "sell"
         self.event_seq = 0
         self.trade_seq = 0
@@ -40,7 +40,7 @@ class PairBook:
 
     def _load(self) -> None:
         pair = Pair.objects.select_related("base", "quote").get(pk=self.pair.pk)
-        engine = eng.Engine(book_config(pair))
+        engine = eng.Engine(pair.book_config())
         sides: dict[int, str] = {}
         live = Order.objects.filter(
             pair=pair,

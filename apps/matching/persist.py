@@ -13,7 +13,7 @@ from typing import Any
 
 from django.db import connection
 
-from apps.accounts.services import BalanceChange, balances_apply_in_transaction
+from apps.accounts.ledger import BalanceChange, balances_apply_in_transaction
 from apps.core.bulk import bulk_insert, db_datetime
 from apps.markets.models import MarketEvent
 from apps.matching import engine as eng

@@ -23,7 +23,8 @@ from collections.abc import Iterable
 from django.db import InterfaceError, OperationalError, transaction
 from django.utils import timezone
 
-from apps.accounts.services import balances_apply_in_transaction, fee_user
+from apps.accounts.ledger import balances_apply_in_transaction
+from apps.accounts.services import fee_user
 from apps.core.api.formats import unix_ms
 from apps.markets.models import Pair, PairStatus
 from apps.matching import engine as eng

@@ -9,8 +9,8 @@ base (a hold: ``apps/matching/adapter.engine_hold``).
 
 from __future__ import annotations
 
+from apps.accounts.ledger import BalanceChange
 from apps.accounts.models import LedgerReason, Wallet
-from apps.accounts.services import BalanceChange
 from apps.markets.models import Pair
 from apps.matching import engine as eng
 

@@ -20,12 +20,12 @@ from django.utils import timezone
 
 from apps.markets.models import Pair
 from apps.matching.books import PairBook
-from apps.matching.fencing import OwnershipLost, ownership_take
+from apps.matching.fencing import OwnershipLost, consistent_snapshot, ownership_take
 from apps.matching.locks import PairOwned, PostgresLocks, make_locks, this_matcher
 from apps.matching.models import MatcherHeartbeat
 from apps.matching.processor import BatchProcessor
 from apps.orders import bus
-from apps.orders.services import cancel_all_after_fire
+from apps.orders.cancels import cancel_all_after_fire
 
 log = logging.getLogger("apps.matching")
 
@@ -107,6 +107,12 @@ class MatcherProcess:
         return None
 
     def rebuild(self) -> None:
+        """Every book from ONE snapshot, taken after the epochs were taken
+        (each book's own snapshot becomes a savepoint of this one)."""
+        with consistent_snapshot():
+            self._rebuild_each()
+
+    def _rebuild_each(self) -> None:
         for book in self.books.values():
             started = time.monotonic()
             book.rebuild()

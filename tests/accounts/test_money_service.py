@@ -4,6 +4,7 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from apps.accounts.errors import InsufficientFunds, InvalidTransfer
+from apps.accounts.ledger import hold_params, overdraft_refused
 from apps.accounts.models import Balance, LedgerEntry, LedgerReason, Wallet
 from apps.accounts.selectors import ledger_problems
 from apps.accounts.services import (
@@ -15,7 +16,6 @@ from apps.accounts.services import (
     balance_transfer,
     balance_withdraw,
     balances_apply,
-    raise_if_overdrawn,
 )
 from apps.apikeys.models import ApiKey
 from apps.core.errors import DomainError, ErrorCode, ValidationFailed
@@ -140,15 +140,16 @@ def test_only_the_balance_constraints_read_as_insufficient_funds(alice, btc):
     violation's message quotes the client's own values."""
     balance_deposit(user=alice, asset=btc, amount=100)
     change = BalanceChange(alice.pk, btc.pk, Wallet.SPOT, -101, 101, "hold")
-    with pytest.raises(IntegrityError) as overdraft, transaction.atomic():
-        Balance.objects.filter(user=alice).update(available=-1)
-    with pytest.raises(InsufficientFunds):
-        raise_if_overdrawn(overdraft.value, change)
+    with pytest.raises(InsufficientFunds) as overdraft:
+        with overdraft_refused(change), transaction.atomic():
+            Balance.objects.filter(user=alice).update(available=-1)
+    assert isinstance(overdraft.value.__cause__, IntegrityError)
     duplicate = {"user": alice, "key": "balance_available_gte_0", "label": "x"}
     ApiKey.objects.create(**duplicate, secret_encrypted="s")
-    with pytest.raises(IntegrityError) as unique, transaction.atomic():
-        ApiKey.objects.create(**duplicate, secret_encrypted="s")
-    raise_if_overdrawn(unique.value, change)  # not an overdraft: no error
+    # Not an overdraft: the unique violation propagates as it is.
+    with pytest.raises(IntegrityError):
+        with overdraft_refused(change), transaction.atomic():
+            ApiKey.objects.create(**duplicate, secret_encrypted="s")
 
 
 @pytest.mark.django_db
@@ -216,3 +217,19 @@ def test_a_balance_never_passes_bigint(alice, bob, btc, assert_ledger):
     balance_deposit(user=alice, asset=btc, amount=10)  # exactly the maximum fits
     assert Balance.objects.get(user=alice, asset=btc).available == MAX_UNITS
     assert_ledger(holds=False)
+
+
+def test_the_hold_statement_takes_only_a_hold_for_its_own_order():
+    """``hold_params`` feeds fixed SQL shaped for a hold whose order id comes
+    from the statement: anything else is refused before it reaches SQL."""
+    hold = BalanceChange(1, 2, Wallet.SPOT, -5, 5, LedgerReason.HOLD)
+    balance, ledger = hold_params(hold, now=None)
+    assert balance[:6] == [-5, 5, None, 1, 2, Wallet.SPOT]
+    assert ledger[:5] == [1, 2, Wallet.SPOT, -5, 5]
+    for not_a_hold in (
+        BalanceChange(1, 2, Wallet.SPOT, 5, -5, LedgerReason.RELEASE),
+        BalanceChange(1, 2, Wallet.SPOT, -5, 4, LedgerReason.HOLD),
+        BalanceChange(1, 2, Wallet.SPOT, -5, 5, LedgerReason.HOLD, order_id=7),
+    ):
+        with pytest.raises(ValueError):
+            hold_params(not_a_hold, now=None)

@@ -2,7 +2,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.accounts.models import Balance, LedgerEntry
-from apps.accounts.services import demo_account_seed
+from apps.accounts.sandbox import demo_account_seed
 from apps.markets.models import Asset, Pair
 from apps.markets.services import markets_seed
 from tests.factories import PairFactory

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from apps.markets.models import MarketEvent
+from apps.orders.cancels import order_cancel
 from apps.orders.models import Order, OrderCommand, Trade
-from apps.orders.services import order_cancel
 from tests.helpers import place
 
 pytestmark = pytest.mark.django_db

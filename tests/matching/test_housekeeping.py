@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from apps.matching import worker
 from apps.matching.worker import MatcherProcess
+from apps.orders.cancels import cancel_all_after_set
 from apps.orders.models import CancelAllAfter, CommandKind, Order, OrderCommand
-from apps.orders.services import cancel_all_after_set
 from tests.apikeys.factories import ApiKeyFactory
 from tests.apikeys.helpers import signed
 from tests.helpers import LIMIT_BUY, place

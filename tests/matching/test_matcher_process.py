@@ -16,14 +16,15 @@ from django.conf import settings
 from django.core.management import call_command
 from django.db import connection
 
-from apps.accounts.selectors import held_problems, ledger_problems
+from apps.accounts.selectors import ledger_problems
 from apps.core.api.formats import unix_ms
 from apps.markets.models import MarketEvent, Pair
 from apps.matching import engine as eng
-from apps.matching.adapter import book_config, place_command
+from apps.matching.adapter import place_command
 from apps.matching.books import PairBook
+from apps.orders.cancels import order_cancel
 from apps.orders.models import Order, OrderCommand, Trade
-from apps.orders.services import order_cancel
+from apps.orders.selectors import held_problems
 from tests.helpers import place
 from tests.matching.processes import start_matcher, stop, wait_drained
 
@@ -74,7 +75,7 @@ def test_matcher_process_settles_orders_placed_through_the_service(
 
 def _reference_hash(pair: Pair) -> str:
     """A book fed every processed command in order, with no crash."""
-    engine = eng.Engine(book_config(pair))
+    engine = eng.Engine(pair.book_config())
     for cmd in (
         OrderCommand.objects.filter(pair=pair).select_related("order").order_by("id")
     ):

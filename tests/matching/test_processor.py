@@ -7,8 +7,8 @@ import pytest
 from apps.accounts.services import fee_user
 from apps.markets.models import MarketEvent
 from apps.matching.books import PairBook
+from apps.orders.cancels import order_cancel
 from apps.orders.models import Order, OrderCommand, Trade
-from apps.orders.services import order_cancel
 from tests.helpers import BTC, USD, bal, place
 
 pytestmark = pytest.mark.django_db

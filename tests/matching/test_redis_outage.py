@@ -10,7 +10,7 @@ import pytest
 import redis
 from django.test import override_settings
 
-from apps.orders import bus, services
+from apps.orders import bus, cancels, services
 from apps.orders.models import Order, OrderCommand
 from apps.orders.validation import OrderRequest
 
@@ -43,7 +43,7 @@ def test_an_order_is_placed_and_answered_without_redis(
     redis_down, funded, alice, monkeypatch, one_statement
 ):
     if not one_statement:
-        monkeypatch.setattr(services, "_one_statement", lambda: False)
+        monkeypatch.setattr(services, "_place_in_one_statement", lambda: False)
     placed = services.order_place(user_id=alice.pk, pair=funded, req=BUY)
     assert not placed.replayed
     assert Order.objects.filter(user=alice).count() == 1
@@ -53,7 +53,7 @@ def test_an_order_is_placed_and_answered_without_redis(
     order = services.order_wait(order=placed.order, timeout_s=0.2)
     assert order.status == "pending"
     assert time.monotonic() - started >= 0.19
-    services.order_cancel(order=order)  # the cancel's wake-up fails quietly too
+    cancels.order_cancel(order=order)  # the cancel's wake-up fails quietly too
     assert OrderCommand.objects.count() == 2
 
 

@@ -12,14 +12,15 @@ import time
 import pytest
 from django.db import connection
 
-from apps.accounts.selectors import held_problems, ledger_problems
+from apps.accounts.selectors import ledger_problems
 from apps.core.errors import DomainError
 from apps.markets.models import MarketEvent, Pair
 from apps.matching.books import PairBook
 from apps.matching.locks import LOCK_CLASS
 from apps.matching.models import PairOwner
+from apps.orders.cancels import order_cancel
 from apps.orders.models import Order, OrderCommand, Trade
-from apps.orders.services import order_cancel
+from apps.orders.selectors import held_problems
 from tests.factories import AssetFactory, PairFactory
 from tests.helpers import place
 from tests.matching.processes import start_matcher, stop

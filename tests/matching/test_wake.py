@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from django.test import override_settings
 
 from apps.matching.locks import PostgresLocks
-from apps.orders import bus, services
+from apps.orders import bus, cancels, placement, services
 from apps.orders.validation import OrderRequest
 
 BUY = OrderRequest(side="buy", type="limit", price=6_300_000, size=1)
@@ -44,7 +44,7 @@ def test_without_redis_notify_on_the_pairs_channel_wakes_its_matcher(funded, ali
         # A cancel wakes it too (NOTIFY inside the cancel's transaction).
         order = _place(funded, alice)
         waker.wait(0.5)  # take the order's own notification
-        assert _slept_after(waker, lambda: services.order_cancel(order=order)) < 2
+        assert _slept_after(waker, lambda: cancels.order_cancel(order=order)) < 2
 
         # Another pair's commands do not wake this matcher.
         def other_pair() -> None:
@@ -66,10 +66,10 @@ def test_with_redis_a_list_wakes_the_matcher_after_commit(
 ):
     """With Redis nothing is NOTIFYed (every notifying commit would queue on
     one global lock): both order paths push to the pair's list after commit."""
-    monkeypatch.setattr(services, "_one_statement", lambda: one_statement)
+    monkeypatch.setattr(services, "_place_in_one_statement", lambda: one_statement)
     waker = bus.WakeListener([funded.pk])
     bus._redis().delete(*waker.keys)
     assert _slept_after(waker, lambda: _place(funded, alice)) < 2
     assert bus._redis().llen(bus.wake_key(funded.pk)) == 0  # taken
     if connection.vendor == "postgresql":
-        assert "pg_notify" not in services._place_pg_sql(False)
+        assert "pg_notify" not in placement._place_pg_sql(False)

@@ -6,8 +6,8 @@ import pytest
 from django.test import Client
 
 from apps.accounts.models import LedgerEntry
+from apps.orders.cancels import cancel_all_after_fire
 from apps.orders.models import Order, OrderCommand
-from apps.orders.services import cancel_all_after_fire
 from tests.apikeys.factories import ApiKeyFactory
 from tests.apikeys.helpers import error_code, signed
 from tests.helpers import LIMIT_BUY, USD, bal, place, run_concurrently

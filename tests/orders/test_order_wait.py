@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apps.orders import services
+from apps.orders import cancels, services
 from apps.orders.models import Order
 from tests.helpers import place
 
@@ -40,7 +40,7 @@ def test_the_waited_order_equals_a_fresh_read_whatever_happened(
     taker = place(alice, funded, side="buy", price="63000", size="0.02")
     resting = place(alice, funded, side="buy", price="60000", size="0.01")
     matcher()
-    services.order_cancel(order=resting)
+    cancels.order_cancel(order=resting)
     matcher()
     orders = [maker, stop, taker, rejected, resting]
     statuses = set()

@@ -36,7 +36,7 @@ LEDGER_FIELDS = (
 
 def _place(monkeypatch, general: bool, user, pair, req):
     if general:
-        monkeypatch.setattr(services, "_one_statement", lambda: False)
+        monkeypatch.setattr(services, "_place_in_one_statement", lambda: False)
     try:
         return services.order_place(user_id=user.pk, pair=pair, req=req).order
     finally:

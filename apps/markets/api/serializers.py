@@ -215,7 +215,6 @@ class PublicTradeListOutputSerializer(serializers.Serializer):
 # ----------------------------------------------------------------- candles
 
 
-
 class CandleQuerySerializer(serializers.Serializer):
     """interval, start, end; ``limit`` is parsed like the trades endpoint's."""
 

@@ -200,7 +200,7 @@ class OrderOutputSerializer(serializers.Serializer):
 
     def to_representation(self, order: Order) -> dict[str, Any]:
         pair = order.pair
-        held_scale = pair.quote.scale if order.side == Side.BUY else pair.base.scale
+        held_scale = pair.held_asset(order.side).scale
         data = {
             "id": str(order.uuid),
             "client_order_id": order.client_order_id,
@@ -285,18 +285,22 @@ class CancelAllAfterOutputSerializer(serializers.Serializer):
     server_time = serializers.IntegerField()
 
 
-
-
 class OrderListQuerySerializer(serializers.Serializer):
     pair = serializers.CharField(required=False, max_length=32)
     status = serializers.ChoiceField(
         choices=["live", *OrderStatus.values], required=False
     )
     since = serializers.IntegerField(
-        required=False, min_value=0, max_value=MAX_UNIX_MS, help_text="Unix ms, inclusive."
+        required=False,
+        min_value=0,
+        max_value=MAX_UNIX_MS,
+        help_text="Unix ms, inclusive.",
     )
     until = serializers.IntegerField(
-        required=False, min_value=0, max_value=MAX_UNIX_MS, help_text="Unix ms, exclusive."
+        required=False,
+        min_value=0,
+        max_value=MAX_UNIX_MS,
+        help_text="Unix ms, exclusive.",
     )
     limit = serializers.IntegerField(
         required=False, min_value=1, max_value=500, default=100

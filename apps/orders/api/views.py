@@ -12,7 +12,7 @@ from apps.core.api.pagination import page_by_id
 from apps.core.errors import ErrorCode
 from apps.core.middleware import now_ms
 from apps.markets.selectors import pair_get, pair_get_for_trading
-from apps.orders import selectors, services
+from apps.orders import cancels, selectors, services
 from apps.orders.api import serializers as s
 from apps.orders.api.examples import FILLS, ORDER_PLACE_EXAMPLES
 from apps.orders.models import FINAL_STATUSES
@@ -184,10 +184,10 @@ class OrderCancelView(SignedAPIView):
     )
     def post(self, request: Request, order_id: str) -> Response:
         order = selectors.order_get_for_user(user=request.user, order_ref=order_id)
-        result = services.order_cancel(order=order)
+        result = cancels.order_cancel(order=order)
         if result == "requested":
             order = services.order_wait(order=order, until_final=True)
-            result = services.CANCEL_RESULTS.get(order.status, "pending")
+            result = cancels.CANCEL_RESULTS.get(order.status, "pending")
             result = "cancelled" if result == "already_cancelled" else result
         status = 200 if order.status in FINAL_STATUSES else 202
         return Response(
@@ -216,7 +216,7 @@ class OrderCancelAllView(SignedAPIView):
             if data.validated_data.get("pair")
             else None
         )
-        requested = services.orders_cancel_all(user=request.user, pair=pair)
+        requested = cancels.orders_cancel_all(user=request.user, pair=pair)
         done = [
             services.order_wait(order=o, until_final=True, timeout_s=0.2)
             for o in requested
@@ -248,7 +248,7 @@ class CancelAllAfterView(SignedAPIView):
     def post(self, request: Request) -> Response:
         data = s.CancelAllAfterInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        timer = services.cancel_all_after_set(
+        timer = cancels.cancel_all_after_set(
             api_key=request.api_key, timeout_s=data.validated_data["timeout_s"]
         )
         return Response(

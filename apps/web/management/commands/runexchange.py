@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.accounts.services import demo_account_seed
+from apps.accounts.sandbox import demo_account_seed
 from apps.core.supervise import Child, GaveUp, Supervisor
 from apps.markets.services import markets_seed
 
