@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-import apps.markets.candles as candles_module
 from apps.markets.candles import (
     INTERVALS,
     Candle,
@@ -244,42 +240,5 @@ def test_consecutive_candles_chain_close_to_the_next_empty_open():
             assert after.open == before.close
 
 
-# ------------------------------------------------------------------ purity
-
-FORBIDDEN_ROOTS = {
-    "django",
-    "rest_framework",
-    "channels",
-    "apps",
-    "exchange",
-    "time",
-    "datetime",
-    "random",
-    "decimal",
-    "os",
-    "io",
-    "socket",
-    "logging",
-}
-
-
-def test_the_candle_module_imports_no_framework_clock_or_randomness():
-    path = Path(candles_module.__file__)
-    tree = ast.parse(path.read_text(), filename=str(path))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            roots = {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, f"relative import at line {node.lineno}"
-            roots = {(node.module or "").split(".")[0]}
-        else:
-            continue
-        assert not roots & FORBIDDEN_ROOTS, f"line {node.lineno} imports {roots}"
-
-
-def test_the_candle_module_has_no_floats_or_true_division():
-    path = Path(candles_module.__file__)
-    for node in ast.walk(ast.parse(path.read_text())):
-        assert not (isinstance(node, ast.Constant) and isinstance(node.value, float))
-        assert not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div))
-        assert not (isinstance(node, ast.Name) and node.id == "float")
+# Purity (no framework, clock, randomness, I/O or floats) is checked with the
+# engine's: tests/matching/engine/test_purity.py.

@@ -8,21 +8,10 @@ import json
 import pytest
 
 from apps.orders.models import Order, OrderCommand
-from tests.apikeys.factories import ApiKeyFactory
 from tests.apikeys.helpers import error_code, sign_headers
 from tests.helpers import LIMIT_BUY, USD, bal
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def quick_wait(settings):
-    settings.ORDER_RESULT_TIMEOUT_MS = 30
-
-
-@pytest.fixture
-def key(alice):
-    return ApiKeyFactory(user=alice, scope="trade")
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_wait")]
 
 
 def post_raw(client, key, body: bytes, content_type: str):

@@ -11,24 +11,10 @@ from django.test import Client
 
 from apps.orders.models import Order
 from tests.apikeys.factories import ApiKeyFactory
-from tests.apikeys.helpers import signed
 from tests.helpers import LIMIT_BUY, place
+from tests.orders.helpers import post
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def quick_wait(settings):
-    settings.ORDER_RESULT_TIMEOUT_MS = 30
-
-
-@pytest.fixture
-def key(alice):
-    return ApiKeyFactory(user=alice, scope="trade")
-
-
-def post(client, key, payload, path="/v1/orders"):
-    return signed(client, key, "POST", path, payload)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_wait")]
 
 
 def test_replayed_full_response_carries_the_fills_of_the_original(

@@ -12,14 +12,9 @@ from apps.orders.models import Order
 from tests.apikeys.helpers import error_code, signed
 from tests.helpers import place
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_wait")]
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def quick_wait(settings):
-    settings.ORDER_RESULT_TIMEOUT_MS = 30
 
 
 @pytest.fixture

@@ -11,22 +11,9 @@ from apps.orders.models import Order, OrderCommand
 from tests.apikeys.factories import ApiKeyFactory
 from tests.apikeys.helpers import error_code, signed
 from tests.helpers import LIMIT_BUY, USD, bal, place, run_concurrently
+from tests.orders.helpers import post
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def quick_wait(settings):
-    settings.ORDER_RESULT_TIMEOUT_MS = 30
-
-
-@pytest.fixture
-def key(alice):
-    return ApiKeyFactory(user=alice, scope="trade")
-
-
-def post(client, key, payload, path="/v1/orders"):
-    return signed(client, key, "POST", path, payload)
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_wait")]
 
 
 def test_limit_buy_is_held_and_accepted_as_pending_without_a_matcher(
