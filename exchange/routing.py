@@ -1,5 +1,7 @@
-"""WebSocket routes. The market-data and private streams are added here."""
+"""WebSocket routes: one endpoint, many subscriptions (docs/websocket.md)."""
 
 from django.urls import path
 
-websocket_urlpatterns: list[path] = []  # type: ignore[valid-type]
+from apps.orders.consumers import StreamConsumer
+
+websocket_urlpatterns = [path("v1/ws", StreamConsumer.as_asgi())]

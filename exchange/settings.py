@@ -235,6 +235,10 @@ MATCHER_POLL_INTERVAL_MS = int(os.environ.get("MATCHER_POLL_INTERVAL_MS", "50"))
 # After a non-empty batch the matcher waits this long before taking the next,
 # so that under load batches grow instead of paying their fixed cost per order.
 MATCHER_LINGER_MS = int(os.environ.get("MATCHER_LINGER_MS", "10"))
+# WebSocket streams (apps/markets/streams.py, docs/websocket.md).
+WS_POLL_MS = int(os.environ.get("WS_POLL_MS", "50"))  # journal reader period
+WS_HEARTBEAT_MS = int(os.environ.get("WS_HEARTBEAT_MS", "5000"))
+WS_QUEUE_LIMIT = int(os.environ.get("WS_QUEUE_LIMIT", "1000"))  # per subscription
 # How often a standby (runmatcher --wait) tries to take its pairs' locks.
 MATCHER_STANDBY_RETRY_MS = int(os.environ.get("MATCHER_STANDBY_RETRY_MS", "1000"))
 FEE_ACCOUNT_USERNAME = "exchange-fees"

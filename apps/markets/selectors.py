@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db import connection
 from django.db.models import Max, Min, QuerySet, Sum
@@ -306,3 +307,26 @@ def _trade_time(trades: QuerySet[Trade], direction: str) -> int | None:
 def _trade_rows(rows: Iterator[tuple[datetime, int, int, int]]) -> Iterator[TradeRow]:
     for created_at, price, size, quote in rows:
         yield unix_ms(created_at), price, size, quote
+
+
+def market_event_last_seq(*, pair_id: int) -> int:
+    """The pair's last journaled event sequence (0 before any)."""
+    return (
+        MarketEvent.objects.filter(pair_id=pair_id)
+        .order_by("-seq")
+        .values_list("seq", flat=True)
+        .first()
+        or 0
+    )
+
+
+def market_events_after(
+    *, pair_id: int, after: int, limit: int
+) -> list[tuple[int, str, dict[str, Any]]]:
+    """(seq, type, payload) of the pair's events after ``after``, in order, at
+    most ``limit`` (the streams' journal reader; the (pair, seq) index)."""
+    return list(
+        MarketEvent.objects.filter(pair_id=pair_id, seq__gt=after)
+        .order_by("seq")
+        .values_list("seq", "type", "payload")[:limit]
+    )

@@ -1,0 +1,122 @@
+"""The market streams' service, in process: the journal reader's cursor, the
+snapshot join, and a slow subscription's resync."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from apps.markets import streams
+from apps.markets.models import MarketEvent
+
+# Transactional: the service reads through database_sync_to_async, which
+# closes a connection it finds inside a test's transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def journal(pair, seq: int, kind: str = "book", **payload) -> None:
+    MarketEvent.objects.create(pair=pair, seq=seq, type=kind, payload=payload)
+
+
+def book_change(pair, seq: int, price: str = "63000.000000") -> None:
+    journal(pair, seq, changes=[["buy", price, "0.01000000"]], prev_seq=seq - 1)
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.messages: list[dict] = []
+
+    async def __call__(self, message: dict) -> None:
+        self.messages.append(message)
+
+
+def test_a_subscriber_gets_every_event_after_the_hubs_cursor_in_order(btc_usd):
+    book_change(btc_usd, 1)
+    hub = streams.MarketHub(poll_s=0.01)
+    sub = streams.Subscription("trades", btc_usd, 1, Collector())
+
+    assert async_to_sync(hub.join)(sub) == 1  # the journal's end when it joined
+    book_change(btc_usd, 2)
+    journal(btc_usd, 3, "trade", trade_seq=1)
+    book_change(btc_usd, 4)
+    async_to_sync(hub.poll_once)()
+    got = []
+    while not sub.queue.empty():
+        got.append(sub.queue.get_nowait().seq)
+    assert got == [2, 3, 4]
+    assert hub.cursor[btc_usd.pk] == 4
+    hub.leave(sub)
+    assert btc_usd.pk not in hub.subscribers
+
+
+def test_the_book_subscription_drops_what_its_snapshot_holds_and_chains_the_rest(
+    btc_usd,
+):
+    sent = Collector()
+    sub = streams.Subscription("book", btc_usd, 10, sent)
+    # Queued between joining and the snapshot: seq 1-2 are in the snapshot
+    # (the journal ends at 2 when it is read), 3 is not yet committed.
+    book_change(btc_usd, 1)
+    book_change(btc_usd, 2)
+    for seq in (1, 2):
+        sub.deliver(streams.Event(btc_usd.pk, seq, "book", {"changes": []}))
+    sub.deliver(streams.Event(btc_usd.pk, 3, "trade", {}))
+    sub.deliver(streams.Event(btc_usd.pk, 4, "book", {"changes": [["sell", "1", "2"]]}))
+    _run_until_idle(sub)
+    kinds = [(m["type"], m.get("seq"), m.get("prev_seq")) for m in sent.messages]
+    assert kinds == [("book_snapshot", 2, None), ("book_delta", 4, 2)]
+    assert sub.last_seq == 4
+
+
+def test_a_slow_subscription_is_told_and_resynced_with_a_fresh_snapshot(
+    btc_usd, settings
+):
+    settings.WS_QUEUE_LIMIT = 3
+    sent = Collector()
+    sub = streams.Subscription("book", btc_usd, 10, sent)
+    for seq in range(1, 6):  # more than the queue holds: the client fell behind
+        book_change(btc_usd, seq)
+        sub.deliver(streams.Event(btc_usd.pk, seq, "book", {"changes": []}))
+    _run_until_idle(sub)
+    kinds = [m["type"] for m in sent.messages]
+    # The first snapshot already holds seq 5; the overflow then announces
+    # itself, never silently, and a new snapshot restarts the chain.
+    assert kinds == ["book_snapshot", "resync", "book_snapshot"]
+    assert sent.messages[1]["reason"] == "slow_consumer"
+    assert [m["seq"] for m in sent.messages if m["type"] == "book_snapshot"] == [5, 5]
+
+
+def test_subscription_requests_are_validated():
+    with pytest.raises(streams.DomainError) as exc:
+        streams.subscription_request({"channel": "candles", "pair": "BTC-USD"})
+    assert exc.value.details["field"] == "channel"
+    for depth in (0, 101, "5", True, 2.5):
+        with pytest.raises(streams.DomainError) as exc:
+            streams.subscription_request(
+                {"channel": "book", "pair": "BTC-USD", "depth": depth}
+            )
+        assert exc.value.details["field"] == "depth"
+    assert streams.subscription_request({"channel": "book", "pair": "eth-usd"}) == (
+        "book",
+        "eth-usd",
+        100,
+    )
+
+
+def _run_until_idle(sub: streams.Subscription) -> None:
+    """Run the subscription's task until it waits on an empty queue."""
+
+    async def scenario() -> None:
+        task = asyncio.get_running_loop().create_task(sub.run())
+        for _ in range(200):
+            await asyncio.sleep(0.005)
+            if sub.queue.empty():
+                break
+        await asyncio.sleep(0.05)  # the last message's send
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    async_to_sync(scenario)()
