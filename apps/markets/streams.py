@@ -209,7 +209,7 @@ class Subscription:
                 continue
             if event.type == "trade":
                 await self.send(trade_message(self.pair, event))
-            self.last_seq = event.seq
+                self.last_seq = event.seq
 
 
 def book_snapshot_message(pair: Pair, book: selectors.BookSnapshot) -> dict[str, Any]:
