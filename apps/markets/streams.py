@@ -4,9 +4,10 @@ The events journal (MarketEvent, gap-free per-pair ``seq``, written in the
 matcher's settlement transaction) is the truth. Each server process has ONE
 ``MarketHub`` per event loop: one journal reader for all its clients, which
 reads each pair's new events once and fans them out in memory to the local
-subscriptions. The same path serves the embedded default (SQLite, no Redis)
-and PostgreSQL + Redis; waking the reader through the channel layer instead
-of polling is the next step (docs/websocket.md).
+subscriptions. With Redis the hub also hears the matcher's channel-layer
+publish (each event reaches each process once) and hands an event out at
+once when it continues the pair's sequence; the journal fills any gap. The
+embedded default (SQLite, no Redis) polls the journal every ``WS_POLL_MS``.
 
 A subscription joins the hub BEFORE it reads its snapshot, so every event
 after the hub's cursor is queued for it; the snapshot is one statement
@@ -33,11 +34,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from apps.core.errors import DomainError, ErrorCode
 from apps.markets import selectors
 from apps.markets.models import Pair
+from apps.markets.publish import market_group
 
 log = logging.getLogger(__name__)
 
@@ -68,16 +71,28 @@ def _events_after(pair_id: int, after: int, limit: int) -> list[Event]:
 
 class MarketHub:
     """The process's journal reader: one cursor per pair that has subscribers,
-    advanced only over consecutive sequences."""
+    advanced only over consecutive sequences.
 
-    def __init__(self, poll_s: float) -> None:
+    With Redis it also listens to the pairs' channel-layer groups, where the
+    matcher publishes each event after commit (apps/markets/publish.py): the
+    pub/sub layer brings each event to each process once, and an event that
+    continues the cursor is handed out at once, without a database read. One
+    that does not (a message was lost, or came before the journal's) wakes
+    the reader, which fills the gap from the journal: the messages are a
+    fast path, the journal the truth."""
+
+    def __init__(self, poll_s: float, layer: Any = None) -> None:
         self.poll_s = poll_s
+        self.layer = layer
         self.subscribers: dict[int, set[Subscription]] = {}
         self.cursor: dict[int, int] = {}
         # Held while reading and dispatching, and while joining: a joiner's
         # starting point is exactly the cursor that the next read continues.
         self.lock = asyncio.Lock()
         self.task: asyncio.Task[None] | None = None
+        self.listener: asyncio.Task[None] | None = None
+        self.channel = ""
+        self.wake = asyncio.Event()
 
     async def join(self, sub: Subscription) -> int:
         """Register ``sub``; it receives every event after the returned seq."""
@@ -87,18 +102,66 @@ class MarketHub:
                 self.cursor[pair_id] = await database_sync_to_async(
                     selectors.market_event_last_seq
                 )(pair_id=pair_id)
+            if pair_id not in self.subscribers and self.layer is not None:
+                await self._listen(pair_id)
             self.subscribers.setdefault(pair_id, set()).add(sub)
             if self.task is None or self.task.done():
                 self.task = asyncio.get_running_loop().create_task(self._run())
             return self.cursor[pair_id]
 
+    async def _listen(self, pair_id: int) -> None:
+        if not self.channel:
+            self.channel = await self.layer.new_channel("streams.")
+        await self.layer.group_add(market_group(pair_id), self.channel)
+        if self.listener is None or self.listener.done():
+            self.listener = asyncio.get_running_loop().create_task(self._receive())
+
+    async def _receive(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - Redis away: the reader polls on
+                log.warning(
+                    "market stream: channel layer receive failed", exc_info=True
+                )
+                await asyncio.sleep(1)
+                continue
+            await self.offer(
+                Event(
+                    message["pair_id"],
+                    message["seq"],
+                    message["event"],
+                    message["payload"],
+                )
+            )
+
+    async def offer(self, event: Event) -> None:
+        """An event published by the matcher: hand it out if it continues the
+        pair's cursor; a later one means something is missing: read the
+        journal now; an earlier one was already handed out from it."""
+        async with self.lock:
+            cursor = self.cursor.get(event.pair_id)
+            if cursor is None or event.seq <= cursor:
+                return
+            if event.seq == cursor + 1:
+                self._dispatch(event)
+            else:
+                self.wake.set()
+
     def leave(self, sub: Subscription) -> None:
-        subs = self.subscribers.get(sub.pair.pk)
+        pair_id = sub.pair.pk
+        subs = self.subscribers.get(pair_id)
         if subs is not None:
             subs.discard(sub)
             if not subs:
-                del self.subscribers[sub.pair.pk]
-                self.cursor.pop(sub.pair.pk, None)
+                del self.subscribers[pair_id]
+                self.cursor.pop(pair_id, None)
+                if self.layer is not None and self.channel:
+                    asyncio.get_running_loop().create_task(
+                        self.layer.group_discard(market_group(pair_id), self.channel)
+                    )
 
     async def _run(self) -> None:
         while self.subscribers:
@@ -106,7 +169,11 @@ class MarketHub:
                 await self.poll_once()
             except Exception:  # noqa: BLE001 - the database may be away: retry
                 log.exception("market stream: reading the journal failed")
-            await asyncio.sleep(self.poll_s)
+            self.wake.clear()
+            try:
+                await asyncio.wait_for(self.wake.wait(), self.poll_s)
+            except TimeoutError:
+                pass
 
     async def poll_once(self) -> None:
         read = database_sync_to_async(_events_after)
@@ -114,14 +181,18 @@ class MarketHub:
             for pair_id in list(self.subscribers):
                 events = await read(pair_id, self.cursor[pair_id], JOURNAL_BATCH)
                 for event in events:
-                    if event.seq != self.cursor[pair_id] + 1:
+                    if event.seq != self.cursor.get(pair_id, -2) + 1:
                         # Not yet visible (cannot happen with one writer per
-                        # book, but never skip): read again next time.
-                        log.warning("journal gap at %s#%s", pair_id, event.seq)
+                        # book, but never skip), or the pair's last subscriber
+                        # left meanwhile: read again next time.
                         break
-                    self.cursor[pair_id] = event.seq
-                    for sub in list(self.subscribers.get(pair_id, ())):
-                        sub.deliver(event)
+                    self._dispatch(event)
+
+    def _dispatch(self, event: Event) -> None:
+        """Hand out the event that continues the pair's cursor (lock held)."""
+        self.cursor[event.pair_id] = event.seq
+        for sub in list(self.subscribers.get(event.pair_id, ())):
+            sub.deliver(event)
 
 
 _hubs: dict[asyncio.AbstractEventLoop, MarketHub] = {}
@@ -132,7 +203,8 @@ def market_hub() -> MarketHub:
     loop = asyncio.get_running_loop()
     hub = _hubs.get(loop)
     if hub is None:
-        hub = _hubs[loop] = MarketHub(settings.WS_POLL_MS / 1000)
+        layer = get_channel_layer() if settings.REDIS_URL else None
+        hub = _hubs[loop] = MarketHub(settings.WS_POLL_MS / 1000, layer)
     return hub
 
 

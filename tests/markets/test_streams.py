@@ -120,3 +120,43 @@ def _run_until_idle(sub: streams.Subscription) -> None:
             await task
 
     async_to_sync(scenario)()
+
+
+def test_with_redis_a_published_event_is_handed_out_without_a_journal_read(
+    btc_usd,
+):
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        pytest.skip("the channel layer's fast path: needs REDIS_URL")
+    from channels.layers import get_channel_layer
+
+    from apps.markets.publish import JournalEvent, publish_market_events_async
+
+    def trade(seq: int) -> JournalEvent:
+        return JournalEvent(btc_usd.pk, seq, "trade", {"trade_seq": seq})
+
+    async def scenario() -> None:
+        # A reader that polls once at start, then only when woken.
+        hub = streams.MarketHub(poll_s=60, layer=get_channel_layer())
+        sub = streams.Subscription("trades", btc_usd, 1, Collector())
+        assert await hub.join(sub) == 0
+        try:
+            await asyncio.sleep(0.2)  # the group subscription settles
+            # Published, never journaled: it can only come from the layer.
+            await publish_market_events_async([trade(1)])
+            event = await asyncio.wait_for(sub.queue.get(), 5)
+            assert (event.seq, event.payload) == (1, {"trade_seq": 1})
+            # A gap (seq 2 lost) is not handed out: it wakes the journal
+            # reader, which finds nothing after 1 yet.
+            await publish_market_events_async([trade(3)])
+            await asyncio.sleep(0.5)
+            assert sub.queue.empty() and hub.cursor[btc_usd.pk] == 1
+        finally:
+            hub.leave(sub)
+            for task in (hub.listener, hub.task):
+                if task is not None:
+                    task.cancel()
+            await asyncio.sleep(0.05)
+
+    async_to_sync(scenario)()
