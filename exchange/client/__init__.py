@@ -9,12 +9,14 @@ that server and client share the one implementation of the signing algorithm.
 from exchange.client.book import BookOutOfSync, LocalBook
 from exchange.client.rest import ApiError, ExchangeClient, NetworkError
 from exchange.client.signing import sign_request
+from exchange.client.ws import MarketStream
 
 __all__ = [
     "ApiError",
     "BookOutOfSync",
     "ExchangeClient",
     "LocalBook",
+    "MarketStream",
     "NetworkError",
     "sign_request",
 ]

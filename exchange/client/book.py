@@ -83,6 +83,15 @@ class LocalBook:
             raise ValueError(f"not a book channel message: {msg}")
         return self.in_sync
 
+    def check_seq(self, seq: int) -> bool:
+        """Compare a heartbeat's ``seq`` for this subscription to the last
+        applied one: a difference is a gap even on a quiet book. Returns
+        ``in_sync`` afterwards (a book awaiting its snapshot is not checked).
+        """
+        if not self.awaiting_snapshot and seq != self.seq:
+            self._lose_sync(f"heartbeat says seq {seq}, last applied {self.seq}")
+        return self.in_sync
+
     def _snapshot(self, msg: dict[str, Any]) -> None:
         self._bids = {p: (Decimal(p), s) for p, s in msg["bids"]}
         self._asks = {p: (Decimal(p), s) for p, s in msg["asks"]}

@@ -146,3 +146,11 @@ def test_messages_of_another_pair_or_type_are_refused():
         book.apply(snapshot(1) | {"pair": "ETH-USD"})
     with pytest.raises(ValueError, match="not a book channel"):
         book.apply({"type": "trade", "pair": PAIR})
+
+
+def test_a_heartbeat_seq_other_than_the_last_applied_is_a_gap():
+    book = seeded()
+    assert book.check_seq(10)
+    assert not book.check_seq(12)
+    assert (book.gaps, book.in_sync) == (1, False)
+    assert book.check_seq(99) is False and book.gaps == 1, "not checked while out"
