@@ -28,6 +28,7 @@ from websockets.sync.client import connect
 from apps.markets.models import MarketEvent, Pair
 from apps.orders.cancels import order_cancel
 from apps.orders.models import Order, OrderStatus, Trade
+from exchange.client import MarketStream
 from tests.helpers import place
 from tests.markets.ws_book import LocalBook
 from tests.matching.processes import database_url, start_matcher, stop, wait_drained
@@ -648,3 +649,49 @@ def test_two_clients_see_the_same_book(funded, alice, bob, tmp_path):
             for client in (first, second):
                 if client is not None:
                     client.close()
+
+
+def test_python_client_follows_the_book_and_resyncs_itself(
+    funded, alice, bob, tmp_path
+):
+    """exchange.client's MarketStream, subscribed mid-flow, ends equal to REST;
+    a chain broken on purpose is repaired by its automatic resubscribe."""
+    with exchange(tmp_path) as (matcher, base):
+        seed_book(funded, alice, bob)
+        wait_drained(matcher)
+        flow = OrderFlow(funded, [alice, bob], ops=150, seed=4242)
+        flow.start()
+        try:
+            assert flow.halfway.wait(60)
+            with MarketStream(base) as stream:
+                assert stream.ping()["type"] == "pong"
+                book = stream.subscribe_book(PAIR.lower(), depth=100)
+                assert book.in_sync and stream.books == {PAIR: book}
+                stream.subscribe_trades(PAIR)
+                trades: list[dict[str, Any]] = []
+                # Forget a delta: the next one no longer chains.
+                while book.deltas == 0:
+                    stream.recv(10)
+                book.seq -= 1
+                flow.finish()
+                wait_drained(matcher)
+                target = last_book_seq(funded)
+                while not (book.in_sync and book.seq == target):
+                    msg = stream.recv(15)
+                    if msg["type"] == "trade":
+                        trades.append(msg)
+                assert (book.gaps, stream.resubscribes) == (1, 1)
+                assert book.snapshots == 2 + book.resyncs
+                rest = rest_book(base)
+                assert rest["sequence"] >= book.seq
+                assert book.levels(100) == {"bids": rest["bids"], "asks": rest["asks"]}
+                assert book.levels(100) == db_book(funded)
+                while not trades or trades[-1]["trade_seq"] < last_trade_seq(funded):
+                    msg = stream.recv(15)
+                    if msg["type"] == "trade":
+                        trades.append(msg)
+                seqs = [t["trade_seq"] for t in trades]
+                assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+        finally:
+            if flow.is_alive():
+                flow.join(60)
