@@ -28,6 +28,7 @@ in memory is what both deployments need.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -52,12 +53,37 @@ _RESYNC = object()  # queue sentinel: the subscription lost events
 
 @dataclass(frozen=True)
 class Event:
-    """A journal event as the hub hands it out."""
+    """A journal event as the hub hands it out: ONE object shared by every
+    subscription of the process, which also shares its wire text."""
 
     pair_id: int
     seq: int
     type: str
     payload: dict[str, Any]
+    # Wire texts by prev_seq (None for a trade): each is serialised once per
+    # process, not once per client; a book delta differs between
+    # subscriptions only right after a snapshot.
+    texts: dict[int | None, str] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def text(self, pair: Pair, prev_seq: int | None) -> str:
+        """The event's message as sent (a book delta chained to ``prev_seq``,
+        or a trade)."""
+        text = self.texts.get(prev_seq)
+        if text is None:
+            message = (
+                trade_message(pair, self)
+                if prev_seq is None
+                else book_delta_message(pair, self, prev_seq)
+            )
+            text = self.texts[prev_seq] = dumps(message)
+        return text
+
+
+def dumps(message: dict[str, Any]) -> str:
+    """A message's wire text (compact JSON)."""
+    return json.dumps(message, separators=(",", ":"))
 
 
 def _events_after(pair_id: int, after: int, limit: int) -> list[Event]:
@@ -208,7 +234,7 @@ def market_hub() -> MarketHub:
     return hub
 
 
-Send = Callable[[dict[str, Any]], Awaitable[None]]
+Send = Callable[[str], Awaitable[None]]  # sends one text frame
 
 
 @dataclass(eq=False)
@@ -251,37 +277,32 @@ class Subscription:
         while True:
             book = await snapshot(pair=self.pair, depth=self.depth)
             self.last_seq = book.sequence
-            await self.send(book_snapshot_message(self.pair, book))
+            await self.send(dumps(book_snapshot_message(self.pair, book)))
             while (event := await self.queue.get()) is not _RESYNC:
                 if event.seq <= self.last_seq or event.type != "book":
                     continue  # in the snapshot already, or not a book change
-                await self.send(book_delta_message(self.pair, event, self.last_seq))
+                await self.send(event.text(self.pair, self.last_seq))
                 self.last_seq = event.seq
-            await self.send(
-                {
-                    "type": "resync",
-                    "channel": "book",
-                    "pair": self.pair.symbol,
-                    "reason": "slow_consumer",
-                }
-            )
+            await self.send(dumps(resync_message("book", self.pair)))
 
     async def _run_trades(self) -> None:
         while True:
             event = await self.queue.get()
             if event is _RESYNC:
-                await self.send(
-                    {
-                        "type": "resync",
-                        "channel": "trades",
-                        "pair": self.pair.symbol,
-                        "reason": "slow_consumer",
-                    }
-                )
+                await self.send(dumps(resync_message("trades", self.pair)))
                 continue
             if event.type == "trade":
-                await self.send(trade_message(self.pair, event))
+                await self.send(event.text(self.pair, None))
                 self.last_seq = event.seq
+
+
+def resync_message(channel: str, pair: Pair) -> dict[str, Any]:
+    return {
+        "type": "resync",
+        "channel": channel,
+        "pair": pair.symbol,
+        "reason": "slow_consumer",
+    }
 
 
 def book_snapshot_message(pair: Pair, book: selectors.BookSnapshot) -> dict[str, Any]:

@@ -37,10 +37,13 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.subscriptions.clear()
 
     async def send_json(self, message: dict[str, Any]) -> None:
+        await self.send_text(streams.dumps(message))
+
+    async def send_text(self, text: str) -> None:
         # One frame at a time: subscriptions and the heartbeat send from
         # their own tasks.
         async with self.sending:
-            await self.send(text_data=_dumps(message))
+            await self.send(text_data=text)
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None
@@ -100,11 +103,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
         # and holding the send lock keeps it behind the ack.
         async with self.sending:
             sub = await streams.subscription_start(
-                channel=channel, symbol=symbol, depth=depth, send=self.send_json
+                channel=channel, symbol=symbol, depth=depth, send=self.send_text
             )
             self.subscriptions[sub.key] = sub
             await self.send(
-                text_data=_dumps(
+                text_data=streams.dumps(
                     _ack(request_id, "subscribe", channel, sub.pair.symbol)
                 )
             )
@@ -127,10 +130,6 @@ class StreamConsumer(AsyncWebsocketConsumer):
                     ],
                 }
             )
-
-
-def _dumps(message: dict[str, Any]) -> str:
-    return json.dumps(message, separators=(",", ":"))
 
 
 def _frame(text: str | None) -> dict[str, Any]:

@@ -4,6 +4,7 @@ snapshot join, and a slow subscription's resync."""
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -28,8 +29,8 @@ class Collector:
     def __init__(self) -> None:
         self.messages: list[dict] = []
 
-    async def __call__(self, message: dict) -> None:
-        self.messages.append(message)
+    async def __call__(self, text: str) -> None:
+        self.messages.append(json.loads(text))
 
 
 def test_a_subscriber_gets_every_event_after_the_hubs_cursor_in_order(btc_usd):
@@ -160,3 +161,12 @@ def test_with_redis_a_published_event_is_handed_out_without_a_journal_read(
             await asyncio.sleep(0.05)
 
     async_to_sync(scenario)()
+
+
+def test_an_event_is_serialised_once_per_process_not_once_per_client(btc_usd):
+    event = streams.Event(btc_usd.pk, 7, "book", {"changes": [["buy", "1", "2"]]})
+    first = event.text(btc_usd, 6)
+    assert event.text(btc_usd, 6) is first  # the next subscriber's copy
+    assert json.loads(first)["prev_seq"] == 6
+    # Right after its snapshot a subscription chains to the snapshot's seq.
+    assert json.loads(event.text(btc_usd, 5))["prev_seq"] == 5
