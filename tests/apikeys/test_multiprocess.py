@@ -20,6 +20,7 @@ from django_ratelimit.core import _get_window
 from apps.apikeys import services
 from exchange.client import signing
 from tests.apikeys.factories import ApiKeyFactory
+from tests.matching.processes import wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -90,20 +91,13 @@ def _start_servers(
             )
         )
         urls.append(f"http://127.0.0.1:{port}")
-    deadline = time.monotonic() + 60
     for proc, url, log in zip(procs, urls, logs, strict=True):
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/v1/time", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"server at {url} did not start")
-            time.sleep(0.2)
+
+        def tail(log=log) -> str:
+            log.seek(0)
+            return log.read().decode()[-2000:]
+
+        wait_until_serving(proc, url, tail)
     return procs, urls
 
 

@@ -31,7 +31,13 @@ from apps.orders.models import Order, OrderStatus, Trade
 from exchange.client import MarketStream
 from tests.helpers import place
 from tests.markets.ws_book import LocalBook
-from tests.matching.processes import database_url, start_matcher, stop, wait_drained
+from tests.matching.processes import (
+    database_url,
+    start_matcher,
+    stop,
+    wait_drained,
+    wait_until_serving,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 PAIR = "BTC-USD"
@@ -91,18 +97,7 @@ def exchange(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str]]:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-            deadline = time.monotonic() + 60
-            while True:
-                if server.poll() is not None:
-                    raise RuntimeError(f"daphne exited: {log_tail(log_path)}")
-                try:
-                    if httpx.get(f"{base}/v1/time", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"daphne did not start: {log_tail(log_path)}")
-                time.sleep(0.1)
+            wait_until_serving(server, base, lambda: log_tail(log_path))
             yield matcher, base
         except BaseException:
             print(f"--- daphne log ---\n{log_tail(log_path)}")

@@ -1,4 +1,5 @@
-"""Start, drain and stop real matcher processes on the test database."""
+"""Start, drain and stop real matcher processes on the test database, and
+wait for a real server to answer."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import httpx
 from django.db import connection
 
 from apps.orders.models import OrderCommand
@@ -55,3 +58,25 @@ def stop(proc: subprocess.Popen) -> str:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=20)
     return proc.stdout.read()
+
+
+def wait_until_serving(
+    proc: subprocess.Popen,
+    base_url: str,
+    describe: Callable[[], str] = lambda: "",
+    timeout: float = 60,
+) -> None:
+    """Wait until the server ``proc`` answers ``GET {base_url}/v1/time``;
+    raise with ``describe()`` (e.g. its log) if it exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server at {base_url} exited: {describe()}")
+        try:
+            if httpx.get(f"{base_url}/v1/time", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"server at {base_url} did not start: {describe()}")
+        time.sleep(0.1)
