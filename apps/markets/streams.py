@@ -119,26 +119,34 @@ class MarketHub:
         self.listener: asyncio.Task[None] | None = None
         self.channel = ""
         self.wake = asyncio.Event()
+        self.chores: set[asyncio.Task[Any]] = set()
 
     async def join(self, sub: Subscription) -> int:
         """Register ``sub``; it receives every event after the returned seq."""
         async with self.lock:
             pair_id = sub.pair.pk
             if pair_id not in self.cursor:
+                if self.layer is not None:
+                    await self._listen(pair_id)
+                # Set only once nothing else can fail: a stale cursor would
+                # replay old events to the pair's next subscriber.
                 self.cursor[pair_id] = await database_sync_to_async(
                     selectors.market_event_last_seq
                 )(pair_id=pair_id)
-            if pair_id not in self.subscribers and self.layer is not None:
-                await self._listen(pair_id)
             self.subscribers.setdefault(pair_id, set()).add(sub)
             if self.task is None or self.task.done():
                 self.task = asyncio.get_running_loop().create_task(self._run())
             return self.cursor[pair_id]
 
     async def _listen(self, pair_id: int) -> None:
-        if not self.channel:
-            self.channel = await self.layer.new_channel("streams.")
-        await self.layer.group_add(market_group(pair_id), self.channel)
+        """Hear the pair's group; without it (Redis away) the reader polls."""
+        try:
+            if not self.channel:
+                self.channel = await self.layer.new_channel("streams.")
+            await self.layer.group_add(market_group(pair_id), self.channel)
+        except Exception:  # noqa: BLE001 - the fast path only: the journal stays
+            log.warning("market stream: cannot hear pair %s", pair_id, exc_info=True)
+            return
         if self.listener is None or self.listener.done():
             self.listener = asyncio.get_running_loop().create_task(self._receive())
 
@@ -146,6 +154,14 @@ class MarketHub:
         while True:
             try:
                 message = await self.layer.receive(self.channel)
+                await self.offer(
+                    Event(
+                        message["pair_id"],
+                        message["seq"],
+                        message["event"],
+                        message["payload"],
+                    )
+                )
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - Redis away: the reader polls on
@@ -153,15 +169,6 @@ class MarketHub:
                     "market stream: channel layer receive failed", exc_info=True
                 )
                 await asyncio.sleep(1)
-                continue
-            await self.offer(
-                Event(
-                    message["pair_id"],
-                    message["seq"],
-                    message["event"],
-                    message["payload"],
-                )
-            )
 
     async def offer(self, event: Event) -> None:
         """An event published by the matcher: hand it out if it continues the
@@ -185,9 +192,17 @@ class MarketHub:
                 del self.subscribers[pair_id]
                 self.cursor.pop(pair_id, None)
                 if self.layer is not None and self.channel:
-                    asyncio.get_running_loop().create_task(
+                    task = asyncio.get_running_loop().create_task(
                         self.layer.group_discard(market_group(pair_id), self.channel)
                     )
+                    # Kept until done (the loop holds tasks weakly); its outcome is read.
+                    self.chores.add(task)
+                    task.add_done_callback(self._chore_done)
+
+    def _chore_done(self, task: asyncio.Task[Any]) -> None:
+        self.chores.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("market stream: %s", task.exception())
 
     async def _run(self) -> None:
         while self.subscribers:
@@ -205,7 +220,10 @@ class MarketHub:
         read = database_sync_to_async(_events_after)
         async with self.lock:
             for pair_id in list(self.subscribers):
-                events = await read(pair_id, self.cursor[pair_id], JOURNAL_BATCH)
+                cursor = self.cursor.get(pair_id)
+                if cursor is None:
+                    continue  # its last subscriber left during an earlier read
+                events = await read(pair_id, cursor, JOURNAL_BATCH)
                 for event in events:
                     if event.seq != self.cursor.get(pair_id, -2) + 1:
                         # Not yet visible (cannot happen with one writer per
@@ -266,11 +284,23 @@ class Subscription:
             self.queue.put_nowait(_RESYNC)
 
     async def run(self) -> None:
-        """Send the subscription's messages until cancelled."""
-        if self.channel == "book":
-            await self._run_book()
-        else:
-            await self._run_trades()
+        """Send the subscription's messages until cancelled. A failure (the
+        database away for a snapshot, say) is announced as a resync and the
+        subscription starts again: never left silently frozen."""
+        while True:
+            try:
+                if self.channel == "book":
+                    await self._run_book()
+                else:
+                    await self._run_trades()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - announced, then retried
+                log.exception("market stream: %s %s failed", *self.key)
+                await self.send(
+                    dumps(resync_message(self.channel, self.pair, "server_error"))
+                )
+                await asyncio.sleep(1)
 
     async def _run_book(self) -> None:
         snapshot = database_sync_to_async(selectors.orderbook_snapshot)
@@ -281,28 +311,28 @@ class Subscription:
             while (event := await self.queue.get()) is not _RESYNC:
                 if event.seq <= self.last_seq or event.type != "book":
                     continue  # in the snapshot already, or not a book change
-                await self.send(event.text(self.pair, self.last_seq))
+                # last_seq first: a heartbeat built while this send waits
+                # for the socket must not name an older seq than it follows.
+                text = event.text(self.pair, self.last_seq)
                 self.last_seq = event.seq
-            await self.send(dumps(resync_message("book", self.pair)))
+                await self.send(text)
+            await self.send(dumps(resync_message("book", self.pair, "slow_consumer")))
 
     async def _run_trades(self) -> None:
         while True:
             event = await self.queue.get()
             if event is _RESYNC:
-                await self.send(dumps(resync_message("trades", self.pair)))
+                await self.send(
+                    dumps(resync_message("trades", self.pair, "slow_consumer"))
+                )
                 continue
             if event.type == "trade":
-                await self.send(event.text(self.pair, None))
                 self.last_seq = event.seq
+                await self.send(event.text(self.pair, None))
 
 
-def resync_message(channel: str, pair: Pair) -> dict[str, Any]:
-    return {
-        "type": "resync",
-        "channel": channel,
-        "pair": pair.symbol,
-        "reason": "slow_consumer",
-    }
+def resync_message(channel: str, pair: Pair, reason: str) -> dict[str, Any]:
+    return {"type": "resync", "channel": channel, "pair": pair.symbol, "reason": reason}
 
 
 def book_snapshot_message(pair: Pair, book: selectors.BookSnapshot) -> dict[str, Any]:

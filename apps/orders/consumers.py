@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -21,6 +22,7 @@ from apps.core.middleware import now_ms
 from apps.markets import streams
 
 MAX_SUBSCRIPTIONS = 50  # per connection
+log = logging.getLogger(__name__)
 
 
 class StreamConsumer(AsyncWebsocketConsumer):
@@ -62,6 +64,13 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await self._op(frame, request_id)
         except DomainError as exc:
             await self.send_json(_error(request_id, exc))
+        except Exception:  # noqa: BLE001 - a frame, never a dropped connection
+            log.exception("websocket request failed")
+            failure = DomainError(
+                "The server could not process the request; retry.",
+                code=ErrorCode.SYSTEM_INTERNAL_ERROR,
+            )
+            await self.send_json(_error(request_id, failure))
 
     async def _op(self, frame: dict[str, Any], request_id: str) -> None:
         op = frame.get("op")

@@ -203,7 +203,7 @@ class MarketStream:
             self._internal_answer(msg)
         elif kind in _ANSWERS and request_id in self._waiting:
             self._answers[request_id] = msg
-        elif kind in _BOOK_MESSAGES:
+        elif kind in _BOOK_MESSAGES and msg.get("channel") == "book":
             if self._book_message(msg):
                 self._inbox.append(msg)
         else:
@@ -249,6 +249,12 @@ class MarketStream:
     def _internal_answer(self, msg: dict[str, Any]) -> None:
         self._internal.discard(msg["id"])
         if msg["type"] == "error":
+            # A resubscribe the server refused: that book is gone, not
+            # waiting forever for a snapshot.
+            for pair, subscribe_id in list(self._resubscribing.items()):
+                if subscribe_id == msg["id"]:
+                    del self._resubscribing[pair]
+                    self.books.pop(pair, None)
             raise _error(msg)
         for pair, subscribe_id in list(self._resubscribing.items()):
             if subscribe_id == msg["id"]:

@@ -184,3 +184,28 @@ def test_unsubscribe_forgets_the_book(conn):
     stream.subscribe_book(PAIR)
     assert stream.unsubscribe("book", PAIR)["op"] == "unsubscribe"
     assert stream.books == {}
+
+
+def test_a_trades_resync_is_handed_out_and_leaves_the_book_alone(conn):
+    stream = MarketStream("ws://x", connection=conn)
+    book = stream.subscribe_book(PAIR)
+    stream.subscribe_trades(PAIR)
+    stream.recv(1)
+    trades_resync = {**RESYNC, "channel": "trades"}
+    conn.push(trades_resync, delta(12, 10, ("buy", "100", "2")))
+    assert stream.recv(1) == trades_resync
+    assert stream.recv(1)["seq"] == 12
+    assert (book.in_sync, book.resyncs, book.seq) == (True, 0, 12)
+
+
+def test_a_refused_resubscribe_forgets_the_book_instead_of_waiting_forever(conn):
+    stream = MarketStream("ws://x", connection=conn)
+    stream.subscribe_book(PAIR)
+    stream.recv(1)
+    conn.errors["subscribe"] = {"code": "MARKET_NOT_FOUND", "message": "gone"}
+    conn.push(delta(30, 29, ("buy", "100", "2")))  # a broken chain
+    with pytest.raises(ApiError) as exc:
+        while True:
+            stream.recv(1)
+    assert exc.value.code == "MARKET_NOT_FOUND"
+    assert PAIR not in stream.books

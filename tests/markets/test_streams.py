@@ -170,3 +170,43 @@ def test_an_event_is_serialised_once_per_process_not_once_per_client(btc_usd):
     assert json.loads(first)["prev_seq"] == 6
     # Right after its snapshot a subscription chains to the snapshot's seq.
     assert json.loads(event.text(btc_usd, 5))["prev_seq"] == 5
+
+
+def test_a_failed_snapshot_is_announced_and_retried_never_a_frozen_book(
+    btc_usd, monkeypatch
+):
+    from apps.markets import selectors
+
+    real, calls = selectors.orderbook_snapshot, []
+
+    def flaky(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("database away")
+        return real(**kwargs)
+
+    monkeypatch.setattr(selectors, "orderbook_snapshot", flaky)
+    monkeypatch.setattr(streams.asyncio, "sleep", _fast_sleep)
+    sent = Collector()
+    sub = streams.Subscription("book", btc_usd, 10, sent)
+
+    async def scenario() -> None:
+        task = asyncio.get_running_loop().create_task(sub.run())
+        for _ in range(500):  # up to ~5 s for the retried snapshot
+            await _real_sleep(0.01)
+            if len(sent.messages) >= 2:
+                break
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    async_to_sync(scenario)()
+    kinds = [(m["type"], m.get("reason")) for m in sent.messages]
+    assert kinds == [("resync", "server_error"), ("book_snapshot", None)]
+
+
+_real_sleep = asyncio.sleep
+
+
+async def _fast_sleep(delay: float) -> None:
+    await _real_sleep(min(delay, 0.01))
