@@ -20,6 +20,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from benchkit import fresh_database  # noqa: E402
+
 BENCH_DB = "exchange_bench_fence"
 
 
@@ -29,12 +32,7 @@ def main() -> None:
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
     args = parser.parse_args()
 
-    import psycopg
-
-    with psycopg.connect(f"{args.server}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    os.environ["DATABASE_URL"] = f"{args.server}/{BENCH_DB}"
+    os.environ["DATABASE_URL"] = fresh_database(BENCH_DB, args.server)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange.settings")
     import django
 

@@ -21,7 +21,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import time
@@ -29,21 +28,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PG = "postgres://postgres@127.0.0.1:5432"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from benchkit import PG, free_port, fresh_database  # noqa: E402
 
 
 def setup(clients: int) -> list[tuple[str, str]]:
-    import psycopg
-
-    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS exchange_bench_rest WITH (FORCE)")
-        conn.execute("CREATE DATABASE exchange_bench_rest")
+    fresh_database("exchange_bench_rest")
     import django
 
     django.setup()

@@ -20,7 +20,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PG = "postgres://postgres@127.0.0.1:5432"
+
+from benchkit import fresh_database  # noqa: E402
 
 
 def main() -> None:
@@ -36,12 +37,7 @@ def main() -> None:
     if args.mode == "sqlite":
         os.environ["DATABASE_URL"] = f"sqlite:///{var}/bench.sqlite3"
     else:
-        import psycopg
-
-        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS exchange_wakeup WITH (FORCE)")
-            conn.execute("CREATE DATABASE exchange_wakeup")
-        os.environ["DATABASE_URL"] = f"{PG}/exchange_wakeup"
+        os.environ["DATABASE_URL"] = fresh_database("exchange_wakeup")
         if args.mode == "redis":
             os.environ["REDIS_URL"] = "redis://127.0.0.1:6379/13"
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange.settings")

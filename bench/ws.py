@@ -35,15 +35,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-PG = "postgres://postgres@127.0.0.1:5432"
+
+from benchkit import free_port, fresh_database  # noqa: E402
+
 BENCH_DB = "exchange_bench_ws"
 REDIS = "redis://127.0.0.1:6379/15"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Receipts:
@@ -122,12 +118,7 @@ def main() -> None:
     var = tempfile.mkdtemp(prefix="bench-ws-")
     env = dict(os.environ, EXCHANGE_VAR_DIR=var, PYTHONUNBUFFERED="1")
     if args.db == "postgres":
-        import psycopg
-
-        with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {BENCH_DB}")
-        env.update(DATABASE_URL=f"{PG}/{BENCH_DB}", REDIS_URL=REDIS)
+        env.update(DATABASE_URL=fresh_database(BENCH_DB), REDIS_URL=REDIS)
         subprocess.run(
             ["redis-cli", "-n", "15", "flushdb"], check=False, capture_output=True
         )
