@@ -28,7 +28,6 @@ in memory is what both deployments need.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -38,15 +37,19 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from apps.core.errors import DomainError, ErrorCode
 from apps.markets import selectors
 from apps.markets.models import Pair
 from apps.markets.publish import market_group
+from apps.markets.stream_wire import (
+    book_delta_message,
+    book_snapshot_message,
+    dumps,
+    resync_message,
+    trade_message,
+)
 
 log = logging.getLogger(__name__)
 
-PUBLIC_CHANNELS = ("book", "trades")
-BOOK_MAX_DEPTH = 100  # the public REST rule; verified accounts' 1,000 needs auth
 JOURNAL_BATCH = 1000  # events read per pair per poll
 _RESYNC = object()  # queue sentinel: the subscription lost events
 
@@ -73,17 +76,12 @@ class Event:
         text = self.texts.get(prev_seq)
         if text is None:
             message = (
-                trade_message(pair, self)
+                trade_message(pair, self.seq, self.payload)
                 if prev_seq is None
-                else book_delta_message(pair, self, prev_seq)
+                else book_delta_message(pair, self.seq, self.payload, prev_seq)
             )
             text = self.texts[prev_seq] = dumps(message)
         return text
-
-
-def dumps(message: dict[str, Any]) -> str:
-    """A message's wire text (compact JSON)."""
-    return json.dumps(message, separators=(",", ":"))
 
 
 def _events_after(pair_id: int, after: int, limit: int) -> list[Event]:
@@ -329,81 +327,6 @@ class Subscription:
             if event.type == "trade":
                 self.last_seq = event.seq
                 await self.send(event.text(self.pair, None))
-
-
-def resync_message(channel: str, pair: Pair, reason: str) -> dict[str, Any]:
-    return {"type": "resync", "channel": channel, "pair": pair.symbol, "reason": reason}
-
-
-def book_snapshot_message(pair: Pair, book: selectors.BookSnapshot) -> dict[str, Any]:
-    return {
-        "type": "book_snapshot",
-        "channel": "book",
-        "pair": pair.symbol,
-        "seq": book.sequence,
-        "bids": [[pair.format_price(p), pair.format_size(s)] for p, s in book.bids],
-        "asks": [[pair.format_price(p), pair.format_size(s)] for p, s in book.asks],
-    }
-
-
-def book_delta_message(pair: Pair, event: Event, prev_seq: int) -> dict[str, Any]:
-    """The journal's book event; ``prev_seq`` is this subscription's previous
-    book message (the journal's own ``prev_seq`` chains book events, which a
-    snapshot may have passed)."""
-    return {
-        "type": "book_delta",
-        "channel": "book",
-        "pair": pair.symbol,
-        "seq": event.seq,
-        "prev_seq": prev_seq,
-        "changes": event.payload["changes"],
-    }
-
-
-def trade_message(pair: Pair, event: Event) -> dict[str, Any]:
-    p = event.payload
-    return {
-        "type": "trade",
-        "channel": "trades",
-        "pair": pair.symbol,
-        "seq": event.seq,
-        "trade_seq": p["trade_seq"],
-        "price": p["price"],
-        "size": p["size"],
-        "taker_side": p["taker_side"],
-        "ts": p["ts"],
-    }
-
-
-def subscription_request(frame: dict[str, Any]) -> tuple[str, str, int]:
-    """(channel, pair symbol, depth) of a subscribe/unsubscribe frame, or
-    VALIDATION_ERROR naming the field."""
-    channel = frame.get("channel")
-    if channel not in PUBLIC_CHANNELS:
-        raise DomainError(
-            f"Unknown channel; one of {', '.join(PUBLIC_CHANNELS)}.",
-            code=ErrorCode.VALIDATION_ERROR,
-            details={"field": "channel", "channels": list(PUBLIC_CHANNELS)},
-        )
-    pair = frame.get("pair")
-    if not isinstance(pair, str):
-        raise DomainError(
-            "pair is required, e.g. BTC-USD.",
-            code=ErrorCode.VALIDATION_ERROR,
-            details={"field": "pair"},
-        )
-    depth = frame.get("depth", BOOK_MAX_DEPTH)
-    if (
-        isinstance(depth, bool)
-        or not isinstance(depth, int)
-        or not 1 <= depth <= BOOK_MAX_DEPTH
-    ):
-        raise DomainError(
-            f"depth must be an integer from 1 to {BOOK_MAX_DEPTH}.",
-            code=ErrorCode.VALIDATION_ERROR,
-            details={"field": "depth", "max_depth": BOOK_MAX_DEPTH},
-        )
-    return channel, pair, depth
 
 
 async def subscription_start(

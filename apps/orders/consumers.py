@@ -19,7 +19,7 @@ from django.conf import settings
 
 from apps.core.errors import DomainError, ErrorCode
 from apps.core.middleware import now_ms
-from apps.markets import streams
+from apps.markets import stream_wire, streams
 
 MAX_SUBSCRIPTIONS = 50  # per connection
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         self.subscriptions.clear()
 
     async def send_json(self, message: dict[str, Any]) -> None:
-        await self.send_text(streams.dumps(message))
+        await self.send_text(stream_wire.dumps(message))
 
     async def send_text(self, text: str) -> None:
         # One frame at a time: subscriptions and the heartbeat send from
@@ -79,7 +79,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
                 {"type": "pong", "id": request_id, "server_time": now_ms()}
             )
         elif op in ("subscribe", "unsubscribe"):
-            channel, symbol, depth = streams.subscription_request(frame)
+            channel, symbol, depth = stream_wire.subscription_request(frame)
             if op == "subscribe":
                 await self._subscribe(channel, symbol, depth, request_id)
             else:
@@ -116,7 +116,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
             )
             self.subscriptions[sub.key] = sub
             await self.send(
-                text_data=streams.dumps(
+                text_data=stream_wire.dumps(
                     _ack(request_id, "subscribe", channel, sub.pair.symbol)
                 )
             )

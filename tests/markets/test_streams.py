@@ -9,7 +9,7 @@ import json
 import pytest
 from asgiref.sync import async_to_sync
 
-from apps.markets import streams
+from apps.markets import stream_wire, streams
 from apps.markets.models import MarketEvent
 
 # Transactional: the service reads through database_sync_to_async, which
@@ -90,16 +90,16 @@ def test_a_slow_subscription_is_told_and_resynced_with_a_fresh_snapshot(
 
 
 def test_subscription_requests_are_validated():
-    with pytest.raises(streams.DomainError) as exc:
-        streams.subscription_request({"channel": "candles", "pair": "BTC-USD"})
+    with pytest.raises(stream_wire.DomainError) as exc:
+        stream_wire.subscription_request({"channel": "candles", "pair": "BTC-USD"})
     assert exc.value.details["field"] == "channel"
     for depth in (0, 101, "5", True, 2.5):
-        with pytest.raises(streams.DomainError) as exc:
-            streams.subscription_request(
+        with pytest.raises(stream_wire.DomainError) as exc:
+            stream_wire.subscription_request(
                 {"channel": "book", "pair": "BTC-USD", "depth": depth}
             )
         assert exc.value.details["field"] == "depth"
-    assert streams.subscription_request({"channel": "book", "pair": "eth-usd"}) == (
+    assert stream_wire.subscription_request({"channel": "book", "pair": "eth-usd"}) == (
         "book",
         "eth-usd",
         100,
