@@ -53,7 +53,10 @@ def order_cancel(*, order: Order) -> str:
 
 
 def orders_cancel_all(
-    *, user: AbstractBaseUser, pair: Pair | None = None, api_key: ApiKey | None = None
+    *,
+    user: AbstractBaseUser | int,
+    pair: Pair | None = None,
+    api_key: ApiKey | None = None,
 ) -> list[Order]:
     """Queue a cancel for each of the user's live orders (optionally one pair's,
     or one key's). Pairs that are halted are skipped (their books are frozen)."""

@@ -15,7 +15,7 @@ from apps.orders.models import LIVE_STATUSES, Order, Trade
 from apps.orders.validation import CLIENT_ORDER_ID_RE
 
 
-def order_get_for_user(*, user: AbstractBaseUser, order_ref: str) -> Order:
+def order_get_for_user(*, user: AbstractBaseUser | int, order_ref: str) -> Order:
     """The user's order by its id (UUID) or ``client:<client_order_id>``;
     ORDER_NOT_FOUND for anything else, including another user's order."""
     qs = Order.objects.select_related("pair__base", "pair__quote").filter(user=user)

@@ -11,12 +11,11 @@ from apps.core.api.formats import from_unix_ms, iso_utc
 from apps.core.api.pagination import page_by_id
 from apps.core.errors import ErrorCode
 from apps.core.middleware import now_ms
-from apps.markets.selectors import pair_get, pair_get_for_trading
-from apps.orders import cancels, selectors, services
+from apps.markets.selectors import pair_get
+from apps.orders import cancels, selectors
+from apps.orders.api import actions
 from apps.orders.api import serializers as s
 from apps.orders.api.examples import FILLS, ORDER_PLACE_EXAMPLES
-from apps.orders.models import FINAL_STATUSES
-from apps.orders.validation import order_request_from_wire
 
 ORDER_ID = OpenApiParameter(
     "order_id", str, "path", description="The order id, or client:<client_order_id>."
@@ -32,15 +31,6 @@ IDEMPOTENT_REPLAYED = OpenApiParameter(
     description="true: the body replays the order first placed with this "
     "client_order_id.",
 )
-
-
-def _order_body(order, *, with_fills: bool = False) -> dict:
-    context = {}
-    if with_fills:
-        context["fills"] = list(
-            selectors.fills_for_user(user=order.user, order=order).reverse()
-        )
-    return s.OrderOutputSerializer(order, context=context).data
 
 
 class OrderListCreateView(SignedAPIView):
@@ -99,23 +89,8 @@ class OrderListCreateView(SignedAPIView):
         examples=ORDER_PLACE_EXAMPLES,
     )
     def post(self, request: Request) -> Response:
-        data = s.place_input(request.data)
-        pair = pair_get_for_trading(symbol=data["pair"])
-        req = order_request_from_wire(pair=pair, data=data)
-        placed = services.order_place(
-            user_id=request.api_key.user_id, pair=pair, req=req, api_key=request.api_key
-        )
-        response_type = data["response_type"]
-        if placed.replayed:
-            body = _order_body(placed.order, with_fills=response_type == "full")
-            return Response(body, status=200, headers={"Idempotent-Replayed": "true"})
-        order = placed.order
-        if response_type != "ack":
-            order = services.order_wait(order=order)
-        status = 202 if order.status == "pending" else 201
-        return Response(
-            _order_body(order, with_fills=response_type == "full"), status=status
-        )
+        answer = actions.place(api_key=request.api_key, data=request.data)
+        return Response(answer.body, status=answer.status, headers=answer.headers)
 
     @extend_schema(
         operation_id="order_list",
@@ -161,7 +136,9 @@ class OrderDetailView(SignedAPIView):
     def get(self, request: Request, order_id: str) -> Response:
         order = selectors.order_get_for_user(user=request.user, order_ref=order_id)
         return Response(
-            _order_body(order, with_fills=request.query_params.get("fills") == "true")
+            actions.order_body(
+                order, with_fills=request.query_params.get("fills") == "true"
+            )
         )
 
 
@@ -183,16 +160,8 @@ class OrderCancelView(SignedAPIView):
         responses={200: s.CancelOutputSerializer, 202: s.CancelOutputSerializer},
     )
     def post(self, request: Request, order_id: str) -> Response:
-        order = selectors.order_get_for_user(user=request.user, order_ref=order_id)
-        result = cancels.order_cancel(order=order)
-        if result == "requested":
-            order = services.order_wait(order=order, until_final=True)
-            result = cancels.CANCEL_RESULTS.get(order.status, "pending")
-            result = "cancelled" if result == "already_cancelled" else result
-        status = 200 if order.status in FINAL_STATUSES else 202
-        return Response(
-            {"cancel_result": result, "order": _order_body(order)}, status=status
-        )
+        answer = actions.cancel(user_id=request.user.pk, order_ref=order_id)
+        return Response(answer.body, status=answer.status)
 
 
 class OrderCancelAllView(SignedAPIView):
@@ -209,27 +178,8 @@ class OrderCancelAllView(SignedAPIView):
         responses=s.CancelAllOutputSerializer,
     )
     def post(self, request: Request) -> Response:
-        data = s.CancelAllInputSerializer(data=request.data or {})
-        data.is_valid(raise_exception=True)
-        pair = (
-            pair_get(symbol=data.validated_data["pair"])
-            if data.validated_data.get("pair")
-            else None
-        )
-        requested = cancels.orders_cancel_all(user=request.user, pair=pair)
-        done = [
-            services.order_wait(order=o, until_final=True, timeout_s=0.2)
-            for o in requested
-        ]
-        return Response(
-            {
-                "requested": [str(o.uuid) for o in requested],
-                "cancelled": [str(o.uuid) for o in done if o.status in FINAL_STATUSES],
-                "pending": [
-                    str(o.uuid) for o in done if o.status not in FINAL_STATUSES
-                ],
-            }
-        )
+        answer = actions.cancel_all(user_id=request.user.pk, data=request.data)
+        return Response(answer.body, status=answer.status)
 
 
 class CancelAllAfterView(SignedAPIView):
