@@ -239,6 +239,7 @@ MATCHER_LINGER_MS = int(os.environ.get("MATCHER_LINGER_MS", "10"))
 WS_POLL_MS = int(os.environ.get("WS_POLL_MS", "50"))  # journal reader period
 WS_HEARTBEAT_MS = int(os.environ.get("WS_HEARTBEAT_MS", "5000"))
 WS_QUEUE_LIMIT = int(os.environ.get("WS_QUEUE_LIMIT", "1000"))  # per subscription
+WS_KEY_CHECK_MS = int(os.environ.get("WS_KEY_CHECK_MS", "500"))  # revocation reach
 # How often a standby (runmatcher --wait) tries to take its pairs' locks.
 MATCHER_STANDBY_RETRY_MS = int(os.environ.get("MATCHER_STANDBY_RETRY_MS", "1000"))
 FEE_ACCOUNT_USERNAME = "exchange-fees"

@@ -21,6 +21,10 @@ class Tier(models.TextChoices):
     MARKET_MAKER = "market_maker", "Market maker"
 
 
+# Tiers that may read the book 1,000 levels deep (REST and WebSocket).
+DEEP_BOOK_TIERS = frozenset({Tier.VERIFIED, Tier.MARKET_MAKER})
+
+
 class Wallet(models.TextChoices):
     SPOT = "spot", "Spot"
     MARGIN = "margin", "Margin"

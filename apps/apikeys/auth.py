@@ -35,7 +35,9 @@ from rest_framework.request import Request
 
 from apps.apikeys import errors
 from apps.apikeys.crypto import decrypt_secret
+from apps.apikeys.ip import client_address_of
 from apps.apikeys.models import MAX_DRIFT_MS, ApiKey
+from apps.apikeys.permissions import check_ip_address, check_scope
 from apps.apikeys.selectors import apikey_get_cached
 from apps.core import middleware
 from apps.core.errors import DomainError, ErrorCode, ValidationFailed
@@ -243,3 +245,34 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate_header(self, request: Request) -> str:
         return AUTH_SCHEME
+
+
+def authenticate_stream(
+    *, fields: dict[str, Any], remote_addr: str, forwarded_for: str
+) -> ApiKey:
+    """The WebSocket ``auth`` op: the REST scheme's checks on the four values
+    the headers would carry, with a fixed prehash (``GET``, ``/v1/ws``, empty
+    body), then the key's IP allow-list for the connection's address and
+    scope ``read`` at least."""
+    values = {name: fields.get(name) for name in ("key", "timestamp", "nonce")}
+    values["signature"] = fields.get("signature")
+    missing = [n for n, v in values.items() if not isinstance(v, str) or not v]
+    if missing:
+        raise errors.MissingHeaders(
+            f"auth needs {', '.join(missing)} (strings).",
+            details={"missing": missing},
+        )
+    signed = SignedRequest(
+        key=values["key"],
+        timestamp=values["timestamp"],
+        nonce=values["nonce"],
+        signature=values["signature"],
+        method=signing.STREAM_METHOD,
+        path=signing.STREAM_PATH,
+        body=b"",
+    )
+    api_key = verify(signed, now=now_ms())
+    check_ip_address(api_key, client_address_of(remote_addr, forwarded_for))
+    check_scope(api_key, "read")
+    _mark_used(api_key)
+    return api_key

@@ -165,11 +165,19 @@ def _is_trusted(address: IPAddress, proxies: tuple[IPNetwork, ...]) -> bool:
 
 def client_address(request: HttpRequest) -> IPAddress | None:
     """The client's address (see the module docstring), None if unknown."""
-    peer = parse_address(request.META.get("REMOTE_ADDR") or "")
+    return client_address_of(
+        request.META.get("REMOTE_ADDR") or "",
+        request.META.get("HTTP_X_FORWARDED_FOR", ""),
+    )
+
+
+def client_address_of(remote_addr: str, forwarded: str) -> IPAddress | None:
+    """``client_address`` from the peer's address and the X-Forwarded-For
+    header's value (any transport: a WebSocket handshake gives both too)."""
+    peer = parse_address(remote_addr)
     proxies = trusted_proxies()
     if peer is None or not proxies or not _is_trusted(peer, proxies):
         return peer
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
     address = peer
     for hop in reversed([part for part in forwarded.split(",") if part.strip()]):
         parsed = parse_address(hop)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.http import HttpRequest
 
 from apps.apikeys.errors import IpNotAllowed, ScopeMissing
-from apps.apikeys.ip import address_allowed, client_address
+from apps.apikeys.ip import IPAddress, address_allowed, client_address
 from apps.apikeys.models import ApiKey, Scope
 
 
@@ -16,7 +16,11 @@ def check_ip(api_key: ApiKey, request: HttpRequest) -> None:
     withdraw key without a list (which the services refuse to create, but an
     old row could have) fails closed.
     """
-    address = client_address(request)
+    check_ip_address(api_key, client_address(request))
+
+
+def check_ip_address(api_key: ApiKey, address: IPAddress | None) -> None:
+    """``check_ip`` for a client address already determined."""
     seen = str(address) if address is not None else None
     if not api_key.ip_allowlist:
         if api_key.scope == Scope.READ:

@@ -96,3 +96,13 @@ def apikey_get_for_user(*, user: Any, key: str) -> ApiKey:
     if api_key is None:
         raise NotFound("No such API key.")
     return api_key
+
+
+def apikeys_current(*, ids: list[int]) -> dict[int, ApiKey]:
+    """The keys among ``ids`` that still work (not revoked, owner active),
+    read from the database, not the cache: a session re-checks its key with
+    this, so a revocation reaches it within one period."""
+    rows = ApiKey.objects.filter(
+        pk__in=ids, revoked_at__isnull=True, user__is_active=True
+    ).only("id", "user_id", "scope", "ip_allowlist", "weight_per_minute")
+    return {row.pk: row for row in rows}

@@ -21,6 +21,7 @@ class ErrorCode(StrEnum):
     AUTH_TIMESTAMP_IN_FUTURE = "AUTH_TIMESTAMP_IN_FUTURE"
     AUTH_INVALID_NONCE = "AUTH_INVALID_NONCE"
     AUTH_NONCE_REUSED = "AUTH_NONCE_REUSED"
+    AUTH_REQUIRED = "AUTH_REQUIRED"
     PERMISSION_SCOPE_MISSING = "PERMISSION_SCOPE_MISSING"
     PERMISSION_IP_NOT_ALLOWED = "PERMISSION_IP_NOT_ALLOWED"
     RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
@@ -37,6 +38,7 @@ class ErrorCode(StrEnum):
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     ORDER_CLIENT_ID_CONFLICT = "ORDER_CLIENT_ID_CONFLICT"
     ORDER_NO_REFERENCE_PRICE = "ORDER_NO_REFERENCE_PRICE"
+    STREAM_RESUME_TOO_OLD = "STREAM_RESUME_TOO_OLD"
     MARKET_NOT_FOUND = "MARKET_NOT_FOUND"
     MARKET_HALTED = "MARKET_HALTED"
     MARKET_CANCEL_ONLY = "MARKET_CANCEL_ONLY"
@@ -75,6 +77,9 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ),
     E.AUTH_INVALID_NONCE: ErrorSpec(401, False, "The nonce is not 8-64 [A-Za-z0-9_-]."),
     E.AUTH_NONCE_REUSED: ErrorSpec(401, False, "The nonce was already used."),
+    E.AUTH_REQUIRED: ErrorSpec(
+        401, False, "WebSocket: this op or channel needs a successful auth first."
+    ),
     E.PERMISSION_SCOPE_MISSING: ErrorSpec(403, False, "The key lacks the scope."),
     E.PERMISSION_IP_NOT_ALLOWED: ErrorSpec(
         403, False, "The client address is outside the key's allow-list."
@@ -108,6 +113,12 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ),
     E.ORDER_NO_REFERENCE_PRICE: ErrorSpec(
         422, True, "No reference price to bound a market order."
+    ),
+    E.STREAM_RESUME_TOO_OLD: ErrorSpec(
+        410,
+        False,
+        "WebSocket resume: events before from_seq are no longer kept; "
+        "read them over REST.",
     ),
     E.MARKET_NOT_FOUND: ErrorSpec(404, False, "No such pair."),
     E.MARKET_HALTED: ErrorSpec(409, True, "The pair is halted."),

@@ -14,21 +14,47 @@ import json
 import logging
 from typing import Any
 
+from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from apps.core.errors import DomainError, ErrorCode
 from apps.core.middleware import now_ms
 from apps.markets import stream_wire, streams
+from apps.orders import stream_session as sessions
 
 MAX_SUBSCRIPTIONS = 50  # per connection
+OPS = ("ping", "subscribe", "unsubscribe", "auth", "place", "cancel", "cancel_all")
 log = logging.getLogger(__name__)
+
+
+def _off_loop(fn: Any) -> Any:
+    """``fn`` in a worker thread of its own, database connections handled as
+    Channels does: order entry waits for the matcher, and must not hold up
+    the one thread that the streams' database reads share."""
+    return DatabaseSyncToAsync(fn, thread_sensitive=False)
+
+
+ORDER_OPS = {
+    "place": lambda session, frame: sessions.session_place(session, _params(frame)),
+    "cancel": lambda session, frame: sessions.session_cancel(
+        session, frame.get("order_id")
+    ),
+    "cancel_all": lambda session, frame: sessions.session_cancel_all(
+        session, _params(frame)
+    ),
+}
 
 
 class StreamConsumer(AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.subscriptions: dict[tuple[str, str], streams.Subscription] = {}
         self.sending = asyncio.Lock()
+        self.session: sessions.StreamSession | None = None
+        client = self.scope.get("client") or ("",)
+        self.remote_addr = str(client[0] or "")
+        headers = dict(self.scope.get("headers") or [])
+        self.forwarded_for = headers.get(b"x-forwarded-for", b"").decode("latin-1")
         await self.accept()
         self.heartbeat = asyncio.get_running_loop().create_task(self._beat())
 
@@ -37,6 +63,12 @@ class StreamConsumer(AsyncWebsocketConsumer):
         for sub in self.subscriptions.values():
             streams.subscription_stop(sub)
         self.subscriptions.clear()
+        session, self.session = self.session, None
+        if session is not None:
+            sessions.key_watcher().discard(session)
+            cancelled = await _off_loop(sessions.session_close)(session)
+            if cancelled:
+                log.info("cancel-on-disconnect: %d order(s) cancelled", cancelled)
 
     async def send_json(self, message: dict[str, Any]) -> None:
         await self.send_text(stream_wire.dumps(message))
@@ -85,12 +117,56 @@ class StreamConsumer(AsyncWebsocketConsumer):
             else:
                 self._unsubscribe(channel, symbol)
                 await self.send_json(_ack(request_id, op, channel, symbol.upper()))
+        elif op == "auth":
+            await self._auth(frame, request_id)
+        elif op in ORDER_OPS:
+            if self.session is None:
+                raise DomainError(
+                    f"{op} needs an authenticated connection: send auth first.",
+                    code=ErrorCode.AUTH_REQUIRED,
+                )
+            answer = await _off_loop(ORDER_OPS[op])(self.session, frame)
+            await self.send_json(
+                {"type": "ack", "id": request_id, "op": op, "status": answer.status}
+                | ({"replayed": answer.status == 200} if op == "place" else {})
+                | ({"order": answer.body} if op == "place" else answer.body)
+            )
         else:
             raise DomainError(
-                "Unknown op; one of ping, subscribe, unsubscribe.",
+                f"Unknown op; one of {', '.join(OPS)}.",
                 code=ErrorCode.VALIDATION_ERROR,
-                details={"field": "op", "ops": ["ping", "subscribe", "unsubscribe"]},
+                details={"field": "op", "ops": list(OPS)},
             )
+
+    async def _auth(self, frame: dict[str, Any], request_id: str) -> None:
+        if self.session is not None:
+            raise DomainError(
+                "This connection is already authenticated.",
+                code=ErrorCode.VALIDATION_ERROR,
+                details={"field": "op"},
+            )
+        session = await _off_loop(sessions.session_open)(
+            frame=frame, remote_addr=self.remote_addr, forwarded_for=self.forwarded_for
+        )
+        session.on_end = self._session_ended
+        self.session = session
+        sessions.key_watcher().add(session)
+        await self.send_json(
+            {
+                "type": "ack",
+                "id": request_id,
+                "op": "auth",
+                "key_scope": session.api_key.scope,
+                "cancel_on_disconnect": session.cancel_on_disconnect,
+                "max_depth": session.max_depth,
+            }
+        )
+
+    async def _session_ended(self, error: DomainError) -> None:
+        """The session's key stopped working: private subscriptions end, the
+        connection stays open for public data."""
+        self.session = None
+        await self.send_json(_error(None, error))
 
     async def _subscribe(
         self, channel: str, symbol: str, depth: int, request_id: str
@@ -139,6 +215,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
                     ],
                 }
             )
+
+
+def _params(frame: dict[str, Any]) -> dict[str, Any]:
+    """A request's fields without the envelope: the REST body of the op."""
+    return {k: v for k, v in frame.items() if k not in ("op", "id")}
 
 
 def _frame(text: str | None) -> dict[str, Any]:

@@ -132,3 +132,41 @@ def signed_headers(
         HEADER_NONCE: nonce,
         HEADER_SIGNATURE: signature,
     }
+
+
+# The WebSocket ``auth`` op signs the REST prehash of a fixed request: these
+# two strings and an empty body (docs/websocket.md, "auth").
+STREAM_METHOD = "GET"
+STREAM_PATH = "/v1/ws"
+
+
+def stream_auth(
+    *,
+    key: str,
+    secret: str,
+    request_id: str = "auth",
+    cancel_on_disconnect: bool = False,
+    timestamp: int | str | None = None,
+    nonce: str | None = None,
+) -> dict[str, object]:
+    """The WebSocket ``auth`` request for ``key``, signed now."""
+    ts = str(now_ms() if timestamp is None else timestamp)
+    nonce = new_nonce() if nonce is None else nonce
+    signature = sign_request(
+        secret=secret,
+        key=key,
+        method=STREAM_METHOD,
+        path=STREAM_PATH,
+        body=b"",
+        timestamp=ts,
+        nonce=nonce,
+    )
+    return {
+        "op": "auth",
+        "id": request_id,
+        "key": key,
+        "timestamp": ts,
+        "nonce": nonce,
+        "signature": signature,
+        "cancel_on_disconnect": cancel_on_disconnect,
+    }

@@ -12,6 +12,7 @@ NAMESPACES = (
     "ORDER_",
     "MARKET_",
     "ACCOUNT_",
+    "STREAM_",
     "SYSTEM_",
     "NOT_FOUND",
     "METHOD_NOT_ALLOWED",

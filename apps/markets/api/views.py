@@ -8,7 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from apps.accounts.models import Tier
+from apps.accounts.models import DEEP_BOOK_TIERS
 from apps.accounts.selectors import account_tier_get
 from apps.apikeys.api.base import OptionallySignedAPIView, PublicAPIView
 from apps.core.api.formats import from_unix_ms
@@ -22,7 +22,6 @@ from apps.markets.candles import INTERVALS
 
 PUBLIC_MAX_DEPTH = 100
 SIGNED_MAX_DEPTH = 1_000  # for verified and market-maker accounts
-DEEP_BOOK_TIERS = frozenset({Tier.VERIFIED, Tier.MARKET_MAKER})
 DEFAULT_TRADES, MAX_TRADES = 100, 1_000
 DEFAULT_CANDLES, MAX_CANDLES = 500, 1_000  # Binance's klines limits
 

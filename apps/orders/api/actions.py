@@ -14,6 +14,11 @@ from apps.orders.api import serializers as s
 from apps.orders.models import FINAL_STATUSES, Order
 from apps.orders.validation import order_request_from_wire
 
+# Rate-limit weights, the same for REST and WebSocket order entry.
+PLACE_WEIGHT = 1
+CANCEL_WEIGHT = 1
+CANCEL_ALL_WEIGHT = 10
+
 
 @dataclass
 class Answer:

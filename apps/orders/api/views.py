@@ -37,7 +37,7 @@ class OrderListCreateView(SignedAPIView):
     """POST places an order (limit, market, stop, stop-limit); GET lists your orders, newest first."""
 
     required_scope = "read"  # POST needs "trade": see get_required_scope
-    rate_weight = 1
+    rate_weight = actions.PLACE_WEIGHT
     error_codes = {
         "POST": (
             ErrorCode.VALIDATION_MALFORMED_JSON,
@@ -146,7 +146,7 @@ class OrderCancelView(SignedAPIView):
     """Cancel an order; idempotent: a final order answers 200 with cancel_result already_cancelled, already_filled or already_rejected."""
 
     required_scope = "trade"
-    rate_weight = 1
+    rate_weight = actions.CANCEL_WEIGHT
     error_codes = (
         ErrorCode.ORDER_NOT_FOUND,
         ErrorCode.MARKET_HALTED,
@@ -168,7 +168,7 @@ class OrderCancelAllView(SignedAPIView):
     """Cancel all your live orders, optionally of one pair."""
 
     required_scope = "trade"
-    rate_weight = 10
+    rate_weight = actions.CANCEL_ALL_WEIGHT
     error_codes = (ErrorCode.MARKET_NOT_FOUND,)
 
     @extend_schema(
