@@ -18,13 +18,23 @@ from channels.db import DatabaseSyncToAsync
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from apps.accounts import streams as private
 from apps.core.errors import DomainError, ErrorCode
 from apps.core.middleware import now_ms
 from apps.markets import stream_wire, streams
 from apps.orders import stream_session as sessions
 
 MAX_SUBSCRIPTIONS = 50  # per connection
-OPS = ("ping", "subscribe", "unsubscribe", "auth", "place", "cancel", "cancel_all")
+OPS = (
+    "ping",
+    "subscribe",
+    "unsubscribe",
+    "resume",
+    "auth",
+    "place",
+    "cancel",
+    "cancel_all",
+)
 log = logging.getLogger(__name__)
 
 
@@ -60,6 +70,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self.heartbeat.cancel()
+        self._private_stop_all()
         for sub in self.subscriptions.values():
             streams.subscription_stop(sub)
         self.subscriptions.clear()
@@ -110,6 +121,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
             await self.send_json(
                 {"type": "pong", "id": request_id, "server_time": now_ms()}
             )
+        elif op == "resume" or (
+            op in ("subscribe", "unsubscribe")
+            and frame.get("channel") in private.PRIVATE_CHANNELS
+        ):
+            await self._private(op, frame, request_id)
         elif op in ("subscribe", "unsubscribe"):
             channel, symbol, depth = stream_wire.subscription_request(frame)
             if op == "subscribe":
@@ -166,24 +182,57 @@ class StreamConsumer(AsyncWebsocketConsumer):
         """The session's key stopped working: private subscriptions end, the
         connection stays open for public data."""
         self.session = None
+        self._private_stop_all()
         await self.send_json(_error(None, error))
+
+    def _private_stop_all(self) -> None:
+        for key in [k for k in self.subscriptions if k[0] in private.PRIVATE_CHANNELS]:
+            private.private_stop(self.subscriptions.pop(key))
+
+    async def _private(self, op: str, frame: dict[str, Any], request_id: str) -> None:
+        """subscribe / resume / unsubscribe of a private channel."""
+        channel, from_seq = private.private_request(frame)
+        key = (channel, "")
+        if op == "unsubscribe":
+            sub = self.subscriptions.pop(key, None)
+            if sub is not None:
+                private.private_stop(sub)
+            await self.send_json(
+                {"type": "ack", "id": request_id, "op": op, "channel": channel}
+            )
+            return
+        if self.session is None:
+            raise DomainError(
+                f"The {channel} channel needs an authenticated connection: "
+                "send auth first.",
+                code=ErrorCode.AUTH_REQUIRED,
+            )
+        self._check_room(key, channel, "")
+        async with self.sending:
+            sub = await private.private_start(
+                channel=channel,
+                user_id=self.session.user_id,
+                from_seq=from_seq,
+                send=self.send_text,
+            )
+            self.subscriptions[key] = sub
+            await self.send(
+                text_data=stream_wire.dumps(
+                    {
+                        "type": "ack",
+                        "id": request_id,
+                        "op": op,
+                        "channel": channel,
+                        "seq": sub.last_seq,
+                    }
+                )
+            )
 
     async def _subscribe(
         self, channel: str, symbol: str, depth: int, request_id: str
     ) -> None:
         key = (channel, symbol.upper())
-        if key in self.subscriptions:
-            raise DomainError(
-                f"Already subscribed to {channel} {key[1]}.",
-                code=ErrorCode.VALIDATION_ERROR,
-                details={"channel": channel, "pair": key[1], "subscribed": True},
-            )
-        if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
-            raise DomainError(
-                f"At most {MAX_SUBSCRIPTIONS} subscriptions per connection.",
-                code=ErrorCode.VALIDATION_ERROR,
-                details={"max_subscriptions": MAX_SUBSCRIPTIONS},
-            )
+        self._check_room(key, channel, key[1])
         # The ack goes first: the subscription's own task sends the snapshot,
         # and holding the send lock keeps it behind the ack.
         async with self.sending:
@@ -195,6 +244,20 @@ class StreamConsumer(AsyncWebsocketConsumer):
                 text_data=stream_wire.dumps(
                     _ack(request_id, "subscribe", channel, sub.pair.symbol)
                 )
+            )
+
+    def _check_room(self, key: tuple[str, str], channel: str, pair: str) -> None:
+        if key in self.subscriptions:
+            raise DomainError(
+                f"Already subscribed to {channel} {pair}".rstrip() + ".",
+                code=ErrorCode.VALIDATION_ERROR,
+                details={"channel": channel, "pair": pair or None, "subscribed": True},
+            )
+        if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
+            raise DomainError(
+                f"At most {MAX_SUBSCRIPTIONS} subscriptions per connection.",
+                code=ErrorCode.VALIDATION_ERROR,
+                details={"max_subscriptions": MAX_SUBSCRIPTIONS},
             )
 
     def _unsubscribe(self, channel: str, symbol: str) -> None:
@@ -210,8 +273,10 @@ class StreamConsumer(AsyncWebsocketConsumer):
                     "type": "heartbeat",
                     "server_time": now_ms(),
                     "subscriptions": [
-                        {"channel": c, "pair": p, "seq": sub.last_seq}
-                        for (c, p), sub in self.subscriptions.items()
+                        {"channel": c}
+                        | ({"pair": p} if p else {})
+                        | {"seq": s.last_seq}
+                        for (c, p), s in self.subscriptions.items()
                     ],
                 }
             )

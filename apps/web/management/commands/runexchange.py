@@ -84,7 +84,10 @@ class Command(BaseCommand):
         # and waits for a human. One that cannot start (port taken) dies 5
         # times within some 15 s, and the supervisor gives up naming it.
         python = sys.executable
+        # Pings every 5 s, dropped after 5 s without a pong: a vanished peer
+        # is a disconnect (and its cancel-on-disconnect) within about 10 s.
         daphne = ["-m", "daphne", "-b", host, "-p", str(port)]
+        daphne += ["--ping-interval", "5", "--ping-timeout", "5"]
         return [
             Child("daphne", [python, *daphne, "exchange.asgi:application"]),
             # --wait: a restarted matcher waits for the pairs' lock, should
