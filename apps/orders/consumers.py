@@ -57,6 +57,11 @@ ORDER_OPS = {
 
 
 class StreamConsumer(AsyncWebsocketConsumer):
+    # No channel-layer channel per connection: nothing is ever sent to one
+    # client through the layer (the hubs hear it once per process), and each
+    # would hold a Redis subscription open for nothing.
+    channel_layer_alias = "none"
+
     async def connect(self) -> None:
         self.subscriptions: dict[tuple[str, str], streams.Subscription] = {}
         self.sending = asyncio.Lock()
