@@ -389,16 +389,17 @@ def last_trade_seq(pair: Pair) -> int:
     return Trade.objects.filter(pair=pair).aggregate(m=Max("seq"))["m"] or 0
 
 
-def rest_book(base: str) -> dict[str, Any]:
+def rest_book(base: str, depth: int = 100) -> dict[str, Any]:
     response = httpx.get(
-        f"{base}/v1/orderbook/{PAIR}", params={"depth": 100}, timeout=10
+        f"{base}/v1/orderbook/{PAIR}", params={"depth": depth}, timeout=10
     )
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def db_book(pair: Pair) -> dict[str, list[list[str]]]:
-    """Levels of the live limit orders, in the REST answer's format."""
+def db_book(pair: Pair, depth: int = 100) -> dict[str, list[list[str]]]:
+    """The top ``depth`` levels of the live limit orders, in the REST
+    answer's format."""
     rows = (
         Order.objects.filter(
             pair=pair,
@@ -414,7 +415,7 @@ def db_book(pair: Pair) -> dict[str, list[list[str]]]:
             levels[row["side"]].append((row["price"], row["left"]))
 
     def fmt(side: list[tuple[int, int]]) -> list[list[str]]:
-        return [[pair.format_price(p), pair.format_size(s)] for p, s in side][:100]
+        return [[pair.format_price(p), pair.format_size(s)] for p, s in side][:depth]
 
     return {
         "bids": fmt(sorted(levels["buy"], reverse=True)),
@@ -423,26 +424,34 @@ def db_book(pair: Pair) -> dict[str, list[list[str]]]:
 
 
 def caught_up(client: WsClient, pair: Pair) -> None:
-    """Wait (after the matcher drained) until the client's book is at the
-    journal's last book event and its trades at the last trade, then for a
-    heartbeat that says so."""
-    book_seq, trade_seq = last_book_seq(pair), last_trade_seq(pair)
+    """Wait (after the matcher drained) until the client's book is the
+    database's top ``depth`` and its trades at the last trade, then for a
+    heartbeat that names the last book message the client applied. (A
+    depth-N subscription is sent only the events that change its window, so
+    its last seq may be before the journal's last book event.)"""
+    trade_seq = last_trade_seq(pair)
     book = client.books[pair.symbol]
+    expected = db_book(pair, book.depth)
     trades = client.trades.get(pair.symbol)
 
     def done() -> bool:
         trades_done = trades is None or (
             bool(trades) and trades[-1]["trade_seq"] == trade_seq
         )
-        return book.seq == book_seq and trades_done
+        return book.levels(book.depth) == expected and trades_done
 
-    client.wait_for(f"book seq {book_seq} and trade_seq {trade_seq}", done, 15)
+    client.wait_for(f"the database's book and trade_seq {trade_seq}", done, 15)
+
+    def beat_names_the_book() -> bool:
+        for beat in client.heartbeats[seen:]:
+            for sub in beat["subscriptions"]:
+                if sub["channel"] == "book" and sub["seq"] == book.seq:
+                    return True
+        return False
+
     seen = len(client.heartbeats)
-    client.wait_for("heartbeat", lambda: len(client.heartbeats) > seen, 5)
-    (book_sub,) = [
-        s for s in client.heartbeats[-1]["subscriptions"] if s["channel"] == "book"
-    ]
-    assert book_sub["seq"] == book_seq
+    client.wait_for("a heartbeat naming the book's seq", beat_names_the_book, 5)
+    assert book.seq <= last_book_seq(pair)
 
 
 def assert_trades_match_db(client: WsClient, pair: Pair, after: int, upto: int) -> None:
@@ -690,3 +699,49 @@ def test_python_client_follows_the_book_and_resyncs_itself(
         finally:
             if flow.is_alive():
                 flow.join(60)
+
+
+def test_depth_windows_stay_the_exact_top_n_while_orders_flow(
+    funded, alice, bob, tmp_path
+):
+    """Clients at depths 5, 25 and 100 subscribe at different moments of the
+    flow; each message's checksum agrees with the client's book (ws_book
+    checks it, and that no side grows past the depth), and each book ends
+    equal to GET /v1/orderbook?depth=N and to the database's top N."""
+    with exchange(tmp_path) as (matcher, base):
+        seed_book(funded, alice, bob)
+        wait_drained(matcher)
+        flow = OrderFlow(funded, [alice, bob], ops=160, seed=5_25_100)
+        clients: dict[int, WsClient] = {}
+        try:
+            clients[5] = WsClient(ws_url(base), "depth 5")
+            clients[5].subscribe("d5", "book", depth=5)
+            flow.start()
+            assert flow.halfway.wait(60)
+            for depth in (25, 100):
+                clients[depth] = WsClient(ws_url(base), f"depth {depth}")
+                clients[depth].subscribe(f"d{depth}", "book", depth=depth)
+                time.sleep(0.3)
+            flow.finish()
+            wait_drained(matcher)
+            for depth, client in clients.items():
+                caught_up(client, funded)
+                client.check()
+                book = client.books[PAIR]
+                assert book.deltas > 0
+                assert book.checksums == book.snapshots + book.deltas
+                rest = rest_book(base, depth)
+                assert book.levels(depth) == {
+                    "bids": rest["bids"],
+                    "asks": rest["asks"],
+                }
+                assert book.levels(depth) == db_book(funded, depth)
+                assert len(rest["bids"]) <= depth and len(rest["asks"]) <= depth
+            # The seed's ten levels a side and the flow's make more than five:
+            # the depth-5 window really is a window.
+            assert len(db_book(funded, 100)["bids"]) > 5
+        finally:
+            if flow.is_alive():
+                flow.join(60)
+            for client in clients.values():
+                client.close()
