@@ -745,3 +745,76 @@ def test_depth_windows_stay_the_exact_top_n_while_orders_flow(
                 flow.join(60)
             for client in clients.values():
                 client.close()
+
+
+class Tampering:
+    """A client socket that loses, on its way in, one change of the first
+    book delta (the checksum must catch it), then the first whole book delta
+    after the next snapshot (the prev_seq chain must catch it)."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.changes_lost = self.deltas_lost = self.snapshots = 0
+
+    def send(self, text: str) -> None:
+        self.ws.send(text)
+
+    def close(self) -> None:
+        self.ws.close()
+
+    def recv(self, timeout: float | None = None) -> str:
+        while True:
+            raw = self.ws.recv(timeout=timeout)
+            msg = json.loads(raw)
+            if msg.get("type") == "book_snapshot":
+                self.snapshots += 1
+            elif msg.get("type") == "book_delta":
+                if not self.changes_lost:
+                    self.changes_lost += 1
+                    msg["changes"] = msg["changes"][1:]
+                    return json.dumps(msg)
+                if self.snapshots == 2 and not self.deltas_lost:
+                    self.deltas_lost += 1
+                    continue
+            return raw
+
+
+def test_python_client_catches_a_lost_change_and_a_lost_message_and_recovers(
+    funded, alice, bob, tmp_path
+):
+    with exchange(tmp_path) as (matcher, base):
+        seed_book(funded, alice, bob)
+        wait_drained(matcher)
+        flow = OrderFlow(funded, [alice, bob], ops=150, seed=31337)
+        flow.start()
+        try:
+            assert flow.halfway.wait(60)
+            socket_ = Tampering(
+                connect(ws_url(base), proxy=None, open_timeout=10, close_timeout=2)
+            )
+            with MarketStream(base, connection=socket_) as stream:
+                book = stream.subscribe_book(PAIR, depth=5)
+                while flow.is_alive():  # read while the book moves
+                    try:
+                        stream.recv(0.2)
+                    except TimeoutError:
+                        pass
+                flow.finish()
+                wait_drained(matcher)
+                expected = db_book(funded, 5)
+                deadline = time.monotonic() + 20
+                while not (book.in_sync and book.levels(5) == expected):
+                    assert time.monotonic() < deadline, (book, book.last_error)
+                    try:
+                        stream.recv(0.5)
+                    except TimeoutError:
+                        pass
+                assert (socket_.changes_lost, socket_.deltas_lost) == (1, 1)
+                assert (book.checksum_failures, book.gaps) == (1, 2)
+                assert stream.resubscribes == 2
+                assert book.snapshots == 3 + book.resyncs
+                rest = rest_book(base, 5)
+                assert book.levels(5) == {"bids": rest["bids"], "asks": rest["asks"]}
+        finally:
+            if flow.is_alive():
+                flow.join(60)
