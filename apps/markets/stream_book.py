@@ -24,7 +24,6 @@ from apps.markets.stream_wire import (
     dumps,
     trade_message,
     wire_changes,
-    wire_levels,
 )
 
 # What one depth window saw of a book event: its changes as sent, and the
@@ -75,38 +74,57 @@ class Event:
 
 class StreamBook:
     """The hub's book of one pair at the hub's cursor, the depths its book
-    subscriptions use, and the snapshot texts cut from it at that cursor."""
+    subscriptions use, and the snapshot texts cut from it at that cursor.
+
+    Each level's wire text ([price, size]) is kept beside the level, made
+    when the level changes: a checksum or a snapshot is then lookups, where
+    formatting 50 levels for each event's checksum was most of its cost."""
 
     def __init__(self, pair: Pair, snapshot: BookSnapshot) -> None:
         self.pair = pair
-        self.book = HubBook(snapshot.bids, snapshot.asks)
         self.depths: Counter[int] = Counter()
         self.snapshots: dict[int, str] = {}  # by depth; emptied at every event
+        self.reload(snapshot)
 
     def reload(self, snapshot: BookSnapshot) -> None:
+        """Start again from ``snapshot`` (every level of the pair)."""
         self.book = HubBook(snapshot.bids, snapshot.asks)
+        self.texts: dict[str, dict[int, list[str]]] = {
+            side: {p: self._text(p, s) for p, s in levels if s > 0}
+            for side, levels in ((BUY, snapshot.bids), (SELL, snapshot.asks))
+        }
         self.snapshots.clear()
+
+    def _text(self, price: int, size: int) -> list[str]:
+        return [self.pair.format_price(price), self.pair.format_size(size)]
+
+    def top(self, side: str, n: int) -> list[list[str]]:
+        """The best ``n`` levels of ``side`` as sent."""
+        texts = self.texts[side]
+        return [texts[price] for price, _ in self.book.top(side, n)]
 
     def snapshot_text(self, depth: int, seq: int) -> str:
         """The ``book_snapshot`` of the top ``depth`` levels (``seq`` is the
         hub's cursor: the caller keeps the two together)."""
         text = self.snapshots.get(depth)
         if text is None:
-            snapshot = BookSnapshot(
-                bids=self.book.top(BUY, depth),
-                asks=self.book.top(SELL, depth),
-                sequence=seq,
+            message = book_snapshot_message(
+                self.pair, seq, self.top(BUY, depth), self.top(SELL, depth)
             )
-            text = dumps(book_snapshot_message(self.pair, snapshot))
-            self.snapshots[depth] = text
+            text = self.snapshots[depth] = dumps(message)
         return text
 
     def apply(self, event: Event) -> None:
         """Apply a book event and record what each subscribed depth saw.
-        Parses every change before touching the book: a bad event (a
-        ValueError) leaves the book as it was."""
+        Every change is parsed before anything moves: an event that does not
+        parse raises and leaves the book as it was."""
         changes = [change_from_wire(self.pair, c) for c in event.payload["changes"]]
         seen = self.book.apply(changes, list(self.depths))
+        for side, price, size in changes:  # in order: the last one wins
+            if size > 0:
+                self.texts[side][price] = self._text(price, size)
+            else:
+                self.texts[side].pop(price, None)
         checksums: dict[int, int] = {}  # by levels covered: most share 25
         for depth, window in seen.items():
             if not window:
@@ -114,8 +132,5 @@ class StreamBook:
                 continue
             n = min(depth, CHECKSUM_DEPTH)
             if n not in checksums:
-                checksums[n] = book_checksum(
-                    wire_levels(self.pair, self.book.top(BUY, n)),
-                    wire_levels(self.pair, self.book.top(SELL, n)),
-                )
+                checksums[n] = book_checksum(self.top(BUY, n), self.top(SELL, n))
             event.windows[depth] = (wire_changes(self.pair, window), checksums[n])

@@ -13,7 +13,6 @@ from apps.core.errors import DomainError, ErrorCode
 from apps.core.money import parse_units
 from apps.markets.hub_book import Change, Level
 from apps.markets.models import Pair
-from apps.markets.selectors import BookSnapshot
 
 PUBLIC_CHANNELS = ("book", "trades")
 BOOK_MAX_DEPTH = 100  # the public REST rule
@@ -74,14 +73,16 @@ def change_from_wire(pair: Pair, change: Sequence[str]) -> Change:
     return side, ticks, lots
 
 
-def book_snapshot_message(pair: Pair, book: BookSnapshot) -> dict[str, Any]:
-    """The levels of ``book`` (already cut to the subscription's depth)."""
-    bids, asks = wire_levels(pair, book.bids), wire_levels(pair, book.asks)
+def book_snapshot_message(
+    pair: Pair, seq: int, bids: list[WireLevel], asks: list[WireLevel]
+) -> dict[str, Any]:
+    """A snapshot of levels on the wire already, cut to the subscription's
+    depth, with their checksum."""
     return {
         "type": "book_snapshot",
         "channel": "book",
         "pair": pair.symbol,
-        "seq": book.sequence,
+        "seq": seq,
         "bids": bids,
         "asks": asks,
         "checksum": book_checksum(bids, asks),
