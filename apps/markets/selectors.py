@@ -129,23 +129,24 @@ _SNAPSHOT_SQL = """
 SELECT side, price, size FROM (
     SELECT side, price, CAST(SUM(size - filled_size) AS BIGINT) AS size
     FROM {orders} WHERE {live} AND side = %s
-    GROUP BY side, price ORDER BY price DESC LIMIT %s
+    GROUP BY side, price ORDER BY price DESC {limit}
 ) AS bids
 UNION ALL
 SELECT side, price, size FROM (
     SELECT side, price, CAST(SUM(size - filled_size) AS BIGINT) AS size
     FROM {orders} WHERE {live} AND side = %s
-    GROUP BY side, price ORDER BY price ASC LIMIT %s
+    GROUP BY side, price ORDER BY price ASC {limit}
 ) AS asks
 UNION ALL
 SELECT 'seq', COALESCE(MAX(seq), 0), 0 FROM {events} WHERE pair_id = %s
 """
 
 
-def orderbook_snapshot(*, pair: Pair, depth: int) -> BookSnapshot:
+def orderbook_snapshot(*, pair: Pair, depth: int | None) -> BookSnapshot:
     """The top ``depth`` price levels per side (sizes summed over the orders
     resting at each price, in lots) and the pair's book sequence, read in one
-    SQL statement (see the comment above ``_SNAPSHOT_SQL``). ``depth`` >= 1."""
+    SQL statement (see the comment above ``_SNAPSHOT_SQL``). ``depth`` >= 1,
+    or None for every level (the streams hub's whole book)."""
     live_params = [
         pair.pk,
         OrderStatus.OPEN.value,
@@ -157,8 +158,10 @@ def orderbook_snapshot(*, pair: Pair, depth: int) -> BookSnapshot:
         orders=connection.ops.quote_name(Order._meta.db_table),
         events=connection.ops.quote_name(MarketEvent._meta.db_table),
         live=_LIVE_RESTING,
+        limit="" if depth is None else "LIMIT %s",
     )
-    params = [*live_params, "buy", depth, *live_params, "sell", depth, pair.pk]
+    limit = [] if depth is None else [depth]
+    params = [*live_params, "buy", *limit, *live_params, "sell", *limit, pair.pk]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()

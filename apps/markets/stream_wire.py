@@ -5,14 +5,21 @@ the journal's values; the streams service (streams.py) decides when."""
 from __future__ import annotations
 
 import json
+import zlib
+from collections.abc import Sequence
 from typing import Any
 
 from apps.core.errors import DomainError, ErrorCode
+from apps.core.money import parse_units
+from apps.markets.hub_book import Change, Level
 from apps.markets.models import Pair
-from apps.markets.selectors import BookSnapshot
 
 PUBLIC_CHANNELS = ("book", "trades")
-BOOK_MAX_DEPTH = 100  # the public REST rule; verified accounts' 1,000 needs auth
+BOOK_MAX_DEPTH = 100  # the public REST rule
+BOOK_MAX_DEPTH_VERIFIED = 1000  # verified accounts, after auth (the caller decides)
+CHECKSUM_DEPTH = 25  # levels per side a book message's checksum covers, at most
+
+WireLevel = Sequence[str]  # [price, size], the decimal strings sent
 
 
 def dumps(message: dict[str, Any]) -> str:
@@ -24,30 +31,78 @@ def resync_message(channel: str, pair: Pair, reason: str) -> dict[str, Any]:
     return {"type": "resync", "channel": channel, "pair": pair.symbol, "reason": reason}
 
 
-def book_snapshot_message(pair: Pair, book: BookSnapshot) -> dict[str, Any]:
+def book_checksum(bids: Sequence[WireLevel], asks: Sequence[WireLevel]) -> int:
+    """CRC32 (unsigned) of the top ``CHECKSUM_DEPTH`` levels per side, as
+    sent: "bid1 price:bid1 size:ask1 price:ask1 size:bid2 price:...", the
+    shorter side's turn skipped once it runs out; "" for an empty book
+    (docs/websocket.md has a worked example)."""
+    parts: list[str] = []
+    for i in range(min(CHECKSUM_DEPTH, max(len(bids), len(asks)))):
+        for levels in (bids, asks):
+            if i < len(levels):
+                parts.extend(levels[i][:2])
+    return zlib.crc32(":".join(parts).encode())
+
+
+def wire_levels(pair: Pair, levels: Sequence[Level]) -> list[list[str]]:
+    """[[price, size], ...] of integer levels, as the REST order book."""
+    return [[pair.format_price(p), pair.format_size(s)] for p, s in levels]
+
+
+def wire_changes(pair: Pair, changes: Sequence[Change]) -> list[list[str]]:
+    """[[side, price, size], ...] of integer changes; a removed level's size
+    is the pair's zero ("0.00000000")."""
+    return [[side, pair.format_price(p), pair.format_size(s)] for side, p, s in changes]
+
+
+def change_from_wire(pair: Pair, change: Sequence[str]) -> Change:
+    """A journal book change ``[side, price, total size]`` (written by the
+    matcher with the pair's own formats) as integers; anything else is a
+    broken journal: ``ValueError``."""
+    side, price, size = change
+    if side not in ("buy", "sell"):
+        raise ValueError(f"book change on side {side!r}")
+    ticks, off_tick = divmod(
+        parse_units(price, pair.quote.scale, field="price"), pair.tick_size
+    )
+    lots, off_lot = divmod(
+        parse_units(size, pair.base.scale, field="size"), pair.lot_size
+    )
+    if off_tick or off_lot:
+        raise ValueError(f"book change off the pair's grid: {change}")
+    return side, ticks, lots
+
+
+def book_snapshot_message(
+    pair: Pair, seq: int, bids: list[WireLevel], asks: list[WireLevel]
+) -> dict[str, Any]:
+    """A snapshot of levels on the wire already, cut to the subscription's
+    depth, with their checksum."""
     return {
         "type": "book_snapshot",
         "channel": "book",
         "pair": pair.symbol,
-        "seq": book.sequence,
-        "bids": [[pair.format_price(p), pair.format_size(s)] for p, s in book.bids],
-        "asks": [[pair.format_price(p), pair.format_size(s)] for p, s in book.asks],
+        "seq": seq,
+        "bids": bids,
+        "asks": asks,
+        "checksum": book_checksum(bids, asks),
     }
 
 
 def book_delta_message(
-    pair: Pair, seq: int, payload: dict[str, Any], prev_seq: int
+    pair: Pair, seq: int, changes: list[list[str]], prev_seq: int, checksum: int
 ) -> dict[str, Any]:
-    """A journaled book event; ``prev_seq`` is the subscription's previous
-    book message (the journal's own ``prev_seq`` chains book events, which a
-    snapshot may have passed)."""
+    """A journaled book event as one depth window saw it (``changes`` on the
+    wire already); ``prev_seq`` is the subscription's previous book message,
+    ``checksum`` that of its window after the event."""
     return {
         "type": "book_delta",
         "channel": "book",
         "pair": pair.symbol,
         "seq": seq,
         "prev_seq": prev_seq,
-        "changes": payload["changes"],
+        "changes": changes,
+        "checksum": checksum,
     }
 
 
@@ -66,9 +121,13 @@ def trade_message(pair: Pair, seq: int, p: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def subscription_request(frame: dict[str, Any]) -> tuple[str, str, int]:
+def subscription_request(
+    frame: dict[str, Any], *, max_depth: int = BOOK_MAX_DEPTH
+) -> tuple[str, str, int]:
     """(channel, pair symbol, depth) of a subscribe/unsubscribe frame, or
-    VALIDATION_ERROR naming the field."""
+    VALIDATION_ERROR naming the field. ``depth`` defaults to the public
+    ``BOOK_MAX_DEPTH`` and may go up to ``max_depth`` (the caller's allowance:
+    ``BOOK_MAX_DEPTH_VERIFIED`` for a verified account)."""
     channel = frame.get("channel")
     if channel not in PUBLIC_CHANNELS:
         raise DomainError(
@@ -84,14 +143,19 @@ def subscription_request(frame: dict[str, Any]) -> tuple[str, str, int]:
             details={"field": "pair"},
         )
     depth = frame.get("depth", BOOK_MAX_DEPTH)
+    check_depth(depth, max_depth)
+    return channel, pair, depth
+
+
+def check_depth(depth: object, max_depth: int) -> None:
+    """VALIDATION_ERROR unless ``depth`` is an integer from 1 to ``max_depth``."""
     if (
         isinstance(depth, bool)
         or not isinstance(depth, int)
-        or not 1 <= depth <= BOOK_MAX_DEPTH
+        or not 1 <= depth <= max_depth
     ):
         raise DomainError(
-            f"depth must be an integer from 1 to {BOOK_MAX_DEPTH}.",
+            f"depth must be an integer from 1 to {max_depth}.",
             code=ErrorCode.VALIDATION_ERROR,
-            details={"field": "depth", "max_depth": BOOK_MAX_DEPTH},
+            details={"field": "depth", "max_depth": max_depth},
         )
-    return channel, pair, depth

@@ -9,15 +9,31 @@ publish (each event reaches each process once) and hands an event out at
 once when it continues the pair's sequence; the journal fills any gap. The
 embedded default (SQLite, no Redis) polls the journal every ``WS_POLL_MS``.
 
-A subscription joins the hub BEFORE it reads its snapshot, so every event
-after the hub's cursor is queued for it; the snapshot is one statement
-(``orderbook_snapshot``: levels and sequence of one moment), and queued
-events it already contains (``seq <= snapshot seq``) are dropped. So
-snapshot and deltas join without a gap or a duplicate while orders flow.
-Every book message carries ``prev_seq``, the ``seq`` of the previous book
-message of that subscription: a client proves continuity by chaining them.
+One book per pair per hub. When a pair's first subscriber joins, the hub
+reads the pair's WHOLE book once (``orderbook_snapshot`` without a depth:
+levels and sequence in one statement, one moment) into a ``HubBook``, and
+its cursor starts at that snapshot's sequence; from then on it applies each
+journal ``book`` event to that book, under the hub lock, before handing the
+event out. Every book snapshot a subscriber gets (the first one, and any
+after a resync) is cut from that memory at the hub's cursor: no database
+read per subscriber, and a snapshot is consistent with the cursor because
+the book and the cursor only move together, in ``_dispatch``, which does not
+await. A subscription joins the hub (so every event after the cursor is
+queued for it) before its task cuts its snapshot; queued events the snapshot
+already holds (``seq <= snapshot seq``) are dropped.
+
+Exact depth windows: at each book event the hub computes, once per depth
+that some subscription uses, what the top ``depth`` levels per side saw
+(``HubBook.apply``) and the window's checksum afterwards; each distinct
+(depth, prev_seq) message is serialised once. An event that changes nothing
+in a window sends nothing to it. Every book message carries ``prev_seq``,
+the ``seq`` of the previous book message of that subscription: a client
+proves continuity by chaining them, and the checksum proves the levels.
 A subscription whose queue overflows (a client too slow to read) is told
-(``resync``) and gets a fresh snapshot; others are never slowed by it.
+(``resync``) and gets a fresh snapshot; others are never slowed by it. A
+pair the hub cannot continue (the journal's sequence jumps, or an event
+does not apply) is reloaded from the database and all its subscribers are
+told (``resync``, ``sequence_reset``) and get fresh snapshots.
 
 Hand-written rather than channels' groups: a group message costs a channel
 write per subscriber, and the in-memory channel layer of the embedded
@@ -40,48 +56,25 @@ from django.conf import settings
 from apps.markets import selectors
 from apps.markets.models import Pair
 from apps.markets.publish import market_group
+from apps.markets.selectors import BookSnapshot
+from apps.markets.stream_book import Event, StreamBook
 from apps.markets.stream_wire import (
-    book_delta_message,
-    book_snapshot_message,
+    BOOK_MAX_DEPTH,
+    check_depth,
     dumps,
     resync_message,
-    trade_message,
 )
 
 log = logging.getLogger(__name__)
 
 JOURNAL_BATCH = 1000  # events read per pair per poll
-_RESYNC = object()  # queue sentinel: the subscription lost events
 
 
-@dataclass(frozen=True)
-class Event:
-    """A journal event as the hub hands it out: ONE object shared by every
-    subscription of the process, which also shares its wire text."""
+@dataclass(frozen=True, slots=True)
+class Resync:
+    """Queue marker: the subscription lost events (``reason`` is sent)."""
 
-    pair_id: int
-    seq: int
-    type: str
-    payload: dict[str, Any]
-    # Wire texts by prev_seq (None for a trade): each is serialised once per
-    # process, not once per client; a book delta differs between
-    # subscriptions only right after a snapshot.
-    texts: dict[int | None, str] = field(
-        default_factory=dict, compare=False, repr=False
-    )
-
-    def text(self, pair: Pair, prev_seq: int | None) -> str:
-        """The event's message as sent (a book delta chained to ``prev_seq``,
-        or a trade)."""
-        text = self.texts.get(prev_seq)
-        if text is None:
-            message = (
-                trade_message(pair, self.seq, self.payload)
-                if prev_seq is None
-                else book_delta_message(pair, self.seq, self.payload, prev_seq)
-            )
-            text = self.texts[prev_seq] = dumps(message)
-        return text
+    reason: str
 
 
 def _events_after(pair_id: int, after: int, limit: int) -> list[Event]:
@@ -94,8 +87,8 @@ def _events_after(pair_id: int, after: int, limit: int) -> list[Event]:
 
 
 class MarketHub:
-    """The process's journal reader: one cursor per pair that has subscribers,
-    advanced only over consecutive sequences.
+    """The process's journal reader: one cursor and one ``StreamBook`` per
+    pair that has subscribers, advanced only over consecutive sequences.
 
     With Redis it also listens to the pairs' channel-layer groups, where the
     matcher publishes each event after commit (apps/markets/publish.py): the
@@ -110,6 +103,9 @@ class MarketHub:
         self.layer = layer
         self.subscribers: dict[int, set[Subscription]] = {}
         self.cursor: dict[int, int] = {}
+        self.books: dict[int, StreamBook] = {}
+        # Pairs whose next event could not be applied: reloaded by the reader.
+        self.broken: set[int] = set()
         # Held while reading and dispatching, and while joining: a joiner's
         # starting point is exactly the cursor that the next read continues.
         self.lock = asyncio.Lock()
@@ -120,21 +116,33 @@ class MarketHub:
         self.chores: set[asyncio.Task[Any]] = set()
 
     async def join(self, sub: Subscription) -> int:
-        """Register ``sub``; it receives every event after the returned seq."""
+        """Register ``sub``; it receives every event after the returned seq.
+        The pair's first subscriber loads the pair's book (one read)."""
         async with self.lock:
             pair_id = sub.pair.pk
             if pair_id not in self.cursor:
                 if self.layer is not None:
                     await self._listen(pair_id)
+                snapshot = await _whole_book(sub.pair)
                 # Set only once nothing else can fail: a stale cursor would
                 # replay old events to the pair's next subscriber.
-                self.cursor[pair_id] = await database_sync_to_async(
-                    selectors.market_event_last_seq
-                )(pair_id=pair_id)
+                self.books[pair_id] = StreamBook(sub.pair, snapshot)
+                self.cursor[pair_id] = snapshot.sequence
             self.subscribers.setdefault(pair_id, set()).add(sub)
+            if sub.channel == "book":
+                self.books[pair_id].depths[sub.depth] += 1
+            sub.hub = self
             if self.task is None or self.task.done():
                 self.task = asyncio.get_running_loop().create_task(self._run())
             return self.cursor[pair_id]
+
+    def book_snapshot(self, pair_id: int, depth: int) -> tuple[int, str]:
+        """(seq, text) of a ``book_snapshot`` of the top ``depth`` levels at
+        the hub's cursor, from memory. Every event after that seq is still to
+        be handed to the pair's subscribers. KeyError for a pair the hub does
+        not follow (no subscriber)."""
+        seq = self.cursor[pair_id]
+        return seq, self.books[pair_id].snapshot_text(depth, seq)
 
     async def _listen(self, pair_id: int) -> None:
         """Hear the pair's group; without it (Redis away) the reader polls."""
@@ -176,26 +184,32 @@ class MarketHub:
             cursor = self.cursor.get(event.pair_id)
             if cursor is None or event.seq <= cursor:
                 return
-            if event.seq == cursor + 1:
-                self._dispatch(event)
-            else:
+            if event.seq != cursor + 1 or not self._dispatch(event):
                 self.wake.set()
 
     def leave(self, sub: Subscription) -> None:
         pair_id = sub.pair.pk
         subs = self.subscribers.get(pair_id)
-        if subs is not None:
-            subs.discard(sub)
-            if not subs:
-                del self.subscribers[pair_id]
-                self.cursor.pop(pair_id, None)
-                if self.layer is not None and self.channel:
-                    task = asyncio.get_running_loop().create_task(
-                        self.layer.group_discard(market_group(pair_id), self.channel)
-                    )
-                    # Kept until done (the loop holds tasks weakly); its outcome is read.
-                    self.chores.add(task)
-                    task.add_done_callback(self._chore_done)
+        if subs is None or sub not in subs:
+            return
+        subs.discard(sub)
+        state = self.books.get(pair_id)
+        if sub.channel == "book" and state is not None:
+            state.depths[sub.depth] -= 1
+            if state.depths[sub.depth] <= 0:
+                del state.depths[sub.depth]
+        if not subs:
+            del self.subscribers[pair_id]
+            self.cursor.pop(pair_id, None)
+            self.books.pop(pair_id, None)
+            self.broken.discard(pair_id)
+            if self.layer is not None and self.channel:
+                task = asyncio.get_running_loop().create_task(
+                    self.layer.group_discard(market_group(pair_id), self.channel)
+                )
+                # Kept until done (the loop holds tasks weakly); its outcome is read.
+                self.chores.add(task)
+                task.add_done_callback(self._chore_done)
 
     def _chore_done(self, task: asyncio.Task[Any]) -> None:
         self.chores.discard(task)
@@ -218,23 +232,74 @@ class MarketHub:
         read = database_sync_to_async(_events_after)
         async with self.lock:
             for pair_id in list(self.subscribers):
+                if pair_id in self.broken:
+                    await self._reload(pair_id, "sequence_reset")
                 cursor = self.cursor.get(pair_id)
                 if cursor is None:
                     continue  # its last subscriber left during an earlier read
                 events = await read(pair_id, cursor, JOURNAL_BATCH)
                 for event in events:
-                    if event.seq != self.cursor.get(pair_id, -2) + 1:
-                        # Not yet visible (cannot happen with one writer per
-                        # book, but never skip), or the pair's last subscriber
-                        # left meanwhile: read again next time.
+                    if pair_id not in self.cursor:
+                        break  # the pair's last subscriber left meanwhile
+                    if event.seq != self.cursor[pair_id] + 1:
+                        # The journal skipped a seq: cannot happen with one
+                        # writer per book; never skip it silently.
+                        log.error(
+                            "market stream: pair %s jumped from seq %s to %s",
+                            pair_id,
+                            self.cursor[pair_id],
+                            event.seq,
+                        )
+                        await self._reload(pair_id, "sequence_reset")
                         break
-                    self._dispatch(event)
+                    if not self._dispatch(event):
+                        await self._reload(pair_id, "sequence_reset")
+                        break
 
-    def _dispatch(self, event: Event) -> None:
-        """Hand out the event that continues the pair's cursor (lock held)."""
+    async def _reload(self, pair_id: int, reason: str) -> None:
+        """Reload a pair the hub cannot continue from the database, then tell
+        each subscriber (``resync`` with ``reason``; a book subscription
+        then sends a fresh snapshot). Lock held."""
+        state = self.books[pair_id]
+        snapshot = await _whole_book(state.pair)
+        if self.books.get(pair_id) is not state:
+            return  # the pair's last subscriber left meanwhile
+        state.reload(snapshot)
+        self.cursor[pair_id] = snapshot.sequence
+        self.broken.discard(pair_id)
+        log.warning(
+            "market stream: pair %s reloaded at seq %s (%s)",
+            pair_id,
+            snapshot.sequence,
+            reason,
+        )
+        for sub in list(self.subscribers.get(pair_id, ())):
+            sub.resync(reason)
+
+    def _dispatch(self, event: Event) -> bool:
+        """Apply the event that continues the pair's cursor to the pair's
+        book and hand it out (lock held, no await: the book and the cursor
+        move together). False for an event that does not apply: the pair is
+        marked for a reload and nothing moved."""
+        state = self.books[event.pair_id]
+        if event.type == "book":
+            try:
+                state.apply(event)
+            except Exception:  # noqa: BLE001 - a broken journal row: reload
+                log.exception("market stream: event %s does not apply", event)
+                self.broken.add(event.pair_id)
+                return False
         self.cursor[event.pair_id] = event.seq
+        state.snapshots.clear()
         for sub in list(self.subscribers.get(event.pair_id, ())):
             sub.deliver(event)
+        return True
+
+
+async def _whole_book(pair: Pair) -> BookSnapshot:
+    return await database_sync_to_async(selectors.orderbook_snapshot)(
+        pair=pair, depth=None
+    )
 
 
 _hubs: dict[asyncio.AbstractEventLoop, MarketHub] = {}
@@ -266,6 +331,7 @@ class Subscription:
     )
     last_seq: int = 0  # of the last message sent (the heartbeat shows it)
     task: asyncio.Task[None] | None = None
+    hub: MarketHub | None = None  # set by ``MarketHub.join``
 
     @property
     def key(self) -> tuple[str, str]:
@@ -273,18 +339,29 @@ class Subscription:
 
     def deliver(self, event: Event) -> None:
         """From the hub: queue ``event``; on overflow drop the queue and mark
-        a resync (never block the hub, so a slow client slows no other)."""
+        a resync (never block the hub, so a slow client slows no other). A
+        book subscription takes only the book events that change its window:
+        the queue holds what will be sent."""
+        if self.channel == "book" and (
+            event.type != "book" or event.windows.get(self.depth) is None
+        ):
+            return
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queue.put_nowait(_RESYNC)
+            self.resync("slow_consumer")
+
+    def resync(self, reason: str) -> None:
+        """Drop what is queued and start again after a ``resync`` (a book
+        subscription with a fresh snapshot)."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+        self.queue.put_nowait(Resync(reason))
 
     async def run(self) -> None:
-        """Send the subscription's messages until cancelled. A failure (the
-        database away for a snapshot, say) is announced as a resync and the
-        subscription starts again: never left silently frozen."""
+        """Send the subscription's messages until cancelled. A failure is
+        announced as a resync and the subscription starts again: never left
+        silently frozen."""
         while True:
             try:
                 if self.channel == "book":
@@ -301,38 +378,49 @@ class Subscription:
                 await asyncio.sleep(1)
 
     async def _run_book(self) -> None:
-        snapshot = database_sync_to_async(selectors.orderbook_snapshot)
+        if self.hub is None:
+            raise RuntimeError("a book subscription runs after joining its hub")
         while True:
-            book = await snapshot(pair=self.pair, depth=self.depth)
-            self.last_seq = book.sequence
-            await self.send(dumps(book_snapshot_message(self.pair, book)))
-            while (event := await self.queue.get()) is not _RESYNC:
+            self.last_seq, text = self.hub.book_snapshot(self.pair.pk, self.depth)
+            await self.send(text)
+            while not isinstance(event := await self.queue.get(), Resync):
                 if event.seq <= self.last_seq or event.type != "book":
                     continue  # in the snapshot already, or not a book change
+                text = event.book_text(self.pair, self.depth, self.last_seq)
+                if text is None:
+                    continue  # nothing changed in this subscription's window
                 # last_seq first: a heartbeat built while this send waits
                 # for the socket must not name an older seq than it follows.
-                text = event.text(self.pair, self.last_seq)
                 self.last_seq = event.seq
                 await self.send(text)
-            await self.send(dumps(resync_message("book", self.pair, "slow_consumer")))
+            await self.send(dumps(resync_message("book", self.pair, event.reason)))
 
     async def _run_trades(self) -> None:
         while True:
             event = await self.queue.get()
-            if event is _RESYNC:
+            if isinstance(event, Resync):
                 await self.send(
-                    dumps(resync_message("trades", self.pair, "slow_consumer"))
+                    dumps(resync_message("trades", self.pair, event.reason))
                 )
                 continue
             if event.type == "trade":
                 self.last_seq = event.seq
-                await self.send(event.text(self.pair, None))
+                await self.send(event.trade_text(self.pair))
 
 
 async def subscription_start(
-    *, channel: str, symbol: str, depth: int, send: Send
+    *,
+    channel: str,
+    symbol: str,
+    depth: int,
+    send: Send,
+    max_depth: int = BOOK_MAX_DEPTH,
 ) -> Subscription:
-    """Join the hub, then start sending (snapshot first, for the book)."""
+    """Join the hub, then start sending (snapshot first, for the book).
+    ``max_depth`` is the caller's allowance (VALIDATION_ERROR past it): the
+    public 100, or ``BOOK_MAX_DEPTH_VERIFIED`` for a verified account."""
+    if channel == "book":
+        check_depth(depth, max_depth)
     pair = await database_sync_to_async(selectors.pair_get)(symbol=symbol)
     sub = Subscription(channel, pair, depth, send)
     sub.last_seq = await market_hub().join(sub)

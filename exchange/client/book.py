@@ -8,10 +8,12 @@ the REST answer and nothing is rounded; levels are ordered by their
 
 The continuity rule of docs/websocket.md: a ``book_snapshot`` starts a chain,
 each ``book_delta`` must carry as ``prev_seq`` the ``seq`` of the last book
-message applied. A delta that does not chain (or one that would cross the
-book) means something was missed: the book marks itself out of sync
-(``in_sync`` false, ``gaps`` counts it) and ignores deltas until the next
-snapshot. :class:`exchange.client.ws.MarketStream` then subscribes again to
+message applied, and every snapshot and delta carries the ``checksum`` of the
+top min(depth, 25) levels per side after it. A delta that does not chain, a
+checksum that differs from the local book's, or a crossed book means
+something was missed: the book marks itself out of sync (``in_sync`` false,
+``gaps`` counts it, ``checksum_failures`` the checksums among them) and
+ignores deltas until the next snapshot. :class:`exchange.client.ws.MarketStream` then subscribes again to
 get that snapshot. A ``resync`` from the server also waits for the snapshot
 that follows it, but is not a gap: the server said so (``resyncs`` counts it).
 
@@ -21,10 +23,25 @@ that must prove no message was missed.
 
 from __future__ import annotations
 
+import heapq
+import zlib
 from decimal import Decimal
 from typing import Any
 
 Level = tuple[str, str]  # (price, size), the wire's decimal strings
+CHECKSUM_DEPTH = 25  # levels per side a message's checksum covers, at most
+
+
+def book_checksum(bids: list[Level], asks: list[Level]) -> int:
+    """CRC32 of "bid1 price:bid1 size:ask1 price:ask1 size:bid2 price:..."
+    over the given levels (best first; a side that runs out is skipped), as
+    docs/websocket.md defines it; 0 for an empty book."""
+    fields: list[str] = []
+    for i in range(max(len(bids), len(asks))):
+        for levels in (bids, asks):
+            if i < len(levels):
+                fields.extend(levels[i])
+    return zlib.crc32(":".join(fields).encode())
 
 
 class BookOutOfSync(Exception):
@@ -34,9 +51,10 @@ class BookOutOfSync(Exception):
 class LocalBook:
     """One pair's book, from one subscription of the ``book`` channel.
 
-    ``depth`` is the subscription's depth: the top ``depth`` levels of a side
-    are the exact ones; deltas beyond them are kept but the levels there may
-    be incomplete.
+    ``depth`` is the subscription's depth: the server sends exactly the
+    changes of the top ``depth`` levels per side (a level leaving that window
+    comes with size 0, one entering it with its size), so the book holds the
+    exact top ``depth``; it is trimmed to that depth all the same.
     """
 
     def __init__(self, pair: str, depth: int = 100, *, strict: bool = False) -> None:
@@ -49,6 +67,7 @@ class LocalBook:
         self.deltas = 0
         self.gaps = 0  # chain breaks and crossed books seen (not server resyncs)
         self.resyncs = 0  # ``resync`` messages from the server
+        self.checksum_failures = 0  # checksums that differed (counted in gaps too)
         self.last_error = ""
         # price -> (Decimal price for ordering, size string)
         self._bids: dict[str, tuple[Decimal, str]] = {}
@@ -98,7 +117,7 @@ class LocalBook:
         self.seq = int(msg["seq"])
         self.awaiting_snapshot = False
         self.snapshots += 1
-        self._check_uncrossed(msg)
+        self._settle(msg)
 
     def _delta(self, msg: dict[str, Any]) -> None:
         if msg["prev_seq"] != self.seq:
@@ -115,7 +134,28 @@ class LocalBook:
                 levels[price] = (Decimal(price), size)
         self.seq = int(msg["seq"])
         self.deltas += 1
+        self._settle(msg)
+
+    def _settle(self, msg: dict[str, Any]) -> None:
+        """After a snapshot or delta: trim each side to the depth, then check
+        the book is uncrossed and its checksum is the server's (when the
+        message carries one)."""
+        for side, descending in ((self._bids, True), (self._asks, False)):
+            if len(side) > self.depth:
+                keep = self._top(side, self.depth, descending)
+                for price in set(side) - {price for price, _ in keep}:
+                    del side[price]
         self._check_uncrossed(msg)
+        sent = msg.get("checksum")
+        if sent is not None and not self.awaiting_snapshot:
+            n = min(self.depth, CHECKSUM_DEPTH)
+            mine = book_checksum(self.bids(n), self.asks(n))
+            if mine != sent:
+                self.checksum_failures += 1
+                self._lose_sync(
+                    f"checksum {sent} after seq {msg['seq']}, the local book's "
+                    f"is {mine}"
+                )
 
     def _check_uncrossed(self, msg: dict[str, Any]) -> None:
         if self._bids and self._asks:
@@ -153,11 +193,10 @@ class LocalBook:
     def _top(
         self, side: dict[str, tuple[Decimal, str]], n: int | None, descending: bool
     ) -> list[Level]:
-        ordered = sorted(side.items(), key=lambda kv: kv[1][0], reverse=descending)
-        return [
-            (price, size)
-            for price, (_, size) in ordered[: self.depth if n is None else n]
-        ]
+        n = self.depth if n is None else n
+        pick = heapq.nlargest if descending else heapq.nsmallest
+        best = pick(n, side.items(), key=lambda kv: kv[1][0])
+        return [(price, size) for price, (_, size) in best]
 
     def __repr__(self) -> str:
         state = "in sync" if self.in_sync else "awaiting snapshot"

@@ -14,10 +14,10 @@ message, details; ``status`` 0, a frame has no HTTP status).
 Each book subscription feeds a :class:`~exchange.client.book.LocalBook`
 before its message is handed out, so ``stream.books[pair]`` is current when
 ``recv`` returns. Automatic resync: when a book loses the chain (a delta whose
-``prev_seq`` is not the last ``seq``, a crossed book, or a heartbeat naming
-another ``seq``), the stream unsubscribes and subscribes again and drops that
-pair's book messages until the new subscription's ack; its snapshot restores
-the book. After a server ``resync`` the book just waits for the snapshot that
+``prev_seq`` is not the last ``seq``, a checksum that is not the local book's,
+a crossed book, or a heartbeat naming another ``seq``), the stream
+unsubscribes and subscribes again and drops that pair's book messages until
+the new subscription's ack; its snapshot restores the book. After a server ``resync`` the book just waits for the snapshot that
 follows. ``strict=True`` raises ``BookOutOfSync`` from ``recv`` instead.
 
     with MarketStream("http://127.0.0.1:8000") as stream:

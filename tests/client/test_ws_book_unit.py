@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 import pytest
 
 from exchange.client import BookOutOfSync, LocalBook
+from exchange.client.book import book_checksum
 
 PAIR = "BTC-USD"
 
@@ -81,12 +83,12 @@ def test_a_zero_size_removes_the_level():
     assert book.bids() == [("99.00", "1.0"), ("98.00", "2.0")]
 
 
-def test_top_n_defaults_to_the_subscription_depth():
+def test_the_book_keeps_the_subscription_depth_a_side():
     book = LocalBook(PAIR, depth=1)
     book.apply(snapshot(1, bids=[("99", "1")], asks=[("101", "1")]))
-    book.apply(delta(2, 1, ("buy", "98", "1"), ("sell", "102", "1")))
-    assert (book.bids(), book.asks()) == ([("99", "1")], [("101", "1")])
-    assert book.bids(5) == [("99", "1"), ("98", "1")]
+    book.apply(delta(2, 1, ("buy", "100", "1"), ("sell", "102", "1")))
+    assert (book.bids(), book.asks()) == ([("100", "1")], [("101", "1")])
+    assert book.bids(5) == [("100", "1")], "trimmed to the depth"
 
 
 def test_a_broken_chain_marks_the_book_out_of_sync_and_ignores_deltas():
@@ -154,3 +156,45 @@ def test_a_heartbeat_seq_other_than_the_last_applied_is_a_gap():
     assert not book.check_seq(12)
     assert (book.gaps, book.in_sync) == (1, False)
     assert book.check_seq(99) is False and book.gaps == 1, "not checked while out"
+
+
+# -- checksums (docs/websocket.md) -------------------------------------------
+
+
+def summed(msg: dict[str, Any], checksum: int) -> dict[str, Any]:
+    return msg | {"checksum": checksum}
+
+
+def test_the_documented_checksum_example():
+    bids = [("62990.000000", "0.50000000"), ("62980.000000", "1.20000000")]
+    asks = [("63010.000000", "0.25000000")]
+    assert book_checksum(bids, asks) == 1182633689
+    assert book_checksum([], []) == 0
+    book = LocalBook(PAIR, strict=True)
+    book.apply(summed(snapshot(1, bids=bids, asks=asks), 1182633689))
+    assert (book.in_sync, book.checksum_failures) == (True, 0)
+
+
+def test_a_checksum_covers_the_top_min_depth_25_levels_after_the_message():
+    book = LocalBook(PAIR, depth=2, strict=True)
+    book.apply(summed(snapshot(1, bids=[("99", "1"), ("98", "2")]), crc("99:1:98:2")))
+    book.apply(summed(delta(2, 1, ("sell", "101", "3")), crc("99:1:101:3:98:2")))
+    assert book.checksum_failures == 0
+    deep = LocalBook(PAIR, depth=100, strict=True)
+    bids = [(str(1000 - i), "1") for i in range(30)]
+    text = ":".join(f"{p}:{s}" for p, s in bids[:25])
+    deep.apply(summed(snapshot(1, bids=bids), crc(text)))
+    assert deep.in_sync
+
+
+def test_a_checksum_mismatch_is_a_gap_and_waits_for_a_snapshot():
+    book = seeded()
+    book.apply(summed(delta(11, 10, ("buy", "99.00", "2.0")), 12345))
+    assert (book.in_sync, book.gaps, book.checksum_failures) == (False, 1, 1)
+    assert "checksum 12345" in book.last_error
+    with pytest.raises(BookOutOfSync, match="checksum"):
+        seeded(strict=True).apply(summed(delta(11, 10), 1))
+
+
+def crc(text: str) -> int:
+    return zlib.crc32(text.encode())

@@ -209,3 +209,19 @@ def test_a_refused_resubscribe_forgets_the_book_instead_of_waiting_forever(conn)
             stream.recv(1)
     assert exc.value.code == "MARKET_NOT_FOUND"
     assert PAIR not in stream.books
+
+
+def test_a_checksum_mismatch_resubscribes_and_the_new_snapshot_restores_the_book(
+    conn,
+):
+    stream = MarketStream("ws://x", connection=conn)
+    book = stream.subscribe_book(PAIR, depth=10)
+    conn.snapshots.append(snapshot(40, bids=[("99", "2")], asks=[("101", "1")]))
+    # Chains, but its checksum is not the local book's after it.
+    conn.push(delta(12, 10, ("buy", "99", "2")) | {"checksum": 7})
+    stream.recv(1), stream.recv(1)
+    assert not book.in_sync and book.checksum_failures == 1
+    assert ops(conn)[-2:] == [("unsubscribe", "book"), ("subscribe", "book")]
+    assert conn.sent[-1]["depth"] == 10
+    assert stream.recv(1)["seq"] == 40
+    assert (book.in_sync, book.bids(), stream.resubscribes) == (True, [("99", "2")], 1)

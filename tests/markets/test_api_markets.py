@@ -257,6 +257,18 @@ def test_orderbook_snapshot_is_one_sql_statement(traded):
     assert book.bids == [(6_000_000, 5_000), (5_900_000, 10_000)]
 
 
+def test_orderbook_snapshot_without_a_depth_reads_every_level_in_one_statement(
+    traded,
+):
+    with CaptureQueriesContext(connection) as queries:
+        whole = orderbook_snapshot(pair=traded, depth=None)
+    assert len(queries) == 1 and "LIMIT" not in queries[0]["sql"]
+    top = orderbook_snapshot(pair=traded, depth=1)
+    assert whole.sequence == top.sequence == _max_seq(traded)
+    assert whole.bids == [(6_000_000, 5_000), (5_900_000, 10_000)]
+    assert whole.bids[:1] == top.bids and whole.asks[:1] == top.asks
+
+
 @pytest.mark.parametrize(
     "depth", ["abc", "0", "-1", "101", "1.5", "", "1e3", "99999999999"]
 )

@@ -389,16 +389,17 @@ def last_trade_seq(pair: Pair) -> int:
     return Trade.objects.filter(pair=pair).aggregate(m=Max("seq"))["m"] or 0
 
 
-def rest_book(base: str) -> dict[str, Any]:
+def rest_book(base: str, depth: int = 100) -> dict[str, Any]:
     response = httpx.get(
-        f"{base}/v1/orderbook/{PAIR}", params={"depth": 100}, timeout=10
+        f"{base}/v1/orderbook/{PAIR}", params={"depth": depth}, timeout=10
     )
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def db_book(pair: Pair) -> dict[str, list[list[str]]]:
-    """Levels of the live limit orders, in the REST answer's format."""
+def db_book(pair: Pair, depth: int = 100) -> dict[str, list[list[str]]]:
+    """The top ``depth`` levels of the live limit orders, in the REST
+    answer's format."""
     rows = (
         Order.objects.filter(
             pair=pair,
@@ -414,7 +415,7 @@ def db_book(pair: Pair) -> dict[str, list[list[str]]]:
             levels[row["side"]].append((row["price"], row["left"]))
 
     def fmt(side: list[tuple[int, int]]) -> list[list[str]]:
-        return [[pair.format_price(p), pair.format_size(s)] for p, s in side][:100]
+        return [[pair.format_price(p), pair.format_size(s)] for p, s in side][:depth]
 
     return {
         "bids": fmt(sorted(levels["buy"], reverse=True)),
@@ -423,26 +424,34 @@ def db_book(pair: Pair) -> dict[str, list[list[str]]]:
 
 
 def caught_up(client: WsClient, pair: Pair) -> None:
-    """Wait (after the matcher drained) until the client's book is at the
-    journal's last book event and its trades at the last trade, then for a
-    heartbeat that says so."""
-    book_seq, trade_seq = last_book_seq(pair), last_trade_seq(pair)
+    """Wait (after the matcher drained) until the client's book is the
+    database's top ``depth`` and its trades at the last trade, then for a
+    heartbeat that names the last book message the client applied. (A
+    depth-N subscription is sent only the events that change its window, so
+    its last seq may be before the journal's last book event.)"""
+    trade_seq = last_trade_seq(pair)
     book = client.books[pair.symbol]
+    expected = db_book(pair, book.depth)
     trades = client.trades.get(pair.symbol)
 
     def done() -> bool:
         trades_done = trades is None or (
             bool(trades) and trades[-1]["trade_seq"] == trade_seq
         )
-        return book.seq == book_seq and trades_done
+        return book.levels(book.depth) == expected and trades_done
 
-    client.wait_for(f"book seq {book_seq} and trade_seq {trade_seq}", done, 15)
+    client.wait_for(f"the database's book and trade_seq {trade_seq}", done, 15)
+
+    def beat_names_the_book() -> bool:
+        for beat in client.heartbeats[seen:]:
+            for sub in beat["subscriptions"]:
+                if sub["channel"] == "book" and sub["seq"] == book.seq:
+                    return True
+        return False
+
     seen = len(client.heartbeats)
-    client.wait_for("heartbeat", lambda: len(client.heartbeats) > seen, 5)
-    (book_sub,) = [
-        s for s in client.heartbeats[-1]["subscriptions"] if s["channel"] == "book"
-    ]
-    assert book_sub["seq"] == book_seq
+    client.wait_for("a heartbeat naming the book's seq", beat_names_the_book, 5)
+    assert book.seq <= last_book_seq(pair)
 
 
 def assert_trades_match_db(client: WsClient, pair: Pair, after: int, upto: int) -> None:
@@ -687,6 +696,125 @@ def test_python_client_follows_the_book_and_resyncs_itself(
                         trades.append(msg)
                 seqs = [t["trade_seq"] for t in trades]
                 assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+        finally:
+            if flow.is_alive():
+                flow.join(60)
+
+
+def test_depth_windows_stay_the_exact_top_n_while_orders_flow(
+    funded, alice, bob, tmp_path
+):
+    """Clients at depths 5, 25 and 100 subscribe at different moments of the
+    flow; each message's checksum agrees with the client's book (ws_book
+    checks it, and that no side grows past the depth), and each book ends
+    equal to GET /v1/orderbook?depth=N and to the database's top N."""
+    with exchange(tmp_path) as (matcher, base):
+        seed_book(funded, alice, bob)
+        wait_drained(matcher)
+        flow = OrderFlow(funded, [alice, bob], ops=160, seed=5_25_100)
+        clients: dict[int, WsClient] = {}
+        try:
+            clients[5] = WsClient(ws_url(base), "depth 5")
+            clients[5].subscribe("d5", "book", depth=5)
+            flow.start()
+            assert flow.halfway.wait(60)
+            for depth in (25, 100):
+                clients[depth] = WsClient(ws_url(base), f"depth {depth}")
+                clients[depth].subscribe(f"d{depth}", "book", depth=depth)
+                time.sleep(0.3)
+            flow.finish()
+            wait_drained(matcher)
+            for depth, client in clients.items():
+                caught_up(client, funded)
+                client.check()
+                book = client.books[PAIR]
+                assert book.deltas > 0
+                assert book.checksums == book.snapshots + book.deltas
+                rest = rest_book(base, depth)
+                assert book.levels(depth) == {
+                    "bids": rest["bids"],
+                    "asks": rest["asks"],
+                }
+                assert book.levels(depth) == db_book(funded, depth)
+                assert len(rest["bids"]) <= depth and len(rest["asks"]) <= depth
+            # The seed's ten levels a side and the flow's make more than five:
+            # the depth-5 window really is a window.
+            assert len(db_book(funded, 100)["bids"]) > 5
+        finally:
+            if flow.is_alive():
+                flow.join(60)
+            for client in clients.values():
+                client.close()
+
+
+class Tampering:
+    """A client socket that loses, on its way in, one change of the first
+    book delta (the checksum must catch it), then the first whole book delta
+    after the next snapshot (the prev_seq chain must catch it)."""
+
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.changes_lost = self.deltas_lost = self.snapshots = 0
+
+    def send(self, text: str) -> None:
+        self.ws.send(text)
+
+    def close(self) -> None:
+        self.ws.close()
+
+    def recv(self, timeout: float | None = None) -> str:
+        while True:
+            raw = self.ws.recv(timeout=timeout)
+            msg = json.loads(raw)
+            if msg.get("type") == "book_snapshot":
+                self.snapshots += 1
+            elif msg.get("type") == "book_delta":
+                if not self.changes_lost:
+                    self.changes_lost += 1
+                    msg["changes"] = msg["changes"][1:]
+                    return json.dumps(msg)
+                if self.snapshots == 2 and not self.deltas_lost:
+                    self.deltas_lost += 1
+                    continue
+            return raw
+
+
+def test_python_client_catches_a_lost_change_and_a_lost_message_and_recovers(
+    funded, alice, bob, tmp_path
+):
+    with exchange(tmp_path) as (matcher, base):
+        seed_book(funded, alice, bob)
+        wait_drained(matcher)
+        flow = OrderFlow(funded, [alice, bob], ops=150, seed=31337)
+        flow.start()
+        try:
+            assert flow.halfway.wait(60)
+            socket_ = Tampering(
+                connect(ws_url(base), proxy=None, open_timeout=10, close_timeout=2)
+            )
+            with MarketStream(base, connection=socket_) as stream:
+                book = stream.subscribe_book(PAIR, depth=5)
+                while flow.is_alive():  # read while the book moves
+                    try:
+                        stream.recv(0.2)
+                    except TimeoutError:
+                        pass
+                flow.finish()
+                wait_drained(matcher)
+                expected = db_book(funded, 5)
+                deadline = time.monotonic() + 20
+                while not (book.in_sync and book.levels(5) == expected):
+                    assert time.monotonic() < deadline, (book, book.last_error)
+                    try:
+                        stream.recv(0.5)
+                    except TimeoutError:
+                        pass
+                assert (socket_.changes_lost, socket_.deltas_lost) == (1, 1)
+                assert (book.checksum_failures, book.gaps) == (1, 2)
+                assert stream.resubscribes == 2
+                assert book.snapshots == 3 + book.resyncs
+                rest = rest_book(base, 5)
+                assert book.levels(5) == {"bids": rest["bids"], "asks": rest["asks"]}
         finally:
             if flow.is_alive():
                 flow.join(60)

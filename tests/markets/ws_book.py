@@ -4,11 +4,16 @@
 A ``book_snapshot`` replaces the levels; each ``book_delta`` must chain onto
 the last book message received (its ``prev_seq`` is that message's ``seq``;
 seqs are the pair's journal sequence, so they may jump over other events);
-a ``resync`` drops the book until the snapshot that follows it.
+a ``resync`` drops the book until the snapshot that follows it. Every
+snapshot and delta must carry the checksum of the top min(depth, 25) levels
+per side after it (computed here independently of the server's code), and
+the book never holds more than ``depth`` levels a side: the server sends
+exactly the changes of the subscription's window.
 """
 
 from __future__ import annotations
 
+import zlib
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +28,18 @@ def is_zero(size: str) -> bool:
     return Decimal(size) == 0
 
 
+def checksum(bids: Levels, asks: Levels, depth: int) -> int:
+    """docs/websocket.md: CRC32 of "bid1 price:bid1 size:ask1 price:ask1
+    size:bid2 price:..." over the top min(depth, 25) levels per side."""
+    n = min(depth, 25)
+    fields: list[str] = []
+    for i in range(n):
+        for levels in (bids, asks):
+            if i < len(levels):
+                fields += levels[i]
+    return zlib.crc32(":".join(fields).encode())
+
+
 class LocalBook:
     def __init__(self, pair: str, depth: int) -> None:
         self.pair = pair
@@ -34,6 +51,7 @@ class LocalBook:
         self.snapshots = 0
         self.deltas = 0
         self.resyncs = 0
+        self.checksums = 0  # verified
 
     def apply(self, msg: dict[str, Any]) -> None:
         """Apply one message of the book channel (snapshot, delta or resync)."""
@@ -80,6 +98,7 @@ class LocalBook:
         self.awaiting_snapshot = False
         self.snapshots += 1
         self._check_uncrossed(msg)
+        self._check_sum(msg)
 
     def _delta(self, msg: dict[str, Any]) -> None:
         if self.awaiting_snapshot:
@@ -108,6 +127,26 @@ class LocalBook:
         self.seq = seq
         self.deltas += 1
         self._check_uncrossed(msg)
+        for name, levels in (("bids", self.bids), ("asks", self.asks)):
+            if len(levels) > self.depth:
+                raise BookStreamError(
+                    f"{len(levels)} {name} after seq {seq}, more than depth "
+                    f"{self.depth}: a level left the window without a size 0"
+                )
+        self._check_sum(msg)
+
+    def _check_sum(self, msg: dict[str, Any]) -> None:
+        sent = msg.get("checksum")
+        if not isinstance(sent, int) or isinstance(sent, bool):
+            raise BookStreamError(f"no integer checksum: {msg}")
+        top = self.levels(self.depth)
+        mine = checksum(top["bids"], top["asks"], self.depth)
+        if sent != mine:
+            raise BookStreamError(
+                f"checksum {sent} after {msg['type']} seq {msg['seq']}, "
+                f"the local book's is {mine}: {top}"
+            )
+        self.checksums += 1
 
     def _check_uncrossed(self, msg: dict[str, Any]) -> None:
         if self.bids and self.asks:
