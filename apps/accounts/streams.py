@@ -39,7 +39,7 @@ MESSAGE_TYPES = {"orders": "order", "fills": "fill", "balances": "balance"}
 REST_QUERIES = {
     "orders": "GET /v1/orders",
     "fills": "GET /v1/fills",
-    "balances": "GET /v1/balances",
+    "balances": "GET /v1/account/balances",
 }
 JOURNAL_BATCH = 500  # events read per (user, channel) per read
 _BEHIND = object()  # queue sentinel: catch up from the journal

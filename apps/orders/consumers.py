@@ -132,7 +132,9 @@ class StreamConsumer(AsyncWebsocketConsumer):
         ):
             await self._private(op, frame, request_id)
         elif op in ("subscribe", "unsubscribe"):
-            channel, symbol, depth = stream_wire.subscription_request(frame)
+            channel, symbol, depth = stream_wire.subscription_request(
+                frame, max_depth=self._max_depth()
+            )
             if op == "subscribe":
                 await self._subscribe(channel, symbol, depth, request_id)
             else:
@@ -242,7 +244,11 @@ class StreamConsumer(AsyncWebsocketConsumer):
         # and holding the send lock keeps it behind the ack.
         async with self.sending:
             sub = await streams.subscription_start(
-                channel=channel, symbol=symbol, depth=depth, send=self.send_text
+                channel=channel,
+                symbol=symbol,
+                depth=depth,
+                send=self.send_text,
+                max_depth=self._max_depth(),
             )
             self.subscriptions[sub.key] = sub
             await self.send(
@@ -250,6 +256,13 @@ class StreamConsumer(AsyncWebsocketConsumer):
                     _ack(request_id, "subscribe", channel, sub.pair.symbol)
                 )
             )
+
+    def _max_depth(self) -> int:
+        """The deepest book this connection may follow: 1,000 levels for a
+        verified account's session, the public 100 otherwise."""
+        if self.session is None:
+            return stream_wire.BOOK_MAX_DEPTH
+        return self.session.max_depth
 
     def _check_room(self, key: tuple[str, str], channel: str, pair: str) -> None:
         if key in self.subscriptions:

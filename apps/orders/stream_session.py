@@ -27,14 +27,12 @@ from apps.apikeys.models import ApiKey
 from apps.apikeys.permissions import check_scope
 from apps.apikeys.selectors import apikeys_current
 from apps.core.errors import DomainError, ErrorCode
+from apps.markets.stream_wire import BOOK_MAX_DEPTH, BOOK_MAX_DEPTH_VERIFIED
 from apps.orders import cancels
 from apps.orders.api import actions
 from apps.orders.models import LIVE_STATUSES, Order
 
 log = logging.getLogger(__name__)
-
-PUBLIC_MAX_DEPTH = 100
-DEEP_MAX_DEPTH = 1000  # verified accounts, as GET /v1/orderbook
 
 
 @dataclass(eq=False)
@@ -55,7 +53,9 @@ class StreamSession:
 
     @property
     def max_depth(self) -> int:
-        return DEEP_MAX_DEPTH if self.tier in DEEP_BOOK_TIERS else PUBLIC_MAX_DEPTH
+        if self.tier in DEEP_BOOK_TIERS:
+            return BOOK_MAX_DEPTH_VERIFIED
+        return BOOK_MAX_DEPTH
 
 
 def session_open(

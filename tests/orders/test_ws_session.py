@@ -13,6 +13,7 @@ import pytest
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
+from apps.accounts.models import Account, Tier
 from apps.apikeys.services import apikey_revoke
 from apps.orders.models import CommandKind, Order, OrderCommand, OrderStatus
 from exchange.client.signing import stream_auth
@@ -275,4 +276,21 @@ def test_a_revoked_key_ends_the_session_within_a_second(alice, settings):
     ended = ws.next(timeout=1.5)
     assert ended["id"] is None and code(ended) == "AUTH_KEY_REVOKED"
     assert code(ws.request(limit_buy())) == "AUTH_REQUIRED"
+    ws.close()
+
+
+def test_a_verified_accounts_session_may_follow_the_book_1000_deep(alice, btc_usd):
+    key = ApiKeyFactory(user=alice, scope="read")
+    deep = {"op": "subscribe", "id": "d", "channel": "book", "pair": "BTC-USD"}
+    ws = Ws()
+    assert code(ws.request(deep | {"depth": 1000})) == "VALIDATION_ERROR"
+    assert auth(ws, key)["max_depth"] == 100
+    assert code(ws.request(deep | {"depth": 101})) == "VALIDATION_ERROR"
+    ws.close()
+    Account.objects.update_or_create(user=alice, defaults={"tier": Tier.VERIFIED})
+    ws = Ws()
+    assert auth(ws, key)["max_depth"] == 1000
+    ack = ws.request(deep | {"depth": 1000})
+    assert (ack["type"], ack["channel"]) == ("ack", "book")
+    assert ws.next()["type"] == "book_snapshot"
     ws.close()
