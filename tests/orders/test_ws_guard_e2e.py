@@ -24,6 +24,8 @@ from websockets.http11 import Response
 from websockets.sync.client import connect
 from websockets.uri import parse_uri
 
+from apps.orders.consumers import StreamConsumer
+from apps.orders.ws_guard.consumer import GuardedConsumerMixin
 from tests.markets.test_ws_e2e import (
     PAIR,
     OrderFlow,
@@ -305,3 +307,42 @@ def test_connections_per_address_origin_and_message_size_under_daphne(
                     ws.close()
                 except ConnectionClosed:
                     pass
+
+
+@pytest.mark.skipif(
+    not issubclass(StreamConsumer, GuardedConsumerMixin),
+    reason="the consumer does not call the frame limiter yet",
+)
+def test_a_frame_flood_is_refused_then_closed_4029_under_daphne(
+    funded, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("WS_MAX_FRAMES_PER_SECOND", "20")
+    monkeypatch.setenv("WS_FRAME_BURST", "20")
+    with exchange(tmp_path) as (_matcher, base):
+        ws = connect(ws_url(base), proxy=None, open_timeout=10)
+        answers: list[dict[str, Any]] = []
+        sent = 0
+        with pytest.raises(ConnectionClosed) as closed:
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:  # ~200 frames a second
+                for _ in range(10):
+                    ws.send(json.dumps({"op": "ping", "id": f"f{sent}"}))
+                    sent += 1
+                time.sleep(0.05)
+                while True:
+                    try:
+                        answers.append(json.loads(ws.recv(timeout=0)))
+                    except TimeoutError:
+                        break
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+            4029,
+            "frame flood",
+        )
+        refused = [a for a in answers if a["type"] == "error"]
+        pongs = [a for a in answers if a["type"] == "pong"]
+        assert {a["error"]["code"] for a in refused} == {"RATE_LIMIT_EXCEEDED"}
+        assert all(a["id"].startswith("f") for a in refused)
+        # Allowed: the burst, then 20 a second; at ~10 times the rate the
+        # refusals of 5 s at 5 times it add up within 3 s or so.
+        assert 20 <= len(pongs) <= 20 + 20 * 6, len(pongs)
+        assert len(refused) >= 4 * 20 * 5 - 1, len(refused)  # the last closes
