@@ -117,6 +117,8 @@ def main() -> None:
 
     var = tempfile.mkdtemp(prefix="bench-ws-")
     env = dict(os.environ, EXCHANGE_VAR_DIR=var, PYTHONUNBUFFERED="1")
+    # Every client comes from 127.0.0.1: no per-address connection limit.
+    env.setdefault("WS_MAX_CONNECTIONS_PER_IP", "0")
     if args.db == "postgres":
         env.update(DATABASE_URL=fresh_database(BENCH_DB), REDIS_URL=REDIS)
         subprocess.run(

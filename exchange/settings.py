@@ -245,6 +245,19 @@ WS_POLL_MS = int(os.environ.get("WS_POLL_MS", "50"))  # journal reader period
 WS_HEARTBEAT_MS = int(os.environ.get("WS_HEARTBEAT_MS", "5000"))
 WS_QUEUE_LIMIT = int(os.environ.get("WS_QUEUE_LIMIT", "1000"))  # per subscription
 WS_KEY_CHECK_MS = int(os.environ.get("WS_KEY_CHECK_MS", "500"))  # revocation reach
+# WebSocket edge limits (apps/orders/ws_guard, docs/websocket.md "Limits and
+# close codes"); 0 turns a limit off.
+# Unsent bytes one connection may hold before it is closed 4008 (slow consumer).
+WS_SEND_BUFFER_BYTES = int(os.environ.get("WS_SEND_BUFFER_BYTES", str(4 * 2**20)))
+WS_MAX_CONNECTIONS_PER_IP = int(os.environ.get("WS_MAX_CONNECTIONS_PER_IP", "100"))
+WS_MAX_CONNECTIONS_PER_KEY = int(os.environ.get("WS_MAX_CONNECTIONS_PER_KEY", "20"))
+WS_MAX_FRAMES_PER_SECOND = int(os.environ.get("WS_MAX_FRAMES_PER_SECOND", "50"))
+WS_FRAME_BURST = int(os.environ.get("WS_FRAME_BURST", "100"))
+WS_MAX_FRAME_BYTES = int(os.environ.get("WS_MAX_FRAME_BYTES", str(64 * 2**10)))
+# Origins a browser page may open /v1/ws from, besides ALLOWED_HOSTS
+# (e.g. https://app.example.com); a client without an Origin header is no
+# browser and is let in.
+WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS")
 # How often a standby (runmatcher --wait) tries to take its pairs' locks.
 MATCHER_STANDBY_RETRY_MS = int(os.environ.get("MATCHER_STANDBY_RETRY_MS", "1000"))
 FEE_ACCOUNT_USERNAME = "exchange-fees"

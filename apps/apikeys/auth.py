@@ -35,7 +35,7 @@ from rest_framework.request import Request
 
 from apps.apikeys import errors
 from apps.apikeys.crypto import decrypt_secret
-from apps.apikeys.ip import client_address_of
+from apps.apikeys.ip import address_from
 from apps.apikeys.models import MAX_DRIFT_MS, ApiKey
 from apps.apikeys.permissions import check_ip_address, check_scope
 from apps.apikeys.selectors import apikey_get_cached
@@ -272,7 +272,7 @@ def authenticate_stream(
         body=b"",
     )
     api_key = verify(signed, now=now_ms())
-    check_ip_address(api_key, client_address_of(remote_addr, forwarded_for))
+    check_ip_address(api_key, address_from(remote_addr, forwarded_for))
     check_scope(api_key, "read")
     _mark_used(api_key)
     return api_key

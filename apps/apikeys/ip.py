@@ -165,21 +165,22 @@ def _is_trusted(address: IPAddress, proxies: tuple[IPNetwork, ...]) -> bool:
 
 def client_address(request: HttpRequest) -> IPAddress | None:
     """The client's address (see the module docstring), None if unknown."""
-    return client_address_of(
+    return address_from(
         request.META.get("REMOTE_ADDR") or "",
         request.META.get("HTTP_X_FORWARDED_FOR", ""),
     )
 
 
-def client_address_of(remote_addr: str, forwarded: str) -> IPAddress | None:
-    """``client_address`` from the peer's address and the X-Forwarded-For
-    header's value (any transport: a WebSocket handshake gives both too)."""
+def address_from(remote_addr: str, forwarded_for: str) -> IPAddress | None:
+    """The client's address from the peer's address and the X-Forwarded-For
+    header as received (REST: ``REMOTE_ADDR``; WebSocket: the ASGI scope's
+    ``client`` and headers), by the rule of the module docstring."""
     peer = parse_address(remote_addr)
     proxies = trusted_proxies()
     if peer is None or not proxies or not _is_trusted(peer, proxies):
         return peer
     address = peer
-    for hop in reversed([part for part in forwarded.split(",") if part.strip()]):
+    for hop in reversed([part for part in forwarded_for.split(",") if part.strip()]):
         parsed = parse_address(hop)
         if parsed is None:
             # Garbage to the right of any untrusted hop means a misconfigured

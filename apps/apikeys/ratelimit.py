@@ -42,7 +42,7 @@ from django_ratelimit.core import (
 )
 
 from apps.apikeys.errors import RateLimitExceeded
-from apps.apikeys.ip import client_address
+from apps.apikeys.ip import IPAddress, client_address
 from apps.core.errors import DomainError, ErrorCode
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,12 @@ def ip_budget(request: HttpRequest) -> Budget:
 def ip_bucket(request: HttpRequest) -> str:
     """The client's address; IPv6 grouped by /64 (what one subscriber gets),
     as django-ratelimit's RATELIMIT_IPV6_MASK does."""
-    address = client_address(request)
+    return address_bucket(client_address(request))
+
+
+def address_bucket(address: IPAddress | None) -> str:
+    """The budget a client address draws on (see ``ip_bucket``); the
+    WebSocket connection limit groups addresses the same way."""
     if address is None:
         return "unknown"
     if address.version == 6:

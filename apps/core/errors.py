@@ -25,6 +25,8 @@ class ErrorCode(StrEnum):
     PERMISSION_SCOPE_MISSING = "PERMISSION_SCOPE_MISSING"
     PERMISSION_IP_NOT_ALLOWED = "PERMISSION_IP_NOT_ALLOWED"
     RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
+    RATE_LIMIT_CONNECTIONS_PER_IP = "RATE_LIMIT_CONNECTIONS_PER_IP"
+    RATE_LIMIT_CONNECTIONS_PER_KEY = "RATE_LIMIT_CONNECTIONS_PER_KEY"
     VALIDATION_ERROR = "VALIDATION_ERROR"
     VALIDATION_MALFORMED_JSON = "VALIDATION_MALFORMED_JSON"
     VALIDATION_INVALID_DECIMAL = "VALIDATION_INVALID_DECIMAL"
@@ -85,6 +87,12 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
         403, False, "The client address is outside the key's allow-list."
     ),
     E.RATE_LIMIT_EXCEEDED: ErrorSpec(429, True, "The weight budget is spent."),
+    E.RATE_LIMIT_CONNECTIONS_PER_IP: ErrorSpec(
+        429, True, "WebSocket: too many connections from one address (close 4029)."
+    ),
+    E.RATE_LIMIT_CONNECTIONS_PER_KEY: ErrorSpec(
+        429, True, "WebSocket: too many authenticated connections for one API key."
+    ),
     E.VALIDATION_ERROR: ErrorSpec(400, False, "A field is missing or invalid."),
     E.VALIDATION_MALFORMED_JSON: ErrorSpec(400, False, "The body is not valid JSON."),
     E.VALIDATION_INVALID_DECIMAL: ErrorSpec(
@@ -143,6 +151,18 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     E.SYSTEM_UNAVAILABLE: ErrorSpec(503, True, "A dependency is unavailable."),
     E.SYSTEM_INTERNAL_ERROR: ErrorSpec(500, True, "An unexpected server error."),
 }
+
+# Codes only a WebSocket frame carries: no REST operation answers them, so
+# the OpenAPI spec lists them in the enum but under no response
+# (docs/websocket.md, "Limits and close codes").
+WEBSOCKET_ONLY: frozenset[ErrorCode] = frozenset(
+    {
+        E.RATE_LIMIT_CONNECTIONS_PER_IP,
+        E.RATE_LIMIT_CONNECTIONS_PER_KEY,
+        E.AUTH_REQUIRED,
+        E.STREAM_RESUME_TOO_OLD,
+    }
+)
 
 
 class DomainError(Exception):

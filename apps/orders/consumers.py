@@ -23,6 +23,7 @@ from apps.core.errors import DomainError, ErrorCode
 from apps.core.middleware import now_ms
 from apps.markets import stream_wire, streams
 from apps.orders import stream_session as sessions
+from apps.orders.ws_guard.consumer import GuardedConsumerMixin
 
 MAX_SUBSCRIPTIONS = 50  # per connection
 OPS = (
@@ -56,7 +57,7 @@ ORDER_OPS = {
 }
 
 
-class StreamConsumer(AsyncWebsocketConsumer):
+class StreamConsumer(GuardedConsumerMixin, AsyncWebsocketConsumer):
     # No channel-layer channel per connection: nothing is ever sent to one
     # client through the layer (the hubs hear it once per process), and each
     # would hold a Redis subscription open for nothing.
@@ -98,6 +99,8 @@ class StreamConsumer(AsyncWebsocketConsumer):
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None
     ) -> None:
+        if await self.frame_refused(text_data, bytes_data):
+            return
         request_id: Any = None
         try:
             frame = _frame(text_data)
@@ -171,6 +174,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         session = await _off_loop(sessions.session_open)(
             frame=frame, remote_addr=self.remote_addr, forwarded_for=self.forwarded_for
         )
+        await self.key_slot_take(str(session.api_key.pk))
         session.on_end = self._session_ended
         self.session = session
         sessions.key_watcher().add(session)
@@ -190,6 +194,7 @@ class StreamConsumer(AsyncWebsocketConsumer):
         connection stays open for public data."""
         self.session = None
         self._private_stop_all()
+        await self.key_slot_release()
         await self.send_json(_error(None, error))
 
     def _private_stop_all(self) -> None:
