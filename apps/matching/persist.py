@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection
 
 from apps.accounts.ledger import BalanceChange, balances_apply_in_transaction
+from apps.core.api.formats import unix_ms
 from apps.core.bulk import bulk_insert, db_datetime
 from apps.markets.models import MarketEvent
 from apps.matching import engine as eng
@@ -34,6 +35,7 @@ def batch_write(batch: Batch, now: Any) -> None:
         for change, index in batch.changes
     ]
     balances_apply_in_transaction(changes=changes)
+    _stamp_trade_events(batch, now)
     bulk_insert(
         MarketEvent,
         ("pair_id", "seq", "type", "payload", "created_at"),
@@ -49,6 +51,19 @@ def batch_write(batch: Batch, now: Any) -> None:
         if marked != len(ids):
             # Someone else processed these: this matcher lost its pair.
             raise eng.InvariantError("commands already processed by another matcher")
+
+
+def _stamp_trade_events(batch: Batch, now: Any) -> None:
+    """A trade event's ``ts`` becomes its Trade row's ``created_at`` (``now``)
+    in Unix ms. The engine stamps a trade with its taker command's time,
+    which may be earlier; REST (``/v1/trades``, ``/v1/candles``) reads the
+    row's time, and the streams must name the same instant: the ``candles``
+    channel folds trade events into the very buckets REST builds from rows.
+    The payload is the one object journaled and published after commit."""
+    ts = unix_ms(now)
+    for event in batch.events:
+        if event.type == "trade":
+            event.payload["ts"] = ts
 
 
 _TRADE_COLUMNS = (

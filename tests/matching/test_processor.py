@@ -249,3 +249,23 @@ def test_matcherstatus_reports_queue_length_and_lag(funded, alice, capsys):
     row = next(line.split() for line in table if line.startswith("BTC-USD"))
     assert row[1:5] == ["-", "False", "0", "2"]
     assert int(row[5]) >= 0
+
+
+def test_a_trade_event_carries_the_trade_rows_time_not_the_orders(
+    funded, alice, bob, matcher
+):
+    from datetime import timedelta
+
+    from apps.core.api.formats import unix_ms
+
+    place(alice, funded, side="sell", price="63000", size="0.1")
+    buy = place(bob, funded, side="buy", price="63000", size="0.1")
+    # The taker's order was placed a while before the matcher got to it.
+    Order.objects.filter(pk=buy.pk).update(
+        created_at=buy.created_at - timedelta(seconds=90)
+    )
+    matcher()
+    trade = Trade.objects.get()
+    event = MarketEvent.objects.get(type="trade")
+    assert event.payload["ts"] == unix_ms(trade.created_at)
+    assert event.payload["trade_seq"] == trade.seq
