@@ -147,3 +147,85 @@ def _candle(key: int, bucket: _Bucket, interval_ms: int, now: int) -> Candle:
         trades=bucket.trades,
         closed=key + interval_ms <= now,
     )
+
+
+# ------------------------------------------------------------------ folding
+#
+# The live ``candles`` channel keeps one forming candle per (pair, interval)
+# and folds each new trade into it, instead of rebuilding from the trades.
+# These functions are that fold; it gives exactly what ``build_candles``
+# gives for the same trades (a property test holds them together).
+
+
+class LateTrade(ValueError):
+    """A trade of a bucket before the forming candle's: that bucket was
+    already closed, so the fold cannot take it (rebuild from the trades)."""
+
+
+def candle_first(start: int, price: int, size: int, quote: int) -> Candle:
+    """The forming candle of bucket ``start`` whose first trade this is."""
+    return Candle(start, price, price, price, price, size, quote, 1, False)
+
+
+def candle_add(candle: Candle, price: int, size: int, quote: int) -> Candle:
+    """``candle`` with one more trade, the latest by trade sequence."""
+    return Candle(
+        start=candle.start,
+        open=candle.open if candle.trades else price,
+        high=max(candle.high, price) if candle.trades else price,
+        low=min(candle.low, price) if candle.trades else price,
+        close=price,
+        volume=candle.volume + size,
+        quote_volume=candle.quote_volume + quote,
+        trades=candle.trades + 1,
+        closed=False,
+    )
+
+
+def candles_roll(
+    forming: Candle, to_start: int, interval_ms: int
+) -> tuple[list[Candle], Candle]:
+    """Close ``forming`` and every bucket after it before ``to_start``: the
+    closed candles, oldest first (the empty ones carry the close), and the
+    new forming candle of bucket ``to_start``, empty. ``to_start`` is an
+    aligned bucket start after ``forming.start``."""
+    if to_start <= forming.start or to_start % interval_ms:
+        raise ValueError("to_start must be a later aligned bucket start")
+    carry = forming.close
+    closed = [_closed(forming)]
+    for start in range(forming.start + interval_ms, to_start, interval_ms):
+        closed.append(Candle(start, carry, carry, carry, carry, 0, 0, 0, True))
+    return closed, Candle(to_start, carry, carry, carry, carry, 0, 0, 0, False)
+
+
+def candle_fold(
+    forming: Candle | None, trade: TradeRow, interval_ms: int
+) -> tuple[list[Candle], Candle]:
+    """Fold the pair's next trade (by trade sequence) into the forming
+    candle (None before the pair's first trade): the candles it closes,
+    oldest first, and the new forming candle. ``LateTrade`` for a trade of
+    a bucket before the forming one's."""
+    ts, price, size, quote = trade
+    start = bucket_start(ts, interval_ms)
+    if forming is None:
+        return [], candle_first(start, price, size, quote)
+    if start < forming.start:
+        raise LateTrade(f"trade at {ts} is before bucket {forming.start}")
+    closed: list[Candle] = []
+    if start > forming.start:
+        closed, forming = candles_roll(forming, start, interval_ms)
+    return closed, candle_add(forming, price, size, quote)
+
+
+def _closed(candle: Candle) -> Candle:
+    return Candle(
+        candle.start,
+        candle.open,
+        candle.high,
+        candle.low,
+        candle.close,
+        candle.volume,
+        candle.quote_volume,
+        candle.trades,
+        True,
+    )
