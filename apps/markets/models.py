@@ -13,7 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from apps.core.money import format_units
+from apps.core.money import format_units, parse_units
 from apps.matching import engine as eng
 
 
@@ -133,6 +133,18 @@ class Pair(models.Model):
         """A size in lots as the base's decimal string, e.g. "0.01000000"."""
         return format_units(lots * self.lot_size, self.base.scale)
 
+    def parse_price(self, text: str) -> int:
+        """``format_price`` undone: a price this system wrote (a journal
+        payload, say) back in ticks. ValueError off the tick grid."""
+        return _on_grid(
+            parse_units(text, self.quote.scale, field="price"), self.tick_size
+        )
+
+    def parse_size(self, text: str) -> int:
+        """``format_size`` undone: a size this system wrote back in lots.
+        ValueError off the lot grid."""
+        return _on_grid(parse_units(text, self.base.scale, field="size"), self.lot_size)
+
     def clean(self) -> None:
         errors: dict[str, str] = {}
         if self.base_id and self.quote_id:
@@ -147,6 +159,13 @@ class Pair(models.Model):
             errors["maker_fee_bps"] = "The maker fee may not exceed the taker fee."
         if errors:
             raise ValidationError(errors)
+
+
+def _on_grid(units: int, step: int) -> int:
+    steps, rest = divmod(units, step)
+    if rest:
+        raise ValueError(f"{units} is not a multiple of {step}")
+    return steps
 
 
 class MarketEvent(models.Model):

@@ -54,3 +54,16 @@ def test_pair_rejects_maker_fee_above_taker_and_min_size_off_lot(btc, usd):
     with pytest.raises(ValidationError) as err:
         pair.full_clean()
     assert {"maker_fee_bps", "min_size"} <= set(err.value.message_dict)
+
+
+@pytest.mark.django_db
+def test_a_pairs_price_and_size_strings_read_back_as_ticks_and_lots(btc_usd):
+    for ticks in (0, 1, 6_300_001, 10**12):
+        assert btc_usd.parse_price(btc_usd.format_price(ticks)) == ticks
+    for lots in (0, 1, 5_000, 10**9):
+        assert btc_usd.parse_size(btc_usd.format_size(lots)) == lots
+    assert btc_usd.parse_price("63000") == 6_300_000
+    with pytest.raises(ValueError):
+        btc_usd.parse_price("63000.005")  # off the 0.01 tick
+    with pytest.raises(ValueError):
+        btc_usd.parse_size("0.00005")  # off the 0.0001 lot
