@@ -258,6 +258,10 @@ WS_MAX_FRAME_BYTES = int(os.environ.get("WS_MAX_FRAME_BYTES", str(64 * 2**10)))
 # (e.g. https://app.example.com); a client without an Origin header is no
 # browser and is let in.
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS")
+# At most one ticker message per pair per this period (one read per process).
+WS_TICKER_MS = int(os.environ.get("WS_TICKER_MS", "500"))
+# A quiet market's candle closes this long after its bucket's end.
+WS_CANDLE_CLOSE_MS = int(os.environ.get("WS_CANDLE_CLOSE_MS", "1000"))
 # How often a standby (runmatcher --wait) tries to take its pairs' locks.
 MATCHER_STANDBY_RETRY_MS = int(os.environ.get("MATCHER_STANDBY_RETRY_MS", "1000"))
 FEE_ACCOUNT_USERNAME = "exchange-fees"

@@ -7,15 +7,17 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Max, Min, QuerySet, Sum
 
 from apps.core.api.formats import from_unix_ms, unix_ms
 from apps.core.errors import DomainError, ErrorCode
+from apps.core.middleware import now_ms
 from apps.markets.candles import (
     Candle,
     TradeRow,
@@ -333,3 +335,73 @@ def market_events_after(
         .order_by("seq")
         .values_list("seq", "type", "payload")[:limit]
     )
+
+
+# --------------------------------------------------------------- live feeds
+
+
+@contextmanager
+def one_snapshot() -> Iterator[None]:
+    """Every read inside sees one committed state of the database, so
+    figures read by several statements belong to one journal ``seq``.
+
+    PostgreSQL: a REPEATABLE READ, READ ONLY transaction (its snapshot is
+    taken by the first statement). SQLite: a DEFERRED transaction, whose
+    first read pins one WAL snapshot; ``atomic()`` would BEGIN IMMEDIATE
+    (the settings' transaction_mode) and take the write lock the matcher
+    needs, so it is begun and ended by hand, read-only."""
+    if connection.in_atomic_block:  # already one transaction (tests)
+        yield
+    elif connection.vendor == "postgresql":
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+                )
+            yield
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN DEFERRED")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("ROLLBACK")
+
+
+def ticker_get_exact(*, pair: Pair) -> tuple[TickerStats, int]:
+    """``ticker_get`` read in one snapshot, and the server time (Unix ms)
+    its 24-hour window ends at: every figure is as of the journal seq
+    ``stats.book.sequence`` (the ``ticker`` channel's ``seq``)."""
+    with one_snapshot():
+        market_event_last_seq(pair_id=pair.pk)  # pins the snapshot first
+        # The clock after the snapshot: no trade it holds is stamped later.
+        server_time = now_ms()
+        return ticker_get(pair=pair, now=from_unix_ms(server_time)), server_time
+
+
+@dataclass(frozen=True, slots=True)
+class CandlesNow:
+    """The last closed and the forming candle as ``GET /v1/candles`` gives
+    them (none before the pair's first trade), exactly as of the journal
+    ``seq``; ``trade_seq`` is the last trade they hold (0 for none)."""
+
+    candles: list[Candle]
+    seq: int
+    trade_seq: int
+
+
+def candles_now(*, pair: Pair, interval_ms: int) -> CandlesNow:
+    """The ``candles`` channel's starting point: ``candles_for_pair`` with
+    ``limit`` 2, read in one snapshot. Its "now" is never before the last
+    trade's time, so every trade it holds is in a candle."""
+    with one_snapshot():
+        seq = market_event_last_seq(pair_id=pair.pk)  # pins the snapshot first
+        last = trades_recent(pair=pair, limit=1)
+        now = now_ms()
+        if last:
+            now = max(now, unix_ms(last[0].created_at))
+        candles = candles_for_pair(
+            pair=pair, interval_ms=interval_ms, start=None, end=None, limit=2, now=now
+        )
+    return CandlesNow(candles, seq, last[0].seq if last else 0)

@@ -13,8 +13,9 @@ from apps.core.errors import DomainError, ErrorCode
 from apps.core.money import parse_units
 from apps.markets.hub_book import Change, Level
 from apps.markets.models import Pair
+from apps.markets.stream_feeds_wire import FEED_CHANNELS, channel_key
 
-PUBLIC_CHANNELS = ("book", "trades")
+PUBLIC_CHANNELS = ("book", "trades", *FEED_CHANNELS)
 BOOK_MAX_DEPTH = 100  # the public REST rule
 BOOK_MAX_DEPTH_VERIFIED = 1000  # verified accounts, after auth (the caller decides)
 CHECKSUM_DEPTH = 25  # levels per side a book message's checksum covers, at most
@@ -127,7 +128,9 @@ def subscription_request(
     """(channel, pair symbol, depth) of a subscribe/unsubscribe frame, or
     VALIDATION_ERROR naming the field. ``depth`` defaults to the public
     ``BOOK_MAX_DEPTH`` and may go up to ``max_depth`` (the caller's allowance:
-    ``BOOK_MAX_DEPTH_VERIFIED`` for a verified account)."""
+    ``BOOK_MAX_DEPTH_VERIFIED`` for a verified account). For candles the
+    channel is the key with the interval, e.g. "candles:1m"
+    (stream_feeds_wire.channel_key)."""
     channel = frame.get("channel")
     if channel not in PUBLIC_CHANNELS:
         raise DomainError(
@@ -144,7 +147,7 @@ def subscription_request(
         )
     depth = frame.get("depth", BOOK_MAX_DEPTH)
     check_depth(depth, max_depth)
-    return channel, pair, depth
+    return channel_key(channel, frame), pair, depth
 
 
 def check_depth(depth: object, max_depth: int) -> None:

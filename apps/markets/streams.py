@@ -53,11 +53,12 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from apps.markets import selectors
+from apps.markets import selectors, stream_feeds
 from apps.markets.models import Pair
 from apps.markets.publish import market_group
 from apps.markets.selectors import BookSnapshot
 from apps.markets.stream_book import Event, StreamBook
+from apps.markets.stream_feeds_wire import is_feed
 from apps.markets.stream_wire import (
     BOOK_MAX_DEPTH,
     check_depth,
@@ -366,6 +367,8 @@ class Subscription:
             try:
                 if self.channel == "book":
                     await self._run_book()
+                elif is_feed(self.channel):  # ticker, candles:<interval>
+                    await stream_feeds.feed_run(self)
                 else:
                     await self._run_trades()
             except asyncio.CancelledError:
@@ -423,12 +426,18 @@ async def subscription_start(
         check_depth(depth, max_depth)
     pair = await database_sync_to_async(selectors.pair_get)(symbol=symbol)
     sub = Subscription(channel, pair, depth, send)
-    sub.last_seq = await market_hub().join(sub)
+    if is_feed(channel):  # one shared feed per pair (and interval) joins the hub
+        await stream_feeds.feed_join(sub, market_hub())
+    else:
+        sub.last_seq = await market_hub().join(sub)
     sub.task = asyncio.get_running_loop().create_task(sub.run())
     return sub
 
 
 def subscription_stop(sub: Subscription) -> None:
-    market_hub().leave(sub)
+    if is_feed(sub.channel):
+        stream_feeds.feed_leave(sub)
+    else:
+        market_hub().leave(sub)
     if sub.task is not None:
         sub.task.cancel()

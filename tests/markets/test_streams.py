@@ -465,7 +465,7 @@ def test_the_checksum_covers_25_levels_a_side_at_most():
 
 def test_subscription_requests_are_validated():
     with pytest.raises(stream_wire.DomainError) as exc:
-        stream_wire.subscription_request({"channel": "candles", "pair": "BTC-USD"})
+        stream_wire.subscription_request({"channel": "klines", "pair": "BTC-USD"})
     assert exc.value.details["field"] == "channel"
     for depth in (0, 101, "5", True, 2.5):
         with pytest.raises(stream_wire.DomainError) as exc:
