@@ -22,6 +22,7 @@ from apps.accounts import streams as private
 from apps.core.errors import DomainError, ErrorCode
 from apps.core.middleware import now_ms
 from apps.markets import stream_wire, streams
+from apps.markets.stream_feeds_wire import channel_fields
 from apps.orders import stream_session as sessions
 from apps.orders.ws_guard.consumer import GuardedConsumerMixin
 
@@ -274,7 +275,11 @@ class StreamConsumer(GuardedConsumerMixin, AsyncWebsocketConsumer):
             raise DomainError(
                 f"Already subscribed to {channel} {pair}".rstrip() + ".",
                 code=ErrorCode.VALIDATION_ERROR,
-                details={"channel": channel, "pair": pair or None, "subscribed": True},
+                details={
+                    **channel_fields(channel),
+                    "pair": pair or None,
+                    "subscribed": True,
+                },
             )
         if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
             raise DomainError(
@@ -296,7 +301,7 @@ class StreamConsumer(GuardedConsumerMixin, AsyncWebsocketConsumer):
                     "type": "heartbeat",
                     "server_time": now_ms(),
                     "subscriptions": [
-                        {"channel": c}
+                        channel_fields(c)
                         | ({"pair": p} if p else {})
                         | {"seq": s.last_seq}
                         for (c, p), s in self.subscriptions.items()
@@ -332,7 +337,10 @@ def _frame(text: str | None) -> dict[str, Any]:
 
 
 def _ack(request_id: str, op: str, channel: str, pair: str) -> dict[str, Any]:
-    return {"type": "ack", "id": request_id, "op": op, "channel": channel, "pair": pair}
+    # ``channel`` is the subscription's key: "candles:1m" is written as the
+    # channel "candles" and the interval "1m".
+    fields = channel_fields(channel)
+    return {"type": "ack", "id": request_id, "op": op, **fields, "pair": pair}
 
 
 def _error(request_id: Any, exc: DomainError) -> dict[str, Any]:
