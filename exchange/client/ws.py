@@ -156,9 +156,26 @@ class MarketStream:
         """Subscribe to ``pair``'s trades; ``trade`` messages come by ``recv``."""
         return self.request("subscribe", channel="trades", pair=pair)
 
-    def unsubscribe(self, channel: str, pair: str) -> dict[str, Any]:
-        """End a subscription; nothing more arrives on it after this returns."""
-        ack = self.request("unsubscribe", channel=channel, pair=pair)
+    def subscribe_ticker(self, pair: str) -> dict[str, Any]:
+        """Subscribe to ``pair``'s ticker (REST's ``/v1/ticker`` figures);
+        ``ticker`` messages come by ``recv``, the first at once."""
+        return self.request("subscribe", channel="ticker", pair=pair)
+
+    def subscribe_candles(self, pair: str, interval: str = "1m") -> dict[str, Any]:
+        """Subscribe to ``pair``'s candles of ``interval`` (1m, 5m, 15m, 1h,
+        4h, 1d); ``candle`` messages come by ``recv``: the last closed and
+        the forming candle at once, then each change."""
+        return self.request(
+            "subscribe", channel="candles", pair=pair, interval=interval
+        )
+
+    def unsubscribe(
+        self, channel: str, pair: str, *, interval: str | None = None
+    ) -> dict[str, Any]:
+        """End a subscription (candles: of ``interval``); nothing more
+        arrives on it after this returns."""
+        fields = {} if interval is None else {"interval": interval}
+        ack = self.request("unsubscribe", channel=channel, pair=pair, **fields)
         if channel == "book":
             self.books.pop(ack["pair"], None)
             self._resubscribing.pop(ack["pair"], None)
