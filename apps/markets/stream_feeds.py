@@ -90,7 +90,20 @@ class Feed:
             self.hub.leave(self)
             return
         loop = asyncio.get_running_loop()
-        self.tasks = [loop.create_task(work()) for work in self.work()]
+        self.tasks = [loop.create_task(self._supervised(w)) for w in self.work()]
+
+    async def _supervised(self, work: Callable[[], Any]) -> None:
+        """Run ``work`` for the feed's life; a bug in it is logged and the
+        work starts again, never a feed silently stopped."""
+        while True:
+            try:
+                await work()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - logged, then retried
+                log.exception("%s %s: feed failed", self.channel, self.pair.symbol)
+                await asyncio.sleep(RETRY_S)
 
     def work(self) -> list[Callable[[], Any]]:
         raise NotImplementedError

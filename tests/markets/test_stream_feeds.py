@@ -509,3 +509,20 @@ def test_ticker_stream_is_rest_ticker_read_once_per_period_for_all_clients(
         == rest["sequence"]
         == selectors.market_event_last_seq(pair_id=funded.pk)
     )
+
+
+def test_a_feeds_work_that_fails_is_logged_and_started_again(
+    btc_usd, caplog, monkeypatch
+):
+    monkeypatch.setattr(stream_feeds, "RETRY_S", 0.01)
+    calls: list[int] = []
+
+    async def work() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("a bug")
+
+    feed = stream_feeds.Feed(streams.MarketHub(poll_s=1), btc_usd, "ticker")
+    async_to_sync(feed._supervised)(work)
+    assert len(calls) == 2
+    assert "ticker BTC-USD: feed failed" in caplog.text
