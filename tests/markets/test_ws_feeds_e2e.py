@@ -273,6 +273,8 @@ def test_candles_and_ticker_streams_end_equal_to_rest_and_the_trades_table(
             assert tickers[-1]["last_price"] == rest_t["last_price"]
             print(  # docs/websocket.md shows real messages
                 "examples:",
+                ack,
+                [c for c in client.candles["1m"] if c["closed"]][-1],
                 client.candles["1m"][-1],
                 client.tickers[-1],
                 client.heartbeats[-1],
