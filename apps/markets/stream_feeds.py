@@ -57,6 +57,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RETRY_S = 1.0  # after a failed read (the database away)
+# Events a feed keeps while it reads the database; past this (the database
+# slow or away under a busy market) it forgets them and reads again.
+PENDING_LIMIT = 10_000
 _NOT_FIGURES = frozenset({"seq", "sequence", "server_time"})
 
 
@@ -209,7 +212,10 @@ class TickerFeed(Feed):
         if event.seq <= self.seq:
             return
         if self.reading:
-            self.pending.append(event)
+            if len(self.pending) < PENDING_LIMIT:
+                self.pending.append(event)
+            else:  # the read under way may miss it: read again after it
+                self.dirty = True
         elif self._moves(event):
             self.dirty = True
             self.wake.set()
@@ -317,6 +323,7 @@ class CandleFeed(Feed):
         self.trade_seq = 0  # the last trade folded in
         self.ready = False  # until loaded: events wait in pending
         self.pending: list[Event] = []
+        self.overflowed = False  # pending dropped: the read under way is too old
         self.loading: asyncio.Task[None] | None = None
         self.moved = asyncio.Event()  # the forming bucket or readiness changed
         self.caught_up = asyncio.Event()
@@ -366,6 +373,10 @@ class CandleFeed(Feed):
 
     def deliver(self, event: Event) -> None:
         if not self.ready:
+            if len(self.pending) >= PENDING_LIMIT:
+                # Committed before the next read begins, so that read has them.
+                self.pending.clear()
+                self.overflowed = True
             self.pending.append(event)
             return
         try:
@@ -432,6 +443,9 @@ class CandleFeed(Feed):
             except Exception:  # noqa: BLE001 - the database away: read again soon
                 log.exception("candles %s: read failed", self.pair.symbol)
                 await asyncio.sleep(RETRY_S)
+                continue
+            if self.overflowed:  # it may predate events dropped meanwhile
+                self.overflowed = False
                 continue
             candles = base.candles
             self.forming = candles[-1] if candles else None

@@ -526,3 +526,44 @@ def test_a_feeds_work_that_fails_is_logged_and_started_again(
     async_to_sync(feed._supervised)(work)
     assert len(calls) == 2
     assert "ticker BTC-USD: feed failed" in caplog.text
+
+
+def test_a_feed_that_had_to_forget_events_while_reading_reads_again(
+    funded, alice, bob, matcher, clock, monkeypatch
+):
+    """A busy market while the database is slow: past PENDING_LIMIT events
+    kept during a read, a feed forgets them and reads again (the next read
+    holds them all) rather than keep an unbounded list."""
+    monkeypatch.setattr(stream_feeds, "PENDING_LIMIT", 2)
+    trade(funded, matcher, alice, bob, "63000", "0.0040")
+    reads: list[str] = []
+    real_candles, real_ticker = selectors.candles_now, selectors.ticker_get_exact
+
+    def slow(real, name):
+        def read(**kwargs):
+            reads.append(name)
+            time.sleep(0.2)  # the feed gets events meanwhile
+            return real(**kwargs)
+
+        return read
+
+    monkeypatch.setattr(selectors, "candles_now", slow(real_candles, "candles"))
+    monkeypatch.setattr(selectors, "ticker_get_exact", slow(real_ticker, "ticker"))
+    seen: dict[str, Any] = {}
+
+    async def scenario(s: Streams) -> None:
+        last = await sync(selectors.market_event_last_seq, pair_id=funded.pk)
+        candles = await s.subscribe("candles:1m")
+        ticker = await s.subscribe("ticker")
+        await asyncio.sleep(0.05)  # both are reading
+        for feed in list(stream_feeds._feeds.values()):
+            for seq in range(last + 1, last + 4):  # more than PENDING_LIMIT
+                feed.deliver(streams.Event(funded.pk, seq, "book", {"changes": []}))
+        await asyncio.sleep(1.0)
+        seen.update(candles=candles, ticker=ticker)
+
+    run(funded, clock, scenario)
+    assert sorted(reads) == ["candles", "candles", "ticker", "ticker"]
+    (candle,) = seen["candles"].of("candle")  # from the second read only
+    assert (candle["trades"], candle["closed"]) == (1, False)
+    assert len(seen["ticker"].of("ticker")) >= 1
