@@ -27,6 +27,7 @@ database, announced to its clients as a ``resync``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import math
 from collections.abc import Callable, Iterable
@@ -430,7 +431,10 @@ class CandleFeed(Feed):
             self.flush.cancel()
             self.flush = None
         if self.loading is None or self.loading.done():
-            self.loading = asyncio.get_running_loop().create_task(self._load(reason))
+            reload = functools.partial(self._load, reason)
+            self.loading = asyncio.get_running_loop().create_task(
+                self._supervised(reload)
+            )
             self.tasks.append(self.loading)
 
     async def _load(self, announce: str = "") -> None:
