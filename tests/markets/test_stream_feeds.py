@@ -567,3 +567,41 @@ def test_a_feed_that_had_to_forget_events_while_reading_reads_again(
     (candle,) = seen["candles"].of("candle")  # from the second read only
     assert (candle["trades"], candle["closed"]) == (1, False)
     assert len(seen["ticker"].of("ticker")) >= 1
+
+
+def test_a_hub_reload_rebuilds_the_candles_and_rereads_the_ticker(
+    funded, alice, bob, matcher, clock, monkeypatch, settings
+):
+    """The journal reader reloads a pair it cannot continue (skipping
+    events): the feeds start again from the database, the candles' clients
+    told why."""
+    settings.WS_TICKER_MS = 50
+    trade(funded, matcher, alice, bob, "63000", "0.0040")
+    reads: list[int] = []
+    real = selectors.ticker_get_exact
+
+    def counted(**kwargs):
+        reads.append(1)
+        return real(**kwargs)
+
+    monkeypatch.setattr(selectors, "ticker_get_exact", counted)
+    seen: dict[str, Any] = {}
+
+    async def scenario(s: Streams) -> None:
+        candles = await s.subscribe("candles:1m")
+        await s.subscribe("ticker")
+        await s.settle()
+        before = len(reads)
+        async with s.hub.lock:
+            await s.hub._reload(funded.pk, "sequence_reset")
+        await s.settle()
+        seen.update(candles=candles, reads=len(reads) - before)
+
+    run(funded, clock, scenario)
+    kinds = [(m["type"], m.get("reason")) for m in seen["candles"].messages]
+    assert kinds == [
+        ("candle", None),
+        ("resync", "sequence_reset"),
+        ("candle", None),
+    ]
+    assert seen["reads"] == 1
