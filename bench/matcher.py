@@ -1,8 +1,10 @@
 """End-to-end settlement rate of the matcher process on PostgreSQL.
 
     python bench/matcher.py [--orders 20000] [--batch-size 5000] [--poll-ms 10]
+                            [--database exchange_bench] [--sqlite]
 
-Creates a fresh database (DATABASE_URL's server, database ``exchange_bench``),
+Creates a fresh database (``--server``'s PostgreSQL, database ``--database``,
+``exchange_bench`` by default; with ``--sqlite`` a fresh SQLite file instead),
 queues ``--orders`` limit orders through the real order service (holds, ledger,
 commands), then starts ``manage.py runmatcher`` and times, from outside, how
 long it takes to settle them: order states, trades, both sides' balances,
@@ -45,6 +47,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -89,9 +92,25 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--poll-ms", type=float, default=10.0)
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument(
+        "--database",
+        default=BENCH_DB,
+        help="PostgreSQL database to recreate (one per concurrent bench run).",
+    )
+    parser.add_argument(
+        "--sqlite",
+        action="store_true",
+        help="The embedded default instead: a fresh SQLite file (the matcher "
+        "then polls every MATCHER_POLL_INTERVAL_MS, not woken).",
+    )
     args = parser.parse_args()
 
-    os.environ["DATABASE_URL"] = fresh_database(BENCH_DB, args.server)
+    if args.sqlite:
+        var_dir = Path(tempfile.mkdtemp(prefix="bench-matcher-"))
+        os.environ["EXCHANGE_VAR_DIR"] = str(var_dir)
+        os.environ["DATABASE_URL"] = f"sqlite:///{var_dir / 'bench.sqlite3'}"
+    else:
+        os.environ["DATABASE_URL"] = fresh_database(args.database, args.server)
     os.environ["MATCHER_MAX_QUEUE"] = str(args.orders + 1)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange.settings")
     import django
