@@ -12,13 +12,16 @@ the ledger's hold CTEs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
 from apps.accounts.errors import InvalidTransfer
+from apps.accounts.journal import events_delete_before
 from apps.accounts.ledger import (
     BalanceChange,
     BalanceKey,
@@ -233,3 +236,35 @@ def fee_user() -> AbstractBaseUser:
         user.save(update_fields=["password"])
     Account.objects.get_or_create(user=user, defaults={"is_system": True})
     return user
+
+
+# The journal serves resumes of at least this long, whatever the setting.
+MIN_KEEP_HOURS = 24
+PRUNE_CHUNK = 5_000
+
+
+def account_events_keep_hours() -> int:
+    """ACCOUNT_EVENTS_KEEP_HOURS, never below MIN_KEEP_HOURS."""
+    return max(MIN_KEEP_HOURS, int(settings.ACCOUNT_EVENTS_KEEP_HOURS))
+
+
+def account_events_prune(
+    *, now: datetime | None = None, max_rows: int | None = None
+) -> int:
+    """Delete private events older than the retention
+    (``account_events_keep_hours``); the streams' counters stay, so seqs
+    continue. Chunks of PRUNE_CHUNK rows, each its own short transaction
+    (no lock is held long against the writers); stops after ``max_rows``
+    (None: until none is left). Returns how many were deleted."""
+    cutoff = (now or timezone.now()) - timedelta(hours=account_events_keep_hours())
+    deleted = 0
+    while max_rows is None or deleted < max_rows:
+        chunk = (
+            PRUNE_CHUNK if max_rows is None else min(PRUNE_CHUNK, max_rows - deleted)
+        )
+        with transaction.atomic():
+            n = events_delete_before(cutoff=cutoff, limit=chunk)
+        deleted += n
+        if n < chunk:
+            break
+    return deleted

@@ -9,31 +9,42 @@ SQLite takes (bulk_create; UPDATE ... FROM VALUES); both write the same rows.
 from __future__ import annotations
 
 import json
-from typing import Any
+import uuid
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from django.db import connection
 
-from apps.accounts.ledger import BalanceChange, balances_apply_in_transaction
+from apps.accounts.ledger import (
+    BalanceChange,
+    NewEvent,
+    balances_apply_in_transaction,
+)
 from apps.core.bulk import bulk_insert, db_datetime
-from apps.markets.models import MarketEvent
+from apps.markets.models import MarketEvent, Pair
 from apps.matching import engine as eng
 from apps.matching.batch import Batch, OrderDelta
 from apps.matching.books import PairBook
 from apps.orders.models import Order, OrderCommand, Trade
+from apps.orders.wire import fill_body, fill_event, order_event
 
 
-def batch_write(batch: Batch, now: Any) -> None:
+def batch_write(batch: Batch, now: datetime, pairs: dict[int, Pair]) -> None:
     """Write everything the batch gathered, stamped ``now``: trades, order
-    fills and states, balance changes (each trade's with its id), market
-    events, and the commands marked processed with their pair's epoch. Call
-    inside the transaction, after ``ownership_prove``."""
+    fills and states, balance changes (each trade's with its id) with the
+    private events of all three (``account_events``), market events, and the
+    commands marked processed with their pair's epoch. Call inside the
+    transaction, after ``ownership_prove``; ``pairs`` are the books' pairs
+    (assets loaded), by id."""
     trade_ids = _insert_trades(batch.trades, now)
-    _update_orders(batch.orders, now)
+    orders = _update_orders(batch.orders, now)
     changes = [
         change if index < 0 else _with_trade(change, trade_ids[index])
         for change, index in batch.changes
     ]
-    balances_apply_in_transaction(changes=changes)
+    balances_apply_in_transaction(
+        changes=changes, events=account_events(batch, orders, pairs), now=now
+    )
     bulk_insert(
         MarketEvent,
         ("pair_id", "seq", "type", "payload", "created_at"),
@@ -148,6 +159,68 @@ def _with_trade(change: BalanceChange, trade_id: int) -> BalanceChange:
 _UPDATE_CHUNK = 500
 
 
+class OrderRow(NamedTuple):
+    """An order's row as the batch left it: what ``order_body`` reads."""
+
+    id: int
+    uuid: uuid.UUID
+    user_id: int
+    pair_id: int
+    client_order_id: str | None
+    side: str
+    type: str
+    time_in_force: str
+    post_only: bool
+    stp: str
+    price: int | None
+    stop_price: int | None
+    size: int | None
+    funds: int | None
+    filled_size: int
+    filled_quote: int
+    fee: int
+    hold_amount: int
+    status: str
+    reject_reason: str
+    triggered_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    done_at: datetime | None
+
+
+def account_events(
+    batch: Batch, orders: dict[int, OrderRow], pairs: dict[int, Pair]
+) -> list[NewEvent]:
+    """The batch's ``orders`` events (each changed order's state after the
+    batch, its REST body) and ``fills`` events (each trade's maker and taker
+    side, to its user); the ledger adds the ``balances`` events."""
+    events = [order_event(row, pairs[row.pair_id]) for row in orders.values()]
+    for book, t, seq in batch.trades:
+        pair, taker_side = book.pair, str(t.taker_side)
+        for maker, order_id, fee in (
+            (True, t.maker_order_id, t.maker_fee),
+            (False, t.taker_order_id, t.taker_fee),
+        ):
+            row = orders[order_id]
+            body = fill_body(
+                pair,
+                trade_seq=seq,
+                maker=maker,
+                taker_side=taker_side,
+                order_uuid=row.uuid,
+                price=t.price,
+                size=t.size,
+                quote=t.quote,
+                fee=fee,
+            )
+            events.append(
+                fill_event(
+                    row.user_id, body, client_order_id=row.client_order_id, ts=t.ts
+                )
+            )
+    return events
+
+
 def _delta_row(order_id: int, d: OrderDelta) -> tuple[Any, ...]:
     """An order's batch delta in the column order both update paths use."""
     return (
@@ -164,14 +237,16 @@ def _delta_row(order_id: int, d: OrderDelta) -> tuple[Any, ...]:
     )
 
 
-def _update_orders(orders: dict[int, OrderDelta], now: Any) -> None:
+def _update_orders(orders: dict[int, OrderDelta], now: Any) -> dict[int, OrderRow]:
     """One UPDATE ... FROM (VALUES ...) per chunk: adds fill deltas to each
     touched order and sets its status. Hand-written because bulk_update cannot
     add to the current value (makers' fills accumulate across batches) and
-    works on both PostgreSQL and SQLite (UPDATE FROM, VALUES columns columnN)."""
+    works on both PostgreSQL and SQLite (UPDATE FROM, VALUES columns columnN).
+    Returns the updated rows, by id (PostgreSQL: the UPDATE's RETURNING;
+    SQLite: read back through the ORM, which converts its stored text)."""
     if connection.vendor == "postgresql":
-        _update_orders_pg(orders, now)
-        return
+        return _update_orders_pg(orders, now)
+    updated: dict[int, OrderRow] = {}
     table = Order._meta.db_table
     items = list(orders.items())
     row_sql = (
@@ -206,16 +281,20 @@ def _update_orders(orders: dict[int, OrderDelta], now: Any) -> None:
             cursor.execute(
                 sql, [at, at, at, *params, *(order_id for order_id, _ in chunk)]
             )
+        rows = Order.objects.filter(pk__in=[order_id for order_id, _ in chunk])
+        for row in rows.values_list(*OrderRow._fields):
+            updated[row[0]] = OrderRow(*row)
+    return updated
 
 
-def _update_orders_pg(orders: dict[int, OrderDelta], now: Any) -> None:
+def _update_orders_pg(orders: dict[int, OrderDelta], now: Any) -> dict[int, OrderRow]:
     """PostgreSQL: one UPDATE joined by primary key to the deltas passed as
     arrays (unnest). The query text is fixed whatever the batch size, so
     psycopg prepares it; a VALUES list grows with the batch and is re-parsed
     every time, and joined to VALUES the planner hash-joined a scan of the
     whole orders table."""
     if not orders:
-        return  # e.g. a batch of cancels of orders that had already filled
+        return {}  # e.g. a batch of cancels of orders that had already filled
     table = Order._meta.db_table
     rows = [_delta_row(order_id, d) for order_id, d in orders.items()]
     columns = list(zip(*rows, strict=True))
@@ -231,6 +310,8 @@ def _update_orders_pg(orders: dict[int, OrderDelta], now: Any) -> None:
             "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], "
             "%s::bigint[], %s::varchar[], %s::varchar[], %s::bigint[], %s::int[], "
             "%s::int[]) AS d(id, filled_size, filled_quote, maker_quote, fee, status, "
-            "reason, priority, triggered, done) WHERE o.id = d.id",
+            "reason, priority, triggered, done) WHERE o.id = d.id "
+            f"RETURNING {', '.join(f'o.{f}' for f in OrderRow._fields)}",
             [now, now, now, *(list(c) for c in columns)],
         )
+        return {row[0]: OrderRow(*row) for row in cursor.fetchall()}

@@ -37,6 +37,7 @@ from apps.matching.publisher import EventPublisher
 from apps.matching.settlement import release_change
 from apps.orders import bus
 from apps.orders.models import CommandKind, Order, OrderCommand, OrderStatus
+from apps.orders.wire import order_event
 
 log = logging.getLogger(__name__)
 
@@ -151,13 +152,21 @@ class BatchProcessor:
                 release = release_change(
                     pair, order.pk, order.user_id, order.side, engine_hold(order, pair)
                 )
-                if release is not None:
-                    balances_apply_in_transaction(changes=[release])
+                now = timezone.now()
+                order.status, order.reject_reason = OrderStatus.REJECTED, "system_error"
+                order.done_at = order.updated_at = now
                 Order.objects.filter(pk=order.pk).update(
-                    status=OrderStatus.REJECTED,
-                    reject_reason="system_error",
-                    done_at=timezone.now(),
-                    updated_at=timezone.now(),
+                    status=order.status,
+                    reject_reason=order.reject_reason,
+                    done_at=now,
+                    updated_at=now,
+                )
+                # The release (if any) with its balances event, and the
+                # order's rejection on its orders channel.
+                balances_apply_in_transaction(
+                    changes=[release] if release is not None else [],
+                    events=[order_event(order, pair)],
+                    now=now,
                 )
             OrderCommand.objects.filter(
                 pk=command.pk, processed_at__isnull=True
@@ -194,7 +203,7 @@ class BatchProcessor:
         epochs = self.epochs()
         ownership_prove(epochs)
         now = timezone.now()
-        batch_write(batch, now)
+        batch_write(batch, now, {pk: book.pair for pk, book in self.books.items()})
 
     def _after_commit(self, batch: Batch, commands: Iterable[OrderCommand]) -> None:
         try:

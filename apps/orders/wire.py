@@ -1,6 +1,6 @@
 """How an order and a fill look on the wire, as plain functions: the REST
-bodies (``api/serializers.py``) are built here, as the private ``orders``
-and ``fills`` events will be, so they cannot drift.
+bodies (``api/serializers.py``) and the private ``orders`` and ``fills``
+events (the order path, the matcher) are built here, so they cannot drift.
 
 An order is anything with an ``Order``'s attributes (``OrderFields``): the
 matcher passes the rows its UPDATE returned, without a model instance.
@@ -12,6 +12,8 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from apps.accounts.journal import NewEvent
+from apps.accounts.models import AccountChannel
 from apps.core.api.formats import iso_utc
 from apps.core.money import format_units
 from apps.markets.models import Pair
@@ -124,6 +126,11 @@ def order_body(order: OrderFields, pair: Pair) -> dict[str, Any]:
     }
 
 
+def order_event(order: OrderFields, pair: Pair) -> NewEvent:
+    """The ``orders`` channel's event of the order's current state."""
+    return NewEvent(order.user_id, AccountChannel.ORDERS, order_body(order, pair))
+
+
 def fill_body(
     pair: Pair,
     *,
@@ -151,3 +158,21 @@ def fill_body(
         "fee": format_units(fee, pair.quote.scale),
         "fee_asset": pair.quote.code,
     }
+
+
+def fill_event(
+    user_id: int, body: dict[str, Any], *, client_order_id: str | None, ts: int
+) -> NewEvent:
+    """The ``fills`` channel's event of a ``fill_body``: the same fields,
+    plus ``trade_seq`` (as the public trades channel names the same number),
+    the order's ``client_order_id`` and the trade's ``ts`` (Unix ms)."""
+    return NewEvent(
+        user_id,
+        AccountChannel.FILLS,
+        {
+            **body,
+            "trade_seq": body["trade_id"],
+            "client_order_id": client_order_id,
+            "ts": ts,
+        },
+    )
