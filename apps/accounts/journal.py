@@ -97,9 +97,14 @@ def account_events_append_in_transaction(
     return rows
 
 
+# One encoder for every payload: json.dumps with any non-default argument
+# builds a new encoder per call.
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
+
+
 def payload_json(payload: dict[str, Any]) -> str:
     """The stored text of a payload (compact: it is most of a row's bytes)."""
-    return json.dumps(payload, separators=(",", ":"))
+    return _ENCODE(payload)
 
 
 def _advance(

@@ -68,18 +68,6 @@ class OrderFields(Protocol):
     def done_at(self) -> datetime | None: ...
 
 
-def _price(pair: Pair, ticks: int | None) -> str | None:
-    return None if ticks is None else pair.format_price(ticks)
-
-
-def _size(pair: Pair, lots: int | None) -> str | None:
-    return None if lots is None else pair.format_size(lots)
-
-
-def _quote(pair: Pair, units: int | None) -> str | None:
-    return None if units is None else format_units(units, pair.quote.scale)
-
-
 def average_price(pair: Pair, filled_quote: int, filled_lots: int) -> str | None:
     """Volume-weighted fill price, rounded down to the quote asset's scale."""
     if not filled_lots:
@@ -93,8 +81,15 @@ def average_price(pair: Pair, filled_quote: int, filled_lots: int) -> str | None
 def order_body(order: OrderFields, pair: Pair) -> dict[str, Any]:
     """The order as ``GET /v1/orders/{id}`` returns it (without ``fills``),
     and as the ``orders`` channel's payload. ``pair`` is the order's, with
-    its base and quote assets loaded."""
-    size = order.size
+    its base and quote assets loaded.
+
+    Formats with ``format_units`` directly (what ``Pair.format_price`` and
+    ``format_size`` do), reading the pair's assets once: the matcher builds
+    one body per order it changes, and each related-object access costs."""
+    base, quote = pair.base, pair.quote
+    b_scale, q_scale, tick, lot = base.scale, quote.scale, pair.tick_size, pair.lot_size
+    price, stop, size, funds = order.price, order.stop_price, order.size, order.funds
+    filled, filled_quote = order.filled_size, order.filled_quote
     return {
         "id": str(order.uuid),
         "client_order_id": order.client_order_id,
@@ -104,18 +99,18 @@ def order_body(order: OrderFields, pair: Pair) -> dict[str, Any]:
         "time_in_force": order.time_in_force,
         "post_only": order.post_only,
         "stp": order.stp,
-        "price": _price(pair, order.price),
-        "stop_price": _price(pair, order.stop_price),
-        "size": _size(pair, size),
-        "funds": _quote(pair, order.funds),
-        "filled_size": pair.format_size(order.filled_size),
+        "price": None if price is None else format_units(price * tick, q_scale),
+        "stop_price": None if stop is None else format_units(stop * tick, q_scale),
+        "size": None if size is None else format_units(size * lot, b_scale),
+        "funds": None if funds is None else format_units(funds, q_scale),
+        "filled_size": format_units(filled * lot, b_scale),
         "remaining_size": None
         if size is None
-        else pair.format_size(size - order.filled_size),
-        "filled_quote": _quote(pair, order.filled_quote),
-        "average_price": average_price(pair, order.filled_quote, order.filled_size),
-        "fee": _quote(pair, order.fee),
-        "fee_asset": pair.quote.code,
+        else format_units((size - filled) * lot, b_scale),
+        "filled_quote": format_units(filled_quote, q_scale),
+        "average_price": average_price(pair, filled_quote, filled),
+        "fee": format_units(order.fee, q_scale),
+        "fee_asset": quote.code,
         "held": format_units(order.hold_amount, pair.held_asset(order.side).scale),
         "status": order.status,
         "reason": order.reject_reason,
@@ -140,23 +135,24 @@ def fill_body(
     order_uuid: UUID,
     price: int,
     size: int,
-    quote: int,
+    quote_units: int,
     fee: int,
 ) -> dict[str, Any]:
     """One side of a trade as ``GET /v1/fills`` returns it (without its
     ``time``) and as the ``fills`` channel's payload: ``trade_id`` is the
     pair's trade sequence, the maker's side the opposite of the taker's."""
+    base, quote = pair.base, pair.quote
     return {
         "trade_id": trade_seq,
         "order_id": str(order_uuid),
         "pair": pair.symbol,
         "side": ("sell" if taker_side == "buy" else "buy") if maker else taker_side,
         "liquidity": "maker" if maker else "taker",
-        "price": pair.format_price(price),
-        "size": pair.format_size(size),
-        "quote": format_units(quote, pair.quote.scale),
-        "fee": format_units(fee, pair.quote.scale),
-        "fee_asset": pair.quote.code,
+        "price": format_units(price * pair.tick_size, quote.scale),
+        "size": format_units(size * pair.lot_size, base.scale),
+        "quote": format_units(quote_units, quote.scale),
+        "fee": format_units(fee, quote.scale),
+        "fee_asset": quote.code,
     }
 
 

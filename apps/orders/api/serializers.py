@@ -139,7 +139,7 @@ class FillOutputSerializer(serializers.Serializer):
             order_uuid=(trade.maker_order if maker else trade.taker_order).uuid,
             price=trade.price,
             size=trade.size,
-            quote=trade.quote,
+            quote_units=trade.quote,
             fee=trade.maker_fee if maker else trade.taker_fee,
         )
         body["time"] = iso_utc(trade.created_at)
