@@ -10,8 +10,9 @@ of what was committed.
 
 The rooms it calls: books.py (the books and their rebuild), batch.py (folding
 events into a batch), settlement.py (which balance changes a trade or a
-release makes), persist.py (the batch's writes), publisher.py (events to the
-channel layer after commit).
+release makes), persist.py (the batch's writes), private_events.py (its
+orders and fills events), publisher.py (events to the channel layer after
+commit).
 """
 
 from __future__ import annotations
