@@ -61,6 +61,35 @@ BENCH_DB = "exchange_bench"
 OWNS = " owns "  # apps.matching logs "matcher <owner> owns <pairs>" at INFO
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes used so far (gone ones: 0)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def database_backends() -> list[int]:
+    """PostgreSQL server processes of the bench's database but this one's:
+    the matcher's connections (SQLite: none)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 class MatcherLog:
     """Drains the matcher's stderr in a thread, noting when the line saying it
     owns its pairs (rebuild done, about to fetch) arrived."""
@@ -177,6 +206,8 @@ def main() -> None:
         while not log.owns.wait(0.05):
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise SystemExit(f"matcher did not start:\n{log.tail()}")
+        backends = database_backends()
+        cpu_start = (cpu_seconds([proc.pid]), cpu_seconds(backends))
         polls = 0
         while True:
             asked = time.perf_counter()
@@ -184,6 +215,10 @@ def main() -> None:
             if not unprocessed.exists():
                 ended = asked  # the last commit was visible when this poll began
                 ended_wall = time.time() - (time.perf_counter() - asked)
+                cpu_used = (
+                    cpu_seconds([proc.pid]) - cpu_start[0],
+                    cpu_seconds(backends) - cpu_start[1],
+                )
                 break
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise SystemExit(f"matcher did not finish:\n{log.tail()}")
@@ -241,6 +276,16 @@ def main() -> None:
         f"{segments_ms[0]:.0f}, stamp to stamp "
         f"{', '.join(f'{ms:.0f}' for ms in segments_ms[1:-1]) or '-'}, "
         f"last persist+commit {segments_ms[-1]:.0f}"
+    )
+    # CPU is steadier than wall time on a shared machine: what settling cost
+    # the matcher process and its PostgreSQL backends, whatever else runs.
+    print(
+        f"CPU during the span per order: matcher {cpu_used[0] / args.orders * 1000:.3f} ms"
+        + (
+            f", its PostgreSQL backends {cpu_used[1] / args.orders * 1000:.3f} ms"
+            if backends
+            else ""
+        )
     )
     print(f"matcher: {args.orders / span:.0f} orders/s settled")
 
