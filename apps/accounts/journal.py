@@ -193,7 +193,7 @@ def journal_ctes(
     that must have written first: its row locks come before the counters'),
     skipping a system user. ``.events`` inserts one event per channel, its
     payload the SQL expression of ``payloads`` at the channel's position
-    (``%s::jsonb`` for a payload built in Python; an expression may read
+    (``%s::json`` for a payload built in Python; an expression may read
     ``{source}``). The counters are locked in channel order (SQL's ORDER BY),
     which for one user is the global (channel, user_id) order. Fixed texts;
     ``journal_params`` gives the parameters."""

@@ -99,7 +99,7 @@ def balance_payload_sql(source: str) -> str:
     ``format_units`` could differ ("-0.5" vs "-0.50")."""
     unit = "%s::numeric"
     return (
-        "jsonb_build_object('asset', %s::text, 'wallet', %s::text, "
+        "json_build_object('asset', %s::text, 'wallet', %s::text, "
         f"'available', ({source}.available::numeric * {unit})::text, "
         f"'held', ({source}.held::numeric * {unit})::text, "
         f"'total', (({source}.available::numeric + {source}.held::numeric) "

@@ -144,7 +144,7 @@ def hold_ctes(*, balance: str, order: str, streams: str) -> HoldCtes:
     journal = journal_ctes(
         source=balance,
         streams=streams,
-        payloads=(balance_payload_sql(balance), "%s::jsonb"),
+        payloads=(balance_payload_sql(balance), "%s::json"),
     )
     return HoldCtes(
         _balance_update_sql(False, True), ledger, journal.streams, journal.events
