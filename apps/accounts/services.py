@@ -33,10 +33,15 @@ from apps.markets.models import Asset
 
 
 @transaction.atomic
-def balances_apply(*, changes: Sequence[BalanceChange]) -> dict[BalanceKey, Balance]:
-    """Apply ``changes`` atomically, with their ledger entries (see
-    ``balances_apply_in_transaction``, which this wraps in a savepoint)."""
-    return balances_apply_in_transaction(changes=changes)
+def balances_apply(
+    *, changes: Sequence[BalanceChange], assets: Sequence[Asset] = ()
+) -> dict[BalanceKey, Balance]:
+    """Apply ``changes`` atomically, with their ledger entries and events (see
+    ``balances_apply_in_transaction``, which this wraps in a savepoint);
+    ``assets``: those of the changes at hand."""
+    return balances_apply_in_transaction(
+        changes=changes, assets={asset.pk: asset for asset in assets}
+    )
 
 
 def _positive(amount: int) -> None:
@@ -52,8 +57,8 @@ def _wallet(wallet: str) -> str:
     return wallet
 
 
-def _one(change: BalanceChange) -> Balance:
-    return balances_apply(changes=[change])[change.key]
+def _one(change: BalanceChange, asset: Asset) -> Balance:
+    return balances_apply(changes=[change], assets=[asset])[change.key]
 
 
 def balance_deposit(
@@ -70,7 +75,8 @@ def balance_deposit(
     if reason not in (LedgerReason.DEPOSIT, LedgerReason.FAUCET):
         raise ValidationFailed("A deposit's reason is deposit or faucet.")
     return _one(
-        BalanceChange(user.pk, asset.pk, _wallet(wallet), amount, 0, reason, ref=ref)
+        BalanceChange(user.pk, asset.pk, _wallet(wallet), amount, 0, reason, ref=ref),
+        asset,
     )
 
 
@@ -96,7 +102,8 @@ def balance_withdraw(
             d_held,
             LedgerReason.WITHDRAWAL,
             ref=ref,
-        )
+        ),
+        asset,
     )
 
 
@@ -122,7 +129,8 @@ def balance_hold(
             LedgerReason.HOLD,
             order_id=order_id,
             ref=ref,
-        )
+        ),
+        asset,
     )
 
 
@@ -147,7 +155,8 @@ def balance_release(
             LedgerReason.RELEASE,
             order_id=order_id,
             ref=ref,
-        )
+        ),
+        asset,
     )
 
 
@@ -171,7 +180,7 @@ def balance_transfer(
     into = BalanceChange(
         user.pk, asset.pk, to_wallet, amount, 0, LedgerReason.TRANSFER, ref=ref
     )
-    rows = balances_apply(changes=[out, into])
+    rows = balances_apply(changes=[out, into], assets=[asset])
     return rows[out.key], rows[into.key]
 
 
@@ -198,7 +207,8 @@ def balance_adjust(
             0,
             LedgerReason.ADJUSTMENT,
             ref=ref[:64],
-        )
+        ),
+        asset,
     )
 
 

@@ -38,7 +38,10 @@ def batch_write(batch: Batch, now: datetime, pairs: dict[int, Pair]) -> None:
         for change, index in batch.changes
     ]
     balances_apply_in_transaction(
-        changes=changes, events=account_events(batch, orders, pairs), now=now
+        changes=changes,
+        events=account_events(batch, orders, pairs),
+        now=now,
+        assets={a.pk: a for pair in pairs.values() for a in (pair.base, pair.quote)},
     )
     bulk_insert(
         MarketEvent,

@@ -186,6 +186,7 @@ class BatchProcessor:
                     changes=[release] if release is not None else [],
                     events=[order_event(order, pair)],
                     now=now,
+                    assets={a.pk: a for a in (pair.base, pair.quote)},
                 )
             OrderCommand.objects.filter(
                 pk=command.pk, processed_at__isnull=True

@@ -104,6 +104,7 @@ def place_general(
             changes=[dataclasses.replace(hold, order_id=order.pk)],
             events=[order_event(order, pair)],
             now=order.created_at,
+            assets={hold.asset_id: pair.held_asset(req.side)},
         )
         insert_returning_id(
             OrderCommand,

@@ -24,7 +24,7 @@ The use cases (deposit, hold, transfer, ...) are in ``apps.accounts.services``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -46,6 +46,7 @@ from apps.accounts.ledger.single import (
     hold_params,
 )
 from apps.accounts.models import Balance
+from apps.markets.models import Asset
 
 __all__ = [
     "BalanceChange",
@@ -65,6 +66,7 @@ def balances_apply_in_transaction(
     changes: Sequence[BalanceChange],
     events: Sequence[NewEvent] = (),
     now: datetime | None = None,
+    assets: Mapping[int, Asset] | None = None,
 ) -> dict[BalanceKey, Balance]:
     """Apply ``changes`` with their ledger entries, for a caller whose open
     transaction rolls back as a whole on any error (the matcher's batch, the
@@ -72,7 +74,9 @@ def balances_apply_in_transaction(
     per changed row (``ledger.events``) together with the caller's
     ``events`` (orders, fills) of the same transaction, in one append, so the
     caller cannot forget the balances' and every counter is taken after every
-    balance row (``apps.accounts.journal``). ``now`` stamps all of it.
+    balance row (``apps.accounts.journal``). ``now`` stamps all of it;
+    ``assets`` (by id), the changes' assets the caller has at hand, spare the
+    events' formats a query.
 
     Locks: every touched Balance row, FOR UPDATE, ordered by (user_id, asset_id,
     wallet). Missing rows are created first (INSERT ... ON CONFLICT DO NOTHING),
@@ -91,6 +95,6 @@ def balances_apply_in_transaction(
     if changes and not rows:
         rows = apply_batch(changes, now)
     account_events_append_in_transaction(
-        events=[*balance_events(changes, rows, now), *events], now=now
+        events=[*balance_events(changes, rows, now, assets), *events], now=now
     )
     return rows

@@ -47,25 +47,30 @@ def balance_events(
     changes: Sequence[BalanceChange],
     rows: Mapping[BalanceKey, Balance],
     now: datetime,
+    assets: Mapping[int, Asset] | None = None,
 ) -> list[NewEvent]:
     """The events of ``changes``, applied, leaving ``rows``: one per row, in
-    the order of the rows' first changes."""
+    the order of the rows' first changes. ``assets`` (by id) are the ones the
+    caller has at hand; any other is read (one query)."""
     first_reason: dict[BalanceKey, str] = {}
     for change in changes:
         first_reason.setdefault(change.key, str(change.reason))
     if not first_reason:
         return []
-    assets = {
-        pk: (code, scale)
-        for pk, code, scale in Asset.objects.filter(
-            pk__in={key[1] for key in first_reason}
-        ).values_list("pk", "code", "scale")
-    }
+    formats = {pk: (a.code, a.scale) for pk, a in (assets or {}).items()}
+    missing = {key[1] for key in first_reason} - formats.keys()
+    if missing:
+        formats.update(
+            (pk, (code, scale))
+            for pk, code, scale in Asset.objects.filter(pk__in=missing).values_list(
+                "pk", "code", "scale"
+            )
+        )
     ts = unix_ms(now)
     events = []
     for key, reason in first_reason.items():
         row = rows[key]
-        code, scale = assets[key[1]]
+        code, scale = formats[key[1]]
         events.append(
             NewEvent(
                 key[0],
@@ -91,24 +96,31 @@ def unit_multiplier(scale: int) -> str:
     return "1" if scale == 0 else "0." + "0" * (scale - 1) + "1"
 
 
-def balance_payload_sql(source: str) -> str:
+def balance_payload_sql(source: str, doc: str) -> str:
     """``balance_payload`` as a PostgreSQL expression over the ``available``
-    and ``held`` columns of the CTE ``source``, for the order path's one
-    statement; parameters: ``balance_payload_params``. Amounts are never
-    negative (CHECK constraints), the one case where NUMERIC's text and
-    ``format_units`` could differ ("-0.5" vs "-0.50")."""
-    unit = "%s::numeric"
+    and ``held`` columns of the CTE ``source`` and the keys of the JSON
+    document ``doc`` (``balance_payload_doc``), for the order path's one
+    statement. Amounts are never negative (CHECK constraints), the one case
+    where NUMERIC's text and ``format_units`` could differ ("-0.5" vs
+    "-0.50")."""
+    unit = f"({doc} ->> 'unit')::numeric"
     return (
-        "json_build_object('asset', %s::text, 'wallet', %s::text, "
+        f"json_build_object('asset', {doc} -> 'asset', 'wallet', {doc} -> 'wallet', "
         f"'available', ({source}.available::numeric * {unit})::text, "
         f"'held', ({source}.held::numeric * {unit})::text, "
         f"'total', (({source}.available::numeric + {source}.held::numeric) "
-        f"* {unit})::text, 'reason', %s::text, 'ts', %s::bigint)"
+        f"* {unit})::text, 'reason', {doc} -> 'reason', 'ts', {doc} -> 'ts')"
     )
 
 
-def balance_payload_params(
+def balance_payload_doc(
     *, code: str, scale: int, wallet: str, reason: str, ts: int
-) -> list[Any]:
-    unit = unit_multiplier(scale)
-    return [code, wallet, unit, unit, unit, reason, ts]
+) -> dict[str, Any]:
+    """The keys ``balance_payload_sql`` reads from its document."""
+    return {
+        "asset": code,
+        "wallet": wallet,
+        "unit": unit_multiplier(scale),
+        "reason": reason,
+        "ts": ts,
+    }

@@ -9,14 +9,14 @@ from typing import Any, NamedTuple
 
 from django.db import connection
 
-from apps.accounts.journal import NewEvent, journal_ctes, journal_params, payload_json
+from apps.accounts.journal import DOC, NewEvent, journal_ctes, journal_params
 from apps.accounts.ledger.changes import (
     LEDGER_COLUMNS,
     BalanceChange,
     ledger_row,
     overdraft_refused,
 )
-from apps.accounts.ledger.events import balance_payload_params, balance_payload_sql
+from apps.accounts.ledger.events import balance_payload_doc, balance_payload_sql
 from apps.accounts.models import AccountChannel, Balance, LedgerEntry
 from apps.core.api.formats import unix_ms
 from apps.core.bulk import cast_param, db_datetime, insert_returning_id
@@ -144,7 +144,11 @@ def hold_ctes(*, balance: str, order: str, streams: str) -> HoldCtes:
     journal = journal_ctes(
         source=balance,
         streams=streams,
-        payloads=(balance_payload_sql(balance), "%s::json"),
+        payloads=(
+            (AccountChannel.BALANCES.value, balance_payload_sql(balance, DOC)),
+            # The caller's event (the order's), its payload as written.
+            (AccountChannel.ORDERS.value, f"{DOC} -> 'event'"),
+        ),
     )
     return HoldCtes(
         _balance_update_sql(False, True), ledger, journal.streams, journal.events
@@ -164,16 +168,18 @@ def hold_params(
         raise ValueError("the statement supplies the order id")
     if asset.pk != change.asset_id or event.user_id != change.user_id:
         raise ValueError("the asset and the event must be the hold's")
+    if event.channel != AccountChannel.ORDERS:
+        raise ValueError("the hold's statement journals an orders event")
     entry = ledger_row(change, None, None, now)
-    streams, before, after = journal_params(
-        change.user_id, (AccountChannel.BALANCES, event.channel), now
-    )
-    payload = balance_payload_params(
+    doc = balance_payload_doc(
         code=asset.code,
         scale=asset.scale,
         wallet=change.wallet,
         reason=str(change.reason),
         ts=unix_ms(now),
+    )
+    streams, events = journal_params(
+        change.user_id, now, {**doc, "event": event.payload}
     )
     return HoldParams(
         _balance_update(change, now)[1],
@@ -183,5 +189,5 @@ def hold_params(
             if column not in _FROM_STATEMENT
         ],
         streams,
-        [*before, *payload, payload_json(event.payload), *after],
+        events,
     )
