@@ -62,8 +62,19 @@ def bulk_insert(
                     copy.write_row(values)
         else:
             marks = ", ".join(["%s"] * len(columns))
+            # Each distinct datetime converted once (rows share their batch's
+            # stamp): the backend's conversion per value cost more than the
+            # INSERT itself.
+            texts: dict[datetime, Any] = {}
+
+            def stored(value: datetime) -> Any:
+                text = texts.get(value)
+                if text is None:
+                    text = texts[value] = db_datetime(value)
+                return text
+
             rows = [
-                [db_datetime(v) if isinstance(v, datetime) else v for v in row]
+                [stored(v) if isinstance(v, datetime) else v for v in row]
                 for row in rows
             ]
             cursor.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rows)

@@ -9,7 +9,8 @@ SQLite takes (bulk_create; UPDATE ... FROM VALUES); both write the same rows.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection
@@ -178,8 +179,8 @@ def _update_orders(orders: dict[int, OrderDelta], now: Any) -> dict[int, OrderRo
     touched order and sets its status. Hand-written because bulk_update cannot
     add to the current value (makers' fills accumulate across batches) and
     works on both PostgreSQL and SQLite (UPDATE FROM, VALUES columns columnN).
-    Returns the updated rows, by id (PostgreSQL: the UPDATE's RETURNING;
-    SQLite: read back through the ORM, which converts its stored text)."""
+    Returns the updated rows, by id, from the UPDATE's RETURNING (on SQLite
+    converted from the text Django stores, ``_sqlite_order_row``)."""
     if connection.vendor == "postgresql":
         return _update_orders_pg(orders, now)
     updated: dict[int, OrderRow] = {}
@@ -210,17 +211,42 @@ def _update_orders(orders: dict[int, OrderDelta], now: Any) -> dict[int, OrderRo
             f"WHERE {table}.id = v.column1 "
             # The IN list lets the planner fetch the rows by primary key; joined
             # with VALUES alone it hash-joins a scan of the whole table.
-            f"AND {table}.id IN ({', '.join(['%s'] * len(chunk))})"
+            f"AND {table}.id IN ({', '.join(['%s'] * len(chunk))}) "
+            f"RETURNING {', '.join(OrderRow._fields)}"
         )
         with connection.cursor() as cursor:
             at = db_datetime(now)
             cursor.execute(
                 sql, [at, at, at, *params, *(order_id for order_id, _ in chunk)]
             )
-        rows = Order.objects.filter(pk__in=[order_id for order_id, _ in chunk])
-        for row in rows.values_list(*OrderRow._fields):
-            updated[row[0]] = OrderRow(*row)
+            for row in cursor.fetchall():
+                updated[row[0]] = _sqlite_order_row(row)
     return updated
+
+
+_STAMPS = frozenset(
+    i for i, f in enumerate(OrderRow._fields) if f.endswith("_at")
+)  # triggered_at, created_at, updated_at, done_at
+_UUID, _POST_ONLY = OrderRow._fields.index("uuid"), OrderRow._fields.index("post_only")
+
+
+def _sqlite_order_row(row: tuple[Any, ...]) -> OrderRow:
+    """An order row as SQLite returns it raw: Django's stored forms (a UUID as
+    32 hex digits, naive-UTC timestamps, text or already parsed by the
+    sqlite3 module's declared-type converters, booleans as integers) become
+    values. By hand because the ORM's converters, reading
+    the rows back, cost more than the batch's whole UPDATE."""
+    values = list(row)
+    for i in _STAMPS:
+        value = values[i]
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        if value is not None:  # naive UTC, parsed here or by sqlite3's converter
+            values[i] = value.replace(tzinfo=UTC)
+    if not isinstance(values[_UUID], uuid.UUID):
+        values[_UUID] = uuid.UUID(hex=values[_UUID])
+    values[_POST_ONLY] = bool(values[_POST_ONLY])
+    return OrderRow(*values)
 
 
 def _update_orders_pg(orders: dict[int, OrderDelta], now: Any) -> dict[int, OrderRow]:
