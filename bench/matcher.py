@@ -1,8 +1,10 @@
 """End-to-end settlement rate of the matcher process on PostgreSQL.
 
     python bench/matcher.py [--orders 20000] [--batch-size 5000] [--poll-ms 10]
+                            [--database exchange_bench] [--sqlite]
 
-Creates a fresh database (DATABASE_URL's server, database ``exchange_bench``),
+Creates a fresh database (``--server``'s PostgreSQL, database ``--database``,
+``exchange_bench`` by default; with ``--sqlite`` a fresh SQLite file instead),
 queues ``--orders`` limit orders through the real order service (holds, ledger,
 commands), then starts ``manage.py runmatcher`` and times, from outside, how
 long it takes to settle them: order states, trades, both sides' balances,
@@ -45,6 +47,7 @@ import os
 import random
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -56,6 +59,35 @@ from benchkit import fresh_database  # noqa: E402
 
 BENCH_DB = "exchange_bench"
 OWNS = " owns "  # apps.matching logs "matcher <owner> owns <pairs>" at INFO
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes used so far (gone ones: 0)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def database_backends() -> list[int]:
+    """PostgreSQL server processes of the bench's database but this one's:
+    the matcher's connections (SQLite: none)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 class MatcherLog:
@@ -89,9 +121,25 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=5000)
     parser.add_argument("--poll-ms", type=float, default=10.0)
     parser.add_argument("--server", default="postgres://postgres@127.0.0.1:5432")
+    parser.add_argument(
+        "--database",
+        default=BENCH_DB,
+        help="PostgreSQL database to recreate (one per concurrent bench run).",
+    )
+    parser.add_argument(
+        "--sqlite",
+        action="store_true",
+        help="The embedded default instead: a fresh SQLite file (the matcher "
+        "then polls every MATCHER_POLL_INTERVAL_MS, not woken).",
+    )
     args = parser.parse_args()
 
-    os.environ["DATABASE_URL"] = fresh_database(BENCH_DB, args.server)
+    if args.sqlite:
+        var_dir = Path(tempfile.mkdtemp(prefix="bench-matcher-"))
+        os.environ["EXCHANGE_VAR_DIR"] = str(var_dir)
+        os.environ["DATABASE_URL"] = f"sqlite:///{var_dir / 'bench.sqlite3'}"
+    else:
+        os.environ["DATABASE_URL"] = fresh_database(args.database, args.server)
     os.environ["MATCHER_MAX_QUEUE"] = str(args.orders + 1)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "exchange.settings")
     import django
@@ -111,7 +159,9 @@ def main() -> None:
     users = [account_create(username=f"bench{i}") for i in range(20)]
     for user in users:
         balance_deposit(user=user, asset=pair.base, amount=10**6 * 10**8)
-        balance_deposit(user=user, asset=pair.quote, amount=10**12 * 10**6)
+        # 10**9 USD each: enough for any run, and the ledger check's per-asset
+        # sums stay within SQLite's 64-bit SUM.
+        balance_deposit(user=user, asset=pair.quote, amount=10**9 * 10**6)
     rng = random.Random(1)
     started = time.perf_counter()
     for _ in range(args.orders):
@@ -156,6 +206,8 @@ def main() -> None:
         while not log.owns.wait(0.05):
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise SystemExit(f"matcher did not start:\n{log.tail()}")
+        backends = database_backends()
+        cpu_start = (cpu_seconds([proc.pid]), cpu_seconds(backends))
         polls = 0
         while True:
             asked = time.perf_counter()
@@ -163,6 +215,10 @@ def main() -> None:
             if not unprocessed.exists():
                 ended = asked  # the last commit was visible when this poll began
                 ended_wall = time.time() - (time.perf_counter() - asked)
+                cpu_used = (
+                    cpu_seconds([proc.pid]) - cpu_start[0],
+                    cpu_seconds(backends) - cpu_start[1],
+                )
                 break
             if time.monotonic() > deadline or proc.poll() is not None:
                 raise SystemExit(f"matcher did not finish:\n{log.tail()}")
@@ -220,6 +276,16 @@ def main() -> None:
         f"{segments_ms[0]:.0f}, stamp to stamp "
         f"{', '.join(f'{ms:.0f}' for ms in segments_ms[1:-1]) or '-'}, "
         f"last persist+commit {segments_ms[-1]:.0f}"
+    )
+    # CPU is steadier than wall time on a shared machine: what settling cost
+    # the matcher process and its PostgreSQL backends, whatever else runs.
+    print(
+        f"CPU during the span per order: matcher {cpu_used[0] / args.orders * 1000:.3f} ms"
+        + (
+            f", its PostgreSQL backends {cpu_used[1] / args.orders * 1000:.3f} ms"
+            if backends
+            else ""
+        )
     )
     print(f"matcher: {args.orders / span:.0f} orders/s settled")
 

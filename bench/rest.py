@@ -2,8 +2,9 @@
 
     python bench/rest.py [--server granian|daphne] [--clients 16] [--seconds 20]
                          [--response-type ack|result] [--workers 2 --threads 8]
+                         [--database exchange_bench_rest] [--redis-db 12]
 
-Creates a fresh PostgreSQL database (``exchange_bench_rest``), starts the
+Creates a fresh PostgreSQL database (``--database``), starts the
 matcher and the chosen server with Redis (nonces, rate counters, wake-ups):
 granian (WSGI, as README "Deploy at scale" serves REST) or daphne (ASGI).
 The default ``ack`` measures orders accepted (held and queued durably, the
@@ -32,8 +33,8 @@ sys.path.insert(0, str(ROOT))
 from benchkit import PG, free_port, fresh_database  # noqa: E402
 
 
-def setup(clients: int) -> list[tuple[str, str]]:
-    fresh_database("exchange_bench_rest")
+def setup(clients: int, database: str) -> list[tuple[str, str]]:
+    fresh_database(database)
     import django
 
     django.setup()
@@ -174,15 +175,23 @@ def main() -> None:
         action="store_true",
         help="Diagnosis only: measure the API alone (orders stay pending).",
     )
+    parser.add_argument(
+        "--database",
+        default="exchange_bench_rest",
+        help="PostgreSQL database to recreate (one per concurrent bench run).",
+    )
+    parser.add_argument(
+        "--redis-db", type=int, default=12, help="Redis database number (flushed)."
+    )
     args = parser.parse_args()
     os.environ.update(
-        DATABASE_URL=f"{PG}/exchange_bench_rest",
-        REDIS_URL="redis://127.0.0.1:6379/12",
+        DATABASE_URL=f"{PG}/{args.database}",
+        REDIS_URL=f"redis://127.0.0.1:6379/{args.redis_db}",
         DJANGO_SETTINGS_MODULE="exchange.settings",
         LOG_LEVEL="WARNING",
         MATCHER_MAX_QUEUE="1000000",
     )
-    keys = setup(args.clients)
+    keys = setup(args.clients, args.database)
     port = free_port()
     if args.server == "daphne":
         server = [

@@ -265,6 +265,11 @@ WS_CANDLE_CLOSE_MS = int(os.environ.get("WS_CANDLE_CLOSE_MS", "1000"))
 # How often a standby (runmatcher --wait) tries to take its pairs' locks.
 MATCHER_STANDBY_RETRY_MS = int(os.environ.get("MATCHER_STANDBY_RETRY_MS", "1000"))
 FEE_ACCOUNT_USERNAME = "exchange-fees"
+# How long the private events journal (orders, fills, balances) keeps events
+# for WebSocket resumes; never less than 24 (apps.accounts.services).
+ACCOUNT_EVENTS_KEEP_HOURS = max(
+    24, int(os.environ.get("ACCOUNT_EVENTS_KEEP_HOURS", "72"))
+)
 
 LOGGING = {
     "version": 1,

@@ -58,3 +58,69 @@ def run_concurrently(fn: Callable[[], Any], threads: int) -> list[Any]:
     for thread in started:
         thread.join()
     return outcomes
+
+
+def events_of(user, channel: str) -> list[dict]:
+    """The user's private events of ``channel``, oldest first: payloads."""
+    from apps.accounts.models import AccountEvent
+
+    return list(
+        AccountEvent.objects.filter(user=user, channel=channel)
+        .order_by("seq")
+        .values_list("payload", flat=True)
+    )
+
+
+def journal_problems() -> list[str]:
+    """Every way the private events journal is not gap-free: each stream's
+    seqs must run 1..last_seq (nothing pruned here) with last_seq its
+    counter, and no system user may have a stream."""
+    from apps.accounts.models import Account, AccountEvent, AccountStream
+
+    problems = []
+    seqs: dict[tuple[int, str], list[int]] = {}
+    for user_id, channel, seq in AccountEvent.objects.order_by(
+        "user_id", "channel", "seq"
+    ).values_list("user_id", "channel", "seq"):
+        seqs.setdefault((user_id, channel), []).append(seq)
+    system = set(
+        Account.objects.filter(is_system=True).values_list("user_id", flat=True)
+    )
+    for stream in AccountStream.objects.all():
+        key = (stream.user_id, stream.channel)
+        found = seqs.pop(key, [])
+        if found != list(range(1, stream.last_seq + 1)):
+            problems.append(f"{key}: seqs {found[:5]}... != 1..{stream.last_seq}")
+        if stream.user_id in system:
+            problems.append(f"{key}: a system user's stream")
+    problems += [f"{key}: events without a counter" for key in seqs]
+    return problems
+
+
+def balance_event_problems() -> list[str]:
+    """Each (non-system) balance row against its last ``balances`` event."""
+    from apps.accounts.models import Account, AccountEvent, Balance
+    from apps.core.money import format_units
+
+    last: dict[tuple[int, str, str], dict] = {}
+    for user_id, payload in (
+        AccountEvent.objects.filter(channel="balances")
+        .order_by("user_id", "seq")
+        .values_list("user_id", "payload")
+    ):
+        last[(user_id, payload["asset"], payload["wallet"])] = payload
+    system = set(
+        Account.objects.filter(is_system=True).values_list("user_id", flat=True)
+    )
+    problems = []
+    for b in Balance.objects.select_related("asset"):
+        if b.user_id in system:
+            continue
+        event = last.pop((b.user_id, b.asset.code, b.wallet), None)
+        scale = b.asset.scale
+        expected = (format_units(b.available, scale), format_units(b.held, scale))
+        got = None if event is None else (event["available"], event["held"])
+        if got != expected:
+            problems.append(f"balance {b}: row {expected}, last event {got}")
+    problems += [f"{key}: an event without a balance row" for key in last]
+    return problems

@@ -9,6 +9,7 @@ minor units, both >= 0 by database CHECK. Rows change only through the SQL of
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -182,3 +183,86 @@ class Withdrawal(models.Model):
 
     def __str__(self) -> str:
         return str(self.uuid)
+
+
+class AccountChannel(models.TextChoices):
+    """The private streams of an account (docs/architecture.md, "Private
+    events journal")."""
+
+    ORDERS = "orders", "Orders"
+    FILLS = "fills", "Fills"
+    BALANCES = "balances", "Balances"
+
+
+class AccountStream(models.Model):
+    """The counter of one (user, channel) stream: the seq of its last event.
+
+    Written only by ``apps.accounts.journal``, in the transaction that writes
+    the events, so seqs are gap-free; pruning old events never touches it.
+    System users (``Account.is_system``) have none: their changes are not
+    journaled, so unrelated matchers never queue on the fee account's row."""
+
+    pk = models.CompositePrimaryKey("user", "channel")
+    # No index of its own: the primary key's leads with it.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+    )
+    channel = models.CharField(max_length=8, choices=AccountChannel.choices)
+    last_seq = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}/{self.channel}@{self.last_seq}"
+
+
+class JSONTextField(models.JSONField):
+    """A JSONField kept as PostgreSQL ``json`` (the text as written, checked
+    to be JSON) instead of ``jsonb``: COPY into jsonb parses and rebuilds
+    every payload, which measured twice the cost of the whole row for an
+    order's body, and nothing queries inside these payloads. psycopg reads
+    ``json`` already parsed; other databases store text as JSONField does."""
+
+    def db_type(self, connection: Any) -> str | None:
+        if connection.vendor == "postgresql":
+            return "json"
+        return super().db_type(connection)
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value is None or isinstance(value, str):
+            return super().from_db_value(value, expression, connection)
+        return value  # psycopg's json loader parsed it
+
+
+class AccountEvent(models.Model):
+    """One private event of an account: gap-free ``seq`` per (user, channel),
+    from 1, written in the same transaction as the change it reports.
+
+    The primary key is the stream position itself: it is the one index the
+    resume query needs (``user_id = ? AND channel = ? AND seq > ? ORDER BY
+    seq``), and a surrogate id would cost every insert a second index.
+    ``created_at`` is indexed for pruning (``account_events_prune``)."""
+
+    pk = models.CompositePrimaryKey("user", "channel", "seq")
+    # No constraint in the database: an event is written only after its
+    # stream's counter row (whose foreign key checks the user) in the same
+    # transaction, and a per-row check at commit would cost the matcher's
+    # batches one lookup per event.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
+    )
+    channel = models.CharField(max_length=8, choices=AccountChannel.choices)
+    seq = models.BigIntegerField()
+    payload = JSONTextField()
+    created_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="account_event_created")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id}/{self.channel}#{self.seq}"

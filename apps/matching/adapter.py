@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import NamedTuple
+
 from apps.core.api.formats import unix_ms
 from apps.markets.models import Pair
 from apps.matching import engine as eng
@@ -22,14 +25,45 @@ TIFS = {
 STPS = {s.value: s for s in eng.Stp}
 
 
-def engine_hold(order: Order, pair: Pair) -> int:
+class QueuedOrder(NamedTuple):
+    """What the matcher reads of a command's order (``place_command``,
+    ``engine_hold``): an ``Order``'s attributes, as a tuple."""
+
+    pk: int
+    user_id: int
+    side: str
+    type: str
+    time_in_force: str
+    post_only: bool
+    stp: str
+    price: int | None
+    stop_price: int | None
+    size: int | None
+    funds: int | None
+    hold_amount: int
+    status: str
+    created_at: datetime
+
+
+class QueuedCommand(NamedTuple):
+    """An unprocessed ``OrderCommand`` with its order (``fetch``)."""
+
+    pk: int
+    kind: str
+    pair_id: int
+    order_id: int
+    created_at: datetime
+    order: QueuedOrder
+
+
+def engine_hold(order: Order | QueuedOrder, pair: Pair) -> int:
     """The order's hold in engine units: quote minor units (buy) or lots (sell)."""
     if pair.held_asset_id(order.side) == pair.base_id:
         return order.hold_amount // pair.lot_size
     return order.hold_amount
 
 
-def place_command(order: Order, pair: Pair) -> eng.PlaceOrder:
+def place_command(order: Order | QueuedOrder, pair: Pair) -> eng.PlaceOrder:
     return eng.PlaceOrder(
         order_id=order.pk,
         account_id=order.user_id,

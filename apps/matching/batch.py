@@ -14,7 +14,7 @@ from typing import Any
 from apps.accounts.ledger import BalanceChange
 from apps.markets.publish import JournalEvent
 from apps.matching import engine as eng
-from apps.matching.adapter import engine_hold
+from apps.matching.adapter import QueuedOrder, engine_hold
 from apps.matching.books import PairBook
 from apps.matching.settlement import release_change, trade_changes
 from apps.orders.models import Order, OrderStatus
@@ -107,7 +107,9 @@ class Batch:
             book.last_book_seq = book.event_seq
         return result
 
-    def reject_unplaced(self, book: PairBook, order: Order, reason: str) -> None:
+    def reject_unplaced(
+        self, book: PairBook, order: Order | QueuedOrder, reason: str
+    ) -> None:
         """Reject a pending order the engine never saw, releasing its hold."""
         delta = self.order(order.pk)
         delta.status, delta.reason, delta.done = OrderStatus.REJECTED, reason, True

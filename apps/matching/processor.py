@@ -10,8 +10,9 @@ of what was committed.
 
 The rooms it calls: books.py (the books and their rebuild), batch.py (folding
 events into a batch), settlement.py (which balance changes a trade or a
-release makes), persist.py (the batch's writes), publisher.py (events to the
-channel layer after commit).
+release makes), persist.py (the batch's writes), private_events.py (its
+orders and fills events), publisher.py (events to the channel layer after
+commit).
 """
 
 from __future__ import annotations
@@ -28,7 +29,12 @@ from apps.accounts.services import fee_user
 from apps.core.api.formats import unix_ms
 from apps.markets.models import Pair, PairStatus
 from apps.matching import engine as eng
-from apps.matching.adapter import engine_hold, place_command
+from apps.matching.adapter import (
+    QueuedCommand,
+    QueuedOrder,
+    engine_hold,
+    place_command,
+)
 from apps.matching.batch import Batch
 from apps.matching.books import PairBook
 from apps.matching.fencing import OwnershipLost, ownership_prove
@@ -37,8 +43,13 @@ from apps.matching.publisher import EventPublisher
 from apps.matching.settlement import release_change
 from apps.orders import bus
 from apps.orders.models import CommandKind, Order, OrderCommand, OrderStatus
+from apps.orders.wire import order_event
 
 log = logging.getLogger(__name__)
+
+
+_COMMAND_COLUMNS = ("id", "kind", "pair_id", "order_id", "created_at")
+_ORDER_COLUMNS = QueuedOrder._fields[1:]
 
 BATCH_CAP = 1_000_000  # no cap of its own: the caller's limit applies
 POISON_AFTER = 3  # failures of a one-command batch before it is rejected
@@ -55,12 +66,21 @@ class BatchProcessor:
         self.failures = 0
         self.batch_cap = BATCH_CAP
 
-    def fetch(self, limit: int, pair_ids: list[int]) -> list[OrderCommand]:
-        return list(
+    def fetch(self, limit: int, pair_ids: list[int]) -> list[QueuedCommand]:
+        """The next ``limit`` unprocessed commands of ``pair_ids``, in id
+        order, each with the columns of its order that the matcher reads.
+        As plain tuples: model instances (select_related) cost more to build
+        than the rest of applying a command."""
+        rows = (
             OrderCommand.objects.filter(pair_id__in=pair_ids, processed_at__isnull=True)
-            .select_related("order")
-            .order_by("id")[:limit]
-        )
+            .order_by("id")
+            .values_list(*_COMMAND_COLUMNS, *(f"order__{f}" for f in _ORDER_COLUMNS))
+        )[:limit]
+        split = len(_COMMAND_COLUMNS)
+        return [
+            QueuedCommand(*row[:split], QueuedOrder(row[3], *row[split:]))
+            for row in rows
+        ]
 
     def run_once(self, limit: int = 500) -> int:
         """Process up to ``limit`` queued commands; returns how many.
@@ -130,7 +150,7 @@ class BatchProcessor:
             book.rebuild()
         self.stale = False
 
-    def _reject_poison(self, command: OrderCommand) -> None:
+    def _reject_poison(self, command: QueuedCommand) -> None:
         """A command that fails on its own, again and again: take it out of
         the queue in a transaction of its own. A placement is rejected with
         its hold released; a cancel is marked failed (the order stays)."""
@@ -151,13 +171,22 @@ class BatchProcessor:
                 release = release_change(
                     pair, order.pk, order.user_id, order.side, engine_hold(order, pair)
                 )
-                if release is not None:
-                    balances_apply_in_transaction(changes=[release])
+                now = timezone.now()
+                order.status, order.reject_reason = OrderStatus.REJECTED, "system_error"
+                order.done_at = order.updated_at = now
                 Order.objects.filter(pk=order.pk).update(
-                    status=OrderStatus.REJECTED,
-                    reject_reason="system_error",
-                    done_at=timezone.now(),
-                    updated_at=timezone.now(),
+                    status=order.status,
+                    reject_reason=order.reject_reason,
+                    done_at=now,
+                    updated_at=now,
+                )
+                # The release (if any) with its balances event, and the
+                # order's rejection on its orders channel.
+                balances_apply_in_transaction(
+                    changes=[release] if release is not None else [],
+                    events=[order_event(order, pair)],
+                    now=now,
+                    assets={a.pk: a for a in (pair.base, pair.quote)},
                 )
             OrderCommand.objects.filter(
                 pk=command.pk, processed_at__isnull=True
@@ -169,7 +198,7 @@ class BatchProcessor:
         bus.publish_results([command.order_id])
         self.failures = 0
 
-    def _apply(self, command: OrderCommand, status: str, batch: Batch) -> str:
+    def _apply(self, command: QueuedCommand, status: str, batch: Batch) -> str:
         """Apply one command to its book and fold the outcome into the batch;
         returns the command's result."""
         book = self.books[command.pair_id]
@@ -194,9 +223,9 @@ class BatchProcessor:
         epochs = self.epochs()
         ownership_prove(epochs)
         now = timezone.now()
-        batch_write(batch, now)
+        batch_write(batch, now, {pk: book.pair for pk, book in self.books.items()})
 
-    def _after_commit(self, batch: Batch, commands: Iterable[OrderCommand]) -> None:
+    def _after_commit(self, batch: Batch, commands: Iterable[QueuedCommand]) -> None:
         try:
             bus.publish_results({c.order_id for c in commands})
         except Exception:  # noqa: BLE001 - waiters fall back to their deadline

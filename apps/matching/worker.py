@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import close_old_connections
 from django.utils import timezone
 
+from apps.accounts.services import account_events_prune
 from apps.markets.models import Pair
 from apps.matching.books import PairBook
 from apps.matching.fencing import OwnershipLost, consistent_snapshot, ownership_take
@@ -28,6 +29,12 @@ from apps.orders import bus
 from apps.orders.cancels import cancel_all_after_fire
 
 log = logging.getLogger("apps.matching")
+
+# Pruning the private events journal from the housekeeping: at most this many
+# rows a turn (a few short transactions), again the next second while more
+# are due, else every PRUNE_EVERY_S.
+PRUNE_ROWS_PER_TURN = 10_000
+PRUNE_EVERY_S = 60.0
 
 
 class MatcherProcess:
@@ -54,6 +61,7 @@ class MatcherProcess:
         self.locks = make_locks()
         self.books: dict[int, PairBook] = {}
         self.processed = 0
+        self.next_prune = 0.0  # time.monotonic()
 
     # ------------------------------------------------------------ start
     def pairs(self) -> list[Pair]:
@@ -201,15 +209,31 @@ class MatcherProcess:
         )
 
     def housekeeping(self) -> None:
-        """Once a second: fire expired cancel-all-after timers (idempotent, so
-        several matcher shards doing it is harmless)."""
+        """Once a second: fire expired cancel-all-after timers, and now and
+        then prune the private events journal (both idempotent, so several
+        matcher shards doing it is harmless)."""
         try:
             fired = cancel_all_after_fire()
         except Exception:  # noqa: BLE001 - never stop matching for this
             log.exception("cancel-all-after housekeeping failed")
-            return
-        if fired:
-            log.info("cancel-all-after fired for %d key(s)", fired)
+        else:
+            if fired:
+                log.info("cancel-all-after fired for %d key(s)", fired)
+        if time.monotonic() >= self.next_prune:
+            self.prune_account_events()
+
+    def prune_account_events(self) -> None:
+        """Delete a bounded number of expired private events; come back next
+        turn while more are due (``account_events_prune``)."""
+        try:
+            pruned = account_events_prune(max_rows=PRUNE_ROWS_PER_TURN)
+        except Exception:  # noqa: BLE001 - never stop matching for this
+            log.exception("pruning the account events failed")
+            pruned = 0
+        if pruned:
+            log.info("pruned %d expired account events", pruned)
+        more = pruned >= PRUNE_ROWS_PER_TURN
+        self.next_prune = time.monotonic() + (0 if more else PRUNE_EVERY_S)
 
     def heartbeat(self, stopping: bool = False) -> None:
         now = timezone.now()

@@ -30,6 +30,7 @@ from apps.markets.models import Pair
 from apps.orders import bus
 from apps.orders.models import CommandKind, Order, OrderCommand, OrderStatus
 from apps.orders.validation import OrderRequest
+from apps.orders.wire import order_event
 
 _ORDER_INSERT_FIELDS = [f for f in Order._meta.concrete_fields if not f.primary_key]
 
@@ -95,11 +96,15 @@ def place_general(
     api_key: ApiKey | None,
 ) -> Order:
     """The general path of ``order_place`` (any database): the order, its hold
-    through the money service and its command, in one transaction."""
+    through the money service (which journals the hold's ``balances`` event
+    and the order's ``orders`` event) and its command, in one transaction."""
     with transaction.atomic():
         order = _insert_order(user_id, pair, req, hold.d_held, api_key)
         balances_apply_in_transaction(
-            changes=[dataclasses.replace(hold, order_id=order.pk)]
+            changes=[dataclasses.replace(hold, order_id=order.pk)],
+            events=[order_event(order, pair)],
+            now=order.created_at,
+            assets={hold.asset_id: pair.held_asset(req.side)},
         )
         insert_returning_id(
             OrderCommand,
@@ -123,7 +128,7 @@ def _place_pg_sql(notify: bool) -> str:
     infer them as INSERT ... VALUES does."""
     q = connection.ops.quote_name
     order_cols = [field.column for field in _ORDER_INSERT_FIELDS]
-    hold = hold_ctes(balance="b", order="o")
+    hold = hold_ctes(balance="b", order="o", streams="s")
     return (
         # The hold, as accounts writes a single row: a negative result raises
         # (the CHECK constraints; _place_pg maps it to InsufficientFunds).
@@ -138,7 +143,11 @@ def _place_pg_sql(notify: bool) -> str:
         f"c AS (INSERT INTO {q(OrderCommand._meta.db_table)} "
         "(pair_id, kind, order_id, created_at, processed_at, result) "
         f"SELECT {_cast(OrderCommand, 'pair_id')}, {_cast(OrderCommand, 'kind')}, "
-        f"o.id, {_cast(OrderCommand, 'created_at')}, NULL, '' FROM o) "
+        f"o.id, {_cast(OrderCommand, 'created_at')}, NULL, '' FROM o), "
+        # The hold's balances event and the order's orders event, after the
+        # balance row's lock (b), as the journal orders its locks.
+        f"s AS ({hold.streams}), "
+        f"e AS ({hold.events}) "
         # Without Redis, the matcher's wake-up (bus.wake_matcher), delivered
         # on commit.
         + (
@@ -157,7 +166,8 @@ def place_in_one_statement(
     api_key: ApiKey | None,
 ) -> Order | None:
     """PostgreSQL hot path of ``order_place``: the hold (balance and ledger
-    entry), the order and its command in ONE statement, which is one
+    entry), the order, its command and their two events (the journal's
+    ``balances`` and ``orders``) in ONE statement, which is one
     transaction and one round trip where the general path takes six (BEGIN,
     four statements, COMMIT); the order path's database cost is mostly round
     trips. Without Redis the matcher's NOTIFY rides along.
@@ -165,14 +175,18 @@ def place_in_one_statement(
     writes."""
     order = _new_order(user_id, pair, req, hold.d_held, api_key)
     now = order.created_at
-    balance_params, ledger_params = hold_params(hold, now)
+    hold_in = hold_params(
+        hold, now, asset=pair.held_asset(req.side), event=order_event(order, pair)
+    )
     params = [
-        *balance_params,
+        *hold_in.balance,
         *_order_values(order),
-        *ledger_params,
+        *hold_in.ledger,
         pair.pk,
         CommandKind.PLACE.value,
         now,
+        *hold_in.streams,
+        *hold_in.events,
     ]
     notify = bus.wakes_by_notify()  # in the statement; else after it
     if notify:

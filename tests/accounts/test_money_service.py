@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from django.db import IntegrityError, transaction
 
 from apps.accounts.errors import InsufficientFunds, InvalidTransfer
-from apps.accounts.ledger import hold_params, overdraft_refused
+from apps.accounts.ledger import NewEvent, hold_params, overdraft_refused
 from apps.accounts.models import Balance, LedgerEntry, LedgerReason, Wallet
 from apps.accounts.selectors import ledger_problems
 from apps.accounts.services import (
@@ -20,6 +22,7 @@ from apps.accounts.services import (
 from apps.apikeys.models import ApiKey
 from apps.core.errors import DomainError, ErrorCode, ValidationFailed
 from apps.core.money import MAX_UNITS
+from apps.markets.models import Asset
 from tests.helpers import run_concurrently
 
 
@@ -222,14 +225,19 @@ def test_a_balance_never_passes_bigint(alice, bob, btc, assert_ledger):
 def test_the_hold_statement_takes_only_a_hold_for_its_own_order():
     """``hold_params`` feeds fixed SQL shaped for a hold whose order id comes
     from the statement: anything else is refused before it reaches SQL."""
+    asset = Asset(pk=2, code="BTC", scale=8)
+    event = NewEvent(1, "orders", {"id": "x"})
     hold = BalanceChange(1, 2, Wallet.SPOT, -5, 5, LedgerReason.HOLD)
-    balance, ledger = hold_params(hold, now=None)
-    assert balance[:6] == [-5, 5, None, 1, 2, Wallet.SPOT]
-    assert ledger[:5] == [1, 2, Wallet.SPOT, -5, 5]
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    params = hold_params(hold, now, asset=asset, event=event)
+    assert params.balance[:6] == [-5, 5, now, 1, 2, Wallet.SPOT]
+    assert params.ledger[:5] == [1, 2, Wallet.SPOT, -5, 5]
     for not_a_hold in (
         BalanceChange(1, 2, Wallet.SPOT, 5, -5, LedgerReason.RELEASE),
         BalanceChange(1, 2, Wallet.SPOT, -5, 4, LedgerReason.HOLD),
         BalanceChange(1, 2, Wallet.SPOT, -5, 5, LedgerReason.HOLD, order_id=7),
+        BalanceChange(1, 3, Wallet.SPOT, -5, 5, LedgerReason.HOLD),  # not asset
+        BalanceChange(9, 2, Wallet.SPOT, -5, 5, LedgerReason.HOLD),  # not the user
     ):
         with pytest.raises(ValueError):
-            hold_params(not_a_hold, now=None)
+            hold_params(not_a_hold, now, asset=asset, event=event)

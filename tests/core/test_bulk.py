@@ -20,3 +20,26 @@ def test_raw_sql_timestamps_are_stored_like_the_orms(alice, btc):
         (stored,) = cursor.fetchone()
     if connection.vendor == "sqlite":
         assert "+" not in str(stored)
+
+
+@pytest.mark.django_db
+def test_bulk_insert_stores_each_rows_timestamp_exactly(alice):
+    """COPY writes each distinct stamp once as text: rows sharing a stamp,
+    rows with their own, whole seconds and None all read back exactly."""
+    from datetime import UTC, datetime, timedelta
+
+    from apps.accounts.models import AccountEvent
+    from apps.core.bulk import bulk_insert
+
+    now = datetime(2026, 5, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    stamps = [now, now, now + timedelta(microseconds=1), now.replace(microsecond=0)]
+    stamps += [stamps[2]]
+    bulk_insert(
+        AccountEvent,
+        ("user_id", "channel", "seq", "payload", "created_at"),
+        [(alice.pk, "orders", i, "{}", at) for i, at in enumerate(stamps, 1)],
+    )
+    assert (
+        list(AccountEvent.objects.order_by("seq").values_list("created_at", flat=True))
+        == stamps
+    )

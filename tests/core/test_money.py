@@ -1,4 +1,8 @@
+from decimal import Decimal
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from apps.core.errors import DomainError
 from apps.core.money import format_units, parse_units
@@ -43,3 +47,11 @@ def test_format_units_pads_and_signs():
     assert format_units(1, 8) == "0.00000001"
     assert format_units(-150, 2) == "-1.50"
     assert format_units(7, 0) == "7"
+
+
+@given(st.integers(min_value=-(2**70), max_value=2**70), st.integers(0, 30))
+def test_format_units_is_the_exact_decimal_of_units_over_ten_to_the_scale(units, scale):
+    text = format_units(units, scale)
+    assert Decimal(text) == Decimal(units).scaleb(-scale)
+    assert len(text.partition(".")[2]) == scale
+    assert not text.lstrip("-").startswith("0") or text.lstrip("-")[:2] in ("0", "0.")

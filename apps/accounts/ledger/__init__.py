@@ -24,28 +24,36 @@ The use cases (deposit, hold, transfer, ...) are in ``apps.accounts.services``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from django.db import connection, transaction
+from django.utils import timezone
 
+from apps.accounts.journal import NewEvent, account_events_append_in_transaction
 from apps.accounts.ledger.batch import apply_batch
 from apps.accounts.ledger.changes import (
     BalanceChange,
     BalanceKey,
     overdraft_refused,
 )
+from apps.accounts.ledger.events import balance_events
 from apps.accounts.ledger.single import (
     HoldCtes,
+    HoldParams,
     apply_single,
     hold_ctes,
     hold_params,
 )
 from apps.accounts.models import Balance
+from apps.markets.models import Asset
 
 __all__ = [
     "BalanceChange",
     "BalanceKey",
     "HoldCtes",
+    "HoldParams",
+    "NewEvent",
     "balances_apply_in_transaction",
     "hold_ctes",
     "hold_params",
@@ -54,23 +62,39 @@ __all__ = [
 
 
 def balances_apply_in_transaction(
-    *, changes: Sequence[BalanceChange]
+    *,
+    changes: Sequence[BalanceChange],
+    events: Sequence[NewEvent] = (),
+    now: datetime | None = None,
+    assets: Mapping[int, Asset] | None = None,
 ) -> dict[BalanceKey, Balance]:
     """Apply ``changes`` with their ledger entries, for a caller whose open
     transaction rolls back as a whole on any error (the matcher's batch, the
-    order path): no savepoint of its own.
+    order path): no savepoint of its own. Then journal a ``balances`` event
+    per changed row (``ledger.events``) together with the caller's
+    ``events`` (orders, fills) of the same transaction, in one append, so the
+    caller cannot forget the balances' and every counter is taken after every
+    balance row (``apps.accounts.journal``). ``now`` stamps all of it;
+    ``assets`` (by id), the changes' assets the caller has at hand, spare the
+    events' formats a query.
 
     Locks: every touched Balance row, FOR UPDATE, ordered by (user_id, asset_id,
     wallet). Missing rows are created first (INSERT ... ON CONFLICT DO NOTHING),
     then locked. Raises InsufficientFunds (and writes nothing) if any running
-    value would go below zero.
+    value would go below zero. Then the counter rows of the events' streams,
+    in (channel, user_id) order.
     """
     if not connection.in_atomic_block:
         raise transaction.TransactionManagementError("needs an open transaction")
-    if not changes:
-        return {}
+    now = now or timezone.now()
+    rows: dict[BalanceKey, Balance] = {}
     if len(changes) == 1:
-        single = apply_single(changes[0])
+        single = apply_single(changes[0], now)
         if single is not None:
-            return {changes[0].key: single}
-    return apply_batch(changes)
+            rows = {changes[0].key: single}
+    if changes and not rows:
+        rows = apply_batch(changes, now)
+    account_events_append_in_transaction(
+        events=[*balance_events(changes, rows, now, assets), *events], now=now
+    )
+    return rows

@@ -4,13 +4,13 @@ write all rows in one UPDATE and the entries in one INSERT (see the package)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from functools import reduce
 from operator import or_
 from typing import Any
 
 from django.db import connection
 from django.db.models import Q
-from django.utils import timezone
 
 from apps.accounts.errors import InsufficientFunds
 from apps.accounts.ledger.changes import (
@@ -29,7 +29,9 @@ _WRITE_CHUNK = 2_000  # 4 parameters a row: under SQLite's 32,766
 _BALANCE_COLUMNS = "id, user_id, asset_id, wallet, available, held, updated_at"
 
 
-def apply_batch(changes: Sequence[BalanceChange]) -> dict[BalanceKey, Balance]:
+def apply_batch(
+    changes: Sequence[BalanceChange], now: datetime
+) -> dict[BalanceKey, Balance]:
     """Apply ``changes`` in order, locking their rows first (in key order);
     raises InsufficientFunds or VALIDATION_OUT_OF_RANGE before writing
     anything if a running value would leave [0, MAX_UNITS]."""
@@ -43,7 +45,6 @@ def apply_batch(changes: Sequence[BalanceChange]) -> dict[BalanceKey, Balance]:
         )
         rows.update(_lock_rows(missing))
     entries = []
-    now = timezone.now()
     for change in changes:
         row = rows[change.key]
         row.available += change.d_available

@@ -4,20 +4,24 @@ as the hold CTEs of the order path's one statement (see the package)."""
 from __future__ import annotations
 
 import functools
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.utils import timezone
 
+from apps.accounts.journal import DOC, NewEvent, journal_ctes, journal_params
 from apps.accounts.ledger.changes import (
     LEDGER_COLUMNS,
     BalanceChange,
     ledger_row,
     overdraft_refused,
 )
-from apps.accounts.models import Balance, LedgerEntry
+from apps.accounts.ledger.events import balance_payload_doc, balance_payload_sql
+from apps.accounts.models import AccountChannel, Balance, LedgerEntry
+from apps.core.api.formats import unix_ms
 from apps.core.bulk import cast_param, db_datetime, insert_returning_id
 from apps.core.money import MAX_UNITS
+from apps.markets.models import Asset
 
 
 @functools.cache
@@ -57,12 +61,11 @@ def _balance_update(change: BalanceChange, now: Any) -> tuple[str, list[Any]]:
     return _balance_update_sql(grows_available, grows_held), params
 
 
-def apply_single(change: BalanceChange) -> Balance | None:
+def apply_single(change: BalanceChange, now: datetime) -> Balance | None:
     """One change to an existing row: the UPDATE, then its entry's INSERT.
     Half the round trips of SELECT FOR UPDATE + UPDATE. Returns None, having
     written nothing, when the UPDATE matched no row (the batch path then
     creates the row or refuses the overflow)."""
-    now = timezone.now()
     sql, params = _balance_update(change, db_datetime(now))
     # No savepoint of its own: the caller's transaction rolls back on error.
     with overdraft_refused(change), connection.cursor() as cursor:
@@ -83,10 +86,21 @@ def apply_single(change: BalanceChange) -> Balance | None:
 
 
 class HoldCtes(NamedTuple):
-    """The bodies of two CTEs of a caller's statement; see ``hold_ctes``."""
+    """The bodies of four CTEs of a caller's statement; see ``hold_ctes``."""
 
     balance: str
     ledger: str
+    streams: str
+    events: str
+
+
+class HoldParams(NamedTuple):
+    """The parameters of each of the ``HoldCtes``."""
+
+    balance: list[Any]
+    ledger: list[Any]
+    streams: list[Any]
+    events: list[Any]
 
 
 # The entry's columns that the statement fills from its CTEs.
@@ -94,13 +108,15 @@ _FROM_STATEMENT = frozenset({"available_after", "held_after", "order_id"})
 
 
 @functools.cache
-def hold_ctes(*, balance: str, order: str) -> HoldCtes:
-    """A hold for an order, as two CTEs of the caller's one statement that
+def hold_ctes(*, balance: str, order: str, streams: str) -> HoldCtes:
+    """A hold for an order, as four CTEs of the caller's one statement that
     also inserts the order (PostgreSQL), the caller naming the CTEs:
 
         WITH {balance} AS (<.balance>),
              {order} AS (INSERT INTO <order table> ... FROM {balance} RETURNING id),
-             <any name> AS (<.ledger>), ...
+             <any name> AS (<.ledger>),
+             {streams} AS (<.streams>),
+             <any name> AS (<.events>), ...
 
     ``.balance`` is the single-row UPDATE. It is empty when the row is missing
     or the result would pass BIGINT: the order's INSERT selects FROM it so
@@ -108,7 +124,11 @@ def hold_ctes(*, balance: str, order: str) -> HoldCtes:
     the exact answer. A negative result raises (run the statement inside
     ``overdraft_refused``). ``.ledger`` inserts the hold's entry, reading the
     balance after the change from ``{balance}`` and the order's id from
-    ``{order}``. The texts are fixed; ``hold_params`` gives the parameters."""
+    ``{order}``. ``.streams`` and ``.events`` journal the hold's ``balances``
+    event (its payload built in SQL from ``{balance}``) and the caller's one
+    event of the same user (the order's), after the balance row's lock, as
+    ``apps.accounts.journal`` orders locks. The texts are fixed;
+    ``hold_params`` gives the parameters."""
     q = connection.ops.quote_name
     exprs = {c: cast_param(LedgerEntry, c) for c in LEDGER_COLUMNS}
     exprs.update(
@@ -121,20 +141,53 @@ def hold_ctes(*, balance: str, order: str) -> HoldCtes:
         f"({', '.join(q(c) for c in exprs)}) "
         f"SELECT {', '.join(exprs.values())} FROM {balance}, {order}"
     )
-    return HoldCtes(_balance_update_sql(False, True), ledger)
+    journal = journal_ctes(
+        source=balance,
+        streams=streams,
+        payloads=(
+            (AccountChannel.BALANCES.value, balance_payload_sql(balance, DOC)),
+            # The caller's event (the order's), its payload as written.
+            (AccountChannel.ORDERS.value, f"{DOC} -> 'event'"),
+        ),
+    )
+    return HoldCtes(
+        _balance_update_sql(False, True), ledger, journal.streams, journal.events
+    )
 
 
-def hold_params(change: BalanceChange, now: Any) -> tuple[list[Any], list[Any]]:
-    """The parameters of the two ``hold_ctes`` for ``change``: a hold (a
-    positive amount from available to held) for the order of the statement,
-    whose id the statement supplies."""
+def hold_params(
+    change: BalanceChange, now: datetime, *, asset: Asset, event: NewEvent
+) -> HoldParams:
+    """The parameters of the ``hold_ctes`` for ``change``: a hold (a positive
+    amount from available to held) of ``asset`` for the order of the
+    statement, whose id the statement supplies, and ``event``, the caller's
+    event of the same user (the order's) to journal with the hold's."""
     if not (change.d_held > 0 and change.d_available == -change.d_held):
         raise ValueError(f"not a hold: {change}")
     if change.order_id is not None:
         raise ValueError("the statement supplies the order id")
+    if asset.pk != change.asset_id or event.user_id != change.user_id:
+        raise ValueError("the asset and the event must be the hold's")
+    if event.channel != AccountChannel.ORDERS:
+        raise ValueError("the hold's statement journals an orders event")
     entry = ledger_row(change, None, None, now)
-    return _balance_update(change, now)[1], [
-        value
-        for column, value in zip(LEDGER_COLUMNS, entry, strict=True)
-        if column not in _FROM_STATEMENT
-    ]
+    doc = balance_payload_doc(
+        code=asset.code,
+        scale=asset.scale,
+        wallet=change.wallet,
+        reason=str(change.reason),
+        ts=unix_ms(now),
+    )
+    streams, events = journal_params(
+        change.user_id, now, {**doc, "event": event.payload}
+    )
+    return HoldParams(
+        _balance_update(change, now)[1],
+        [
+            value
+            for column, value in zip(LEDGER_COLUMNS, entry, strict=True)
+            if column not in _FROM_STATEMENT
+        ],
+        streams,
+        events,
+    )

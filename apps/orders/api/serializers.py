@@ -9,9 +9,7 @@ from rest_framework import serializers
 
 from apps.core.api.fields import DecimalString
 from apps.core.api.formats import MAX_UNIX_MS, iso_utc
-from apps.core.money import MAX_UNITS, format_units
-from apps.markets.api.serializers import price_str, size_str
-from apps.markets.models import Pair
+from apps.core.money import MAX_UNITS
 from apps.orders.models import (
     Order,
     OrderStatus,
@@ -21,6 +19,7 @@ from apps.orders.models import (
     TimeInForce,
     Trade,
 )
+from apps.orders.wire import fill_body, order_body
 
 
 class OrderPlaceInputSerializer(serializers.Serializer):
@@ -117,20 +116,6 @@ def _place_fields() -> dict[str, serializers.Field]:
     return dict(OrderPlaceInputSerializer().fields)
 
 
-def _quote(pair: Pair, units: int | None) -> str | None:
-    return None if units is None else format_units(units, pair.quote.scale)
-
-
-def average_price(pair: Pair, filled_quote: int, filled_lots: int) -> str | None:
-    """Volume-weighted fill price, rounded down to the quote asset's scale."""
-    if not filled_lots:
-        return None
-    base_units = filled_lots * pair.lot_size
-    return format_units(
-        filled_quote * 10**pair.base.scale // base_units, pair.quote.scale
-    )
-
-
 class FillOutputSerializer(serializers.Serializer):
     trade_id = serializers.IntegerField()
     order_id = serializers.UUIDField()
@@ -145,23 +130,20 @@ class FillOutputSerializer(serializers.Serializer):
     time = serializers.DateTimeField()
 
     def to_representation(self, trade: Trade) -> dict[str, Any]:
-        user_id = self.context["user_id"]
-        pair = trade.pair
-        maker = trade.maker_user_id == user_id
-        taker_buys = trade.taker_side == Side.BUY
-        return {
-            "trade_id": trade.seq,
-            "order_id": str((trade.maker_order if maker else trade.taker_order).uuid),
-            "pair": pair.symbol,
-            "side": ("sell" if taker_buys else "buy") if maker else trade.taker_side,
-            "liquidity": "maker" if maker else "taker",
-            "price": price_str(pair, trade.price),
-            "size": size_str(pair, trade.size),
-            "quote": _quote(pair, trade.quote),
-            "fee": _quote(pair, trade.maker_fee if maker else trade.taker_fee),
-            "fee_asset": pair.quote.code,
-            "time": iso_utc(trade.created_at),
-        }
+        maker = trade.maker_user_id == self.context["user_id"]
+        body = fill_body(
+            trade.pair,
+            trade_seq=trade.seq,
+            maker=maker,
+            taker_side=trade.taker_side,
+            order_uuid=(trade.maker_order if maker else trade.taker_order).uuid,
+            price=trade.price,
+            size=trade.size,
+            quote_units=trade.quote,
+            fee=trade.maker_fee if maker else trade.taker_fee,
+        )
+        body["time"] = iso_utc(trade.created_at)
+        return body
 
 
 class OrderOutputSerializer(serializers.Serializer):
@@ -199,37 +181,7 @@ class OrderOutputSerializer(serializers.Serializer):
     )
 
     def to_representation(self, order: Order) -> dict[str, Any]:
-        pair = order.pair
-        held_scale = pair.held_asset(order.side).scale
-        data = {
-            "id": str(order.uuid),
-            "client_order_id": order.client_order_id,
-            "pair": pair.symbol,
-            "side": order.side,
-            "type": order.type,
-            "time_in_force": order.time_in_force,
-            "post_only": order.post_only,
-            "stp": order.stp,
-            "price": price_str(pair, order.price),
-            "stop_price": price_str(pair, order.stop_price),
-            "size": size_str(pair, order.size),
-            "funds": _quote(pair, order.funds),
-            "filled_size": size_str(pair, order.filled_size),
-            "remaining_size": None
-            if order.size is None
-            else size_str(pair, order.size - order.filled_size),
-            "filled_quote": _quote(pair, order.filled_quote),
-            "average_price": average_price(pair, order.filled_quote, order.filled_size),
-            "fee": _quote(pair, order.fee),
-            "fee_asset": pair.quote.code,
-            "held": format_units(order.hold_amount, held_scale),
-            "status": order.status,
-            "reason": order.reject_reason,
-            "triggered": order.triggered_at is not None,
-            "created_at": iso_utc(order.created_at),
-            "updated_at": iso_utc(order.updated_at),
-            "done_at": iso_utc(order.done_at) if order.done_at else None,
-        }
+        data = order_body(order, order.pair)
         fills = self.context.get("fills")
         if fills is not None:
             data["fills"] = FillOutputSerializer(
