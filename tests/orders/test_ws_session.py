@@ -13,7 +13,8 @@ import pytest
 from channels.routing import URLRouter
 from channels.testing import WebsocketCommunicator
 
-from apps.accounts.models import Account, Tier
+from apps.accounts.models import Account, AccountEvent, Tier
+from apps.accounts.services import balance_deposit
 from apps.apikeys.services import apikey_revoke
 from apps.orders.models import CommandKind, Order, OrderCommand, OrderStatus
 from exchange.client.signing import stream_auth
@@ -60,6 +61,11 @@ class Ws:
 
     def next(self, timeout: float = 5) -> dict[str, Any]:
         return self._run(self.comm.receive_json_from(timeout), timeout + 5)
+
+    def nothing(self, timeout: float) -> bool:
+        """Whether nothing arrives within ``timeout`` (without ending the
+        application, as a receive that times out does)."""
+        return self._run(self.comm.receive_nothing(timeout), timeout + 5)
 
     def close(self) -> None:
         self._run(self.comm.disconnect())
@@ -293,4 +299,84 @@ def test_a_verified_accounts_session_may_follow_the_book_1000_deep(alice, btc_us
     ack = ws.request(deep | {"depth": 1000})
     assert (ack["type"], ack["channel"]) == ("ack", "book")
     assert ws.next()["type"] == "book_snapshot"
+    ws.close()
+
+
+# ------------------------------------------------------------ private streams
+
+
+def private_events(ws: Ws, count: int) -> list[dict[str, Any]]:
+    got = []
+    while len(got) < count:
+        msg = ws.next()
+        if msg.get("channel") in ("orders", "fills", "balances") and "seq" in msg:
+            if msg["type"] != "ack":
+                got.append(msg)
+    return got
+
+
+def test_private_channels_need_auth(alice):
+    ws = Ws()
+    for channel in ("orders", "fills", "balances"):
+        sub = {"op": "subscribe", "id": channel, "channel": channel}
+        assert code(ws.request(sub)) == "AUTH_REQUIRED"
+    resume = {"op": "resume", "id": "r", "channel": "fills", "from_seq": 0}
+    assert code(ws.request(resume)) == "AUTH_REQUIRED"
+    bad = {"op": "resume", "id": "b", "channel": "trades", "from_seq": 0}
+    assert code(ws.request(bad)) == "VALIDATION_ERROR"
+    ws.close()
+
+
+def test_resume_replays_what_was_missed_then_continues_live(alice, bob, btc):
+    key = ApiKeyFactory(user=alice, scope="read")
+    ws = Ws()
+    auth(ws, key)
+    start = ws.request({"op": "subscribe", "id": "s", "channel": "balances"})["seq"]
+    balance_deposit(user=alice, asset=btc, amount=1)
+    balance_deposit(user=bob, asset=btc, amount=5)  # never in alice's stream
+    balance_deposit(user=alice, asset=btc, amount=2)
+    seen = private_events(ws, 2)
+    assert [m["seq"] for m in seen] == [start + 1, start + 2]
+    assert [m["data"]["available"] for m in seen] == ["0.00000001", "0.00000003"]
+    ws.close()
+    # Missed while away:
+    balance_deposit(user=alice, asset=btc, amount=4)
+    balance_deposit(user=alice, asset=btc, amount=8)
+    ws = Ws()
+    auth(ws, key)
+    resume = {"op": "resume", "id": "r", "channel": "balances", "from_seq": start + 2}
+    ack = ws.request(resume)
+    assert (ack["op"], ack["seq"]) == ("resume", start + 2)
+    balance_deposit(user=alice, asset=btc, amount=16)  # live, after the replay
+    again = private_events(ws, 3)
+    assert [m["seq"] for m in again] == [start + 3, start + 4, start + 5]
+    assert [m["data"]["available"] for m in again] == [
+        "0.00000007",
+        "0.00000015",
+        "0.00000031",
+    ]
+    assert ws.nothing(0.5)  # nothing twice, nothing of bob's
+    ws.close()
+
+
+def test_a_resume_older_than_what_is_kept_points_to_rest(alice, btc):
+    key = ApiKeyFactory(user=alice, scope="read")
+    for amount in (1, 2, 3):
+        balance_deposit(user=alice, asset=btc, amount=amount)
+    # Retention took the first two (as account_events_prune does with age).
+    AccountEvent.objects.filter(user=alice, channel="balances", seq__lte=2).delete()
+    ws = Ws()
+    auth(ws, key)
+    old = {"op": "resume", "id": "o", "channel": "balances", "from_seq": 0}
+    refused = ws.request(old)
+    assert code(refused) == "STREAM_RESUME_TOO_OLD"
+    assert refused["error"]["details"]["first_seq"] == 3
+    assert refused["error"]["details"]["rest"] == "GET /v1/account/balances"
+    ahead = ws.request(old | {"id": "a", "from_seq": 9})
+    assert code(ahead) == "VALIDATION_ERROR"
+    assert ahead["error"]["details"]["last_seq"] == 3
+    ok = ws.request(old | {"id": "k", "from_seq": 2})
+    assert ok["type"] == "ack"
+    (third,) = private_events(ws, 1)
+    assert (third["seq"], third["data"]["available"]) == (3, "0.00000006")
     ws.close()
