@@ -30,6 +30,7 @@ from django.conf import settings
 
 from apps.accounts import selectors
 from apps.core.errors import DomainError, ErrorCode
+from apps.core.polling import poll_while_subscribed
 from apps.markets.stream_wire import dumps
 
 log = logging.getLogger(__name__)
@@ -90,16 +91,7 @@ class PrivateHub:
                 self.cursor.pop(sub.key, None)
 
     async def _run(self) -> None:
-        while self.subscribers:
-            try:
-                await self.poll_once()
-            except Exception:  # noqa: BLE001 - the database may be away: retry
-                log.exception("private stream: reading the journal failed")
-            self.wake.clear()
-            try:
-                await asyncio.wait_for(self.wake.wait(), self.poll_s)
-            except TimeoutError:
-                pass
+        await poll_while_subscribed(self, "private stream")
 
     async def poll_once(self) -> None:
         async with self.lock:

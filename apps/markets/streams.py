@@ -53,6 +53,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from apps.core.polling import poll_while_subscribed
 from apps.markets import selectors, stream_feeds
 from apps.markets.models import Pair
 from apps.markets.publish import market_group
@@ -218,16 +219,7 @@ class MarketHub:
             log.warning("market stream: %s", task.exception())
 
     async def _run(self) -> None:
-        while self.subscribers:
-            try:
-                await self.poll_once()
-            except Exception:  # noqa: BLE001 - the database may be away: retry
-                log.exception("market stream: reading the journal failed")
-            self.wake.clear()
-            try:
-                await asyncio.wait_for(self.wake.wait(), self.poll_s)
-            except TimeoutError:
-                pass
+        await poll_while_subscribed(self, "market stream")
 
     async def poll_once(self) -> None:
         read = database_sync_to_async(_events_after)
