@@ -25,6 +25,18 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 CHANNELS = ("orders", "fills", "balances")
 
 
+def buy(price: str, client_order_id: str) -> dict[str, Any]:
+    """A 0.001 BTC limit buy's fields."""
+    return {
+        "pair": "BTC-USD",
+        "side": "buy",
+        "type": "limit",
+        "price": price,
+        "size": "0.001",
+        "client_order_id": client_order_id,
+    }
+
+
 def trading(base: str, key: Any, **kwargs: Any) -> TradingStream:
     return TradingStream(base, key=key.key, secret=key.secret, **kwargs)
 
@@ -185,23 +197,9 @@ def test_order_entry_and_cancel_on_disconnect_with_the_real_matcher(
         wait_drained(matcher)
         with trading(base, key) as s:
             # Crosses bob's best ask: matched before the ack, as REST answers.
-            taken = s.place(
-                pair="BTC-USD",
-                side="buy",
-                type="limit",
-                price="63001",
-                size="0.001",
-                client_order_id="ws-take",
-            )
+            taken = s.place(**buy("63001", "ws-take"))
             assert (taken["status"], taken["order"]["status"]) == (201, "filled")
-            again = s.place(
-                pair="BTC-USD",
-                side="buy",
-                type="limit",
-                price="63001",
-                size="0.001",
-                client_order_id="ws-take",
-            )
+            again = s.place(**buy("63001", "ws-take"))
             assert (again["status"], again["replayed"]) == (200, True)
             assert again["order"]["id"] == taken["order"]["id"]
             with pytest.raises(ApiError) as refused:
@@ -211,27 +209,10 @@ def test_order_entry_and_cancel_on_disconnect_with_the_real_matcher(
             assert refused.value.code == "ORDER_PRICE_OFF_TICK"
 
         session = trading(base, key, cancel_on_disconnect=True)
-        mine = [
-            session.place(
-                pair="BTC-USD",
-                side="buy",
-                type="limit",
-                price="62000",
-                size="0.001",
-                client_order_id=f"cod-{n}",
-            )["order"]
-            for n in range(3)
-        ]
+        mine = [session.place(**buy("62000", f"cod-{n}"))["order"] for n in range(3)]
         assert {o["status"] for o in mine} == {"open"}
         other = trading(base, key)
-        kept = other.place(
-            pair="BTC-USD",
-            side="buy",
-            type="limit",
-            price="62000",
-            size="0.001",
-            client_order_id="kept",
-        )["order"]
+        kept = other.place(**buy("62000", "kept"))["order"]
         session.close()
         deadline = time.monotonic() + 10
         ids = [o["id"] for o in mine]
