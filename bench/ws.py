@@ -1,20 +1,25 @@
 """WebSocket delivery latency of the public book stream, end to end.
 
-    python bench/ws.py [--clients 100] [--seconds 20] [--rate 10] [--db postgres|sqlite]
+    python bench/ws.py [--clients 100] [--seconds 20] [--rate 10]
+                       [--db postgres|sqlite] [--servers 1] [--client-procs 1]
 
-Starts the matcher and daphne on a fresh database (PostgreSQL + Redis:
-``exchange_bench_ws`` and Redis db 15; or the SQLite default in a temporary
-directory, no Redis), connects ``--clients`` WebSocket clients that each
-subscribe to the BTC-USD book and trades, then places ``--rate`` orders a
-second through the real order service for ``--seconds`` (limit orders around
-the mid, about half of them crossing).
+Starts the matcher and ``--servers`` daphne processes on a fresh database
+(PostgreSQL + Redis: ``--bench-db`` and Redis db ``--redis-db``; or the
+SQLite default in a temporary directory, no Redis), connects ``--clients``
+WebSocket clients spread over the servers and over ``--client-procs``
+processes, each subscribed to the BTC-USD book and trades, then places
+``--rate`` orders a second through the real order service for ``--seconds``
+(limit orders around the mid, about half of them crossing). The clients are
+the ``websockets`` package's asyncio client with a minimal reader (a
+thousand of the Python client's threaded ``MarketStream`` would measure
+threads); the e2e tests check the same messages with the full client.
 
 Latency of an event = its receipt by a client minus the event's journal
 stamp (``MarketEvent.created_at``: the matcher's batch stamp, taken just
 before the batch's writes and commit, so the figure is an upper bound of
 commit -> receipt by the batch's persist time, ~1 ms for small batches).
 Gaps: book messages whose ``prev_seq`` is not the previous message's ``seq``,
-and resyncs. Last line:
+resyncs, and connections that ended early. Last line:
 ``ws: <clients> clients, p50 <x> ms, p99 <y> ms, gaps <n>``.
 """
 
@@ -23,13 +28,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import random
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -38,23 +43,20 @@ sys.path.insert(0, str(ROOT))
 
 from benchkit import free_port, fresh_database  # noqa: E402
 
-BENCH_DB = "exchange_bench_ws"
-REDIS = "redis://127.0.0.1:6379/15"
-
 
 class Receipts:
-    """What every client saw: (seq, receipt time) per event, and gaps."""
+    """What one process's clients saw: (seq, receipt time) per event, and gaps."""
 
     def __init__(self) -> None:
         self.times: list[tuple[int, float]] = []
         self.gaps = 0
-        self.connected = 0
+        self.ended = 0  # connections closed before the end
 
 
-async def client(url: str, receipts: Receipts) -> None:
+async def client(url: str, receipts: Receipts, connected: asyncio.Event) -> None:
     import websockets
 
-    async with websockets.connect(url, max_queue=None) as ws:
+    async with websockets.connect(url, max_queue=None, open_timeout=60) as ws:
         for i, channel in enumerate(("book", "trades")):
             await ws.send(
                 json.dumps(
@@ -66,45 +68,87 @@ async def client(url: str, receipts: Receipts) -> None:
                     }
                 )
             )
-        receipts.connected += 1
         last = None
-        async for raw in ws:
-            now = time.time()
-            msg = json.loads(raw)
-            kind = msg.get("type")
-            if kind == "book_snapshot":
-                last = msg["seq"]
-            elif kind == "book_delta":
-                if msg["prev_seq"] != last:
+        try:
+            async for raw in ws:
+                now = time.time()
+                msg = json.loads(raw)
+                kind = msg.get("type")
+                if kind == "book_delta":
+                    if msg["prev_seq"] != last:
+                        receipts.gaps += 1
+                    last = msg["seq"]
+                    receipts.times.append((msg["seq"], now))
+                elif kind == "trade":
+                    receipts.times.append((msg["seq"], now))
+                elif kind == "book_snapshot":
+                    last = msg["seq"]
+                    connected.set()
+                elif kind == "resync":
                     receipts.gaps += 1
-                last = msg["seq"]
-                receipts.times.append((msg["seq"], now))
-            elif kind == "trade":
-                receipts.times.append((msg["seq"], now))
-            elif kind == "resync":
-                receipts.gaps += 1
+        except websockets.ConnectionClosed:
+            pass
+        receipts.ended += 1
 
 
-async def run_clients(
-    url: str, n: int, receipts: Receipts, stop: threading.Event
+def client_process(
+    urls: list[str], n: int, ready: object, stop: object, out: object
 ) -> None:
-    tasks = [asyncio.create_task(client(url, receipts)) for _ in range(n)]
-    while receipts.connected < n:
-        await asyncio.sleep(0.05)
-        for t in tasks:
-            if t.done() and t.exception():
-                raise t.exception()  # type: ignore[misc]
-    while not stop.is_set():
-        await asyncio.sleep(0.1)
-    await asyncio.sleep(1.0)  # the last events' delivery
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    """``n`` clients in this process; ``ready`` counts the subscribed ones;
+    at ``stop`` (plus a second for the last deliveries) the receipts go to
+    ``out``."""
+
+    async def main() -> Receipts:
+        receipts = Receipts()
+        flags = [asyncio.Event() for _ in range(n)]
+        tasks = [
+            asyncio.create_task(client(urls[i % len(urls)], receipts, flags[i]))
+            for i in range(n)
+        ]
+        counted = 0
+        while not stop.is_set():  # type: ignore[attr-defined]
+            now = sum(flag.is_set() for flag in flags)
+            if now != counted:
+                with ready.get_lock():  # type: ignore[attr-defined]
+                    ready.value += now - counted  # type: ignore[attr-defined]
+                counted = now
+            for task in tasks:
+                if task.done() and not task.cancelled() and task.exception():
+                    raise task.exception()  # type: ignore[misc]
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(1.0)  # the last events' delivery
+        ended = receipts.ended
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        receipts.ended = ended
+        return receipts
+
+    receipts = asyncio.run(main())
+    out.send((receipts.times, receipts.gaps, receipts.ended))  # type: ignore[attr-defined]
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit("daphne did not start") from None
+            time.sleep(0.2)
 
 
 def main() -> None:
@@ -113,6 +157,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--rate", type=float, default=10, help="orders per second")
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
+    parser.add_argument("--servers", type=int, default=1, help="daphne processes")
+    parser.add_argument("--client-procs", type=int, default=1)
+    parser.add_argument("--bench-db", default="exchange_bench_ws")
+    parser.add_argument("--redis-db", type=int, default=15)
     args = parser.parse_args()
 
     var = tempfile.mkdtemp(prefix="bench-ws-")
@@ -120,9 +168,12 @@ def main() -> None:
     # Every client comes from 127.0.0.1: no per-address connection limit.
     env.setdefault("WS_MAX_CONNECTIONS_PER_IP", "0")
     if args.db == "postgres":
-        env.update(DATABASE_URL=fresh_database(BENCH_DB), REDIS_URL=REDIS)
+        redis = f"redis://127.0.0.1:6379/{args.redis_db}"
+        env.update(DATABASE_URL=fresh_database(args.bench_db), REDIS_URL=redis)
         subprocess.run(
-            ["redis-cli", "-n", "15", "flushdb"], check=False, capture_output=True
+            ["redis-cli", "-n", str(args.redis_db), "flushdb"],
+            check=False,
+            capture_output=True,
         )
     else:
         env.pop("DATABASE_URL", None)
@@ -147,15 +198,13 @@ def main() -> None:
         balance_deposit(user=user, asset=pair.base, amount=10**4 * 10**8)
         balance_deposit(user=user, asset=pair.quote, amount=10**9 * 10**6)
 
-    port = free_port()
+    ports = [free_port() for _ in range(args.servers)]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     procs = [
         subprocess.Popen(
-            [sys.executable, "manage.py", "runmatcher"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
+            [sys.executable, "manage.py", "runmatcher"], cwd=ROOT, env=env, **quiet
+        )
+    ] + [
         subprocess.Popen(
             [
                 sys.executable,
@@ -167,30 +216,43 @@ def main() -> None:
             ],
             cwd=ROOT,
             env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-    ]
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise SystemExit("daphne did not start") from None
-                time.sleep(0.2)
-        receipts = Receipts()
-        stop = threading.Event()
-        url = f"ws://127.0.0.1:{port}/v1/ws"
-        clients = threading.Thread(
-            target=lambda: asyncio.run(run_clients(url, args.clients, receipts, stop))
+            **quiet,
         )
-        clients.start()
-        while receipts.connected < args.clients and clients.is_alive():
+        for port in ports
+    ]
+    spawn = multiprocessing.get_context("spawn")
+    ready = spawn.Value("i", 0)
+    stop = spawn.Event()
+    pipes, workers = [], []
+    try:
+        for port in ports:
+            wait_for_port(port)
+        urls = [f"ws://127.0.0.1:{port}/v1/ws" for port in ports]
+        share = [
+            args.clients // args.client_procs
+            + (1 if i < args.clients % args.client_procs else 0)
+            for i in range(args.client_procs)
+        ]
+        for i, n in enumerate(share):
+            mine, theirs = spawn.Pipe(duplex=False)
+            # Rotated so that each process's clients spread over the servers.
+            rotated = urls[i % len(urls) :] + urls[: i % len(urls)]
+            worker = spawn.Process(
+                target=client_process, args=(rotated, n, ready, stop, theirs)
+            )
+            worker.start()
+            pipes.append(mine)
+            workers.append(worker)
+        deadline = time.monotonic() + 300
+        while ready.value < args.clients:
+            if time.monotonic() > deadline or not all(w.is_alive() for w in workers):
+                raise SystemExit(f"only {ready.value} clients subscribed")
             time.sleep(0.1)
+        time.sleep(1.0)  # the snapshots' sending settles
         first_seq = MarketEvent.objects.filter(pair=pair).count()
+        servers = [proc.pid for proc in procs[1:]]
+        clients = [worker.pid for worker in workers]
+        cpu_before = [sum(map(cpu_seconds, pids)) for pids in (servers, clients)]
         rng = random.Random(5)
         started = time.monotonic()
         placed = 0
@@ -206,8 +268,15 @@ def main() -> None:
             )
             placed += 1
             time.sleep(max(0.0, started + placed / args.rate - time.monotonic()))
+        time.sleep(1.0)
+        cpu = [
+            sum(map(cpu_seconds, pids)) - before
+            for pids, before in zip((servers, clients), cpu_before, strict=True)
+        ]
         stop.set()
-        clients.join(60)
+        results = [pipe.recv() for pipe in pipes]
+        for worker in workers:
+            worker.join(30)
         stamps = {
             seq: at.timestamp()
             for seq, at in MarketEvent.objects.filter(
@@ -215,25 +284,34 @@ def main() -> None:
             ).values_list("seq", "created_at")
         }
     finally:
+        stop.set()
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=20)
+    times = [pair_ for result in results for pair_ in result[0]]
+    gaps = sum(result[1] + result[2] for result in results)
     latencies = [
-        (received - stamps[seq]) * 1000
-        for seq, received in receipts.times
-        if seq in stamps
+        (received - stamps[seq]) * 1000 for seq, received in times if seq in stamps
     ]
     if not latencies:
         raise SystemExit("no event reached the clients")
+    expected = len(stamps) * args.clients
     print(
         f"{placed} orders in {args.seconds:g} s, {len(stamps)} events, "
-        f"{len(latencies)} deliveries to {args.clients} clients ({args.db}); "
-        f"max {max(latencies):.1f} ms"
+        f"{len(latencies)} deliveries to {args.clients} clients ({args.db}, "
+        f"{args.servers} server(s), {args.client_procs} client process(es)); "
+        f"max {max(latencies):.1f} ms; ~{expected} expected if every event "
+        "changed the top 100"
+    )
+    # CPU per frame moves much less than latency on a shared machine.
+    print(
+        f"CPU per delivery: servers {cpu[0] / len(latencies) * 1e6:.1f} us, "
+        f"clients {cpu[1] / len(latencies) * 1e6:.1f} us"
     )
     print(
         f"ws: {args.clients} clients, p50 {percentile(latencies, 0.5):.1f} ms, "
-        f"p99 {percentile(latencies, 0.99):.1f} ms, gaps {receipts.gaps}"
+        f"p99 {percentile(latencies, 0.99):.1f} ms, gaps {gaps}"
     )
 
 

@@ -242,6 +242,8 @@ MATCHER_POLL_INTERVAL_MS = int(os.environ.get("MATCHER_POLL_INTERVAL_MS", "50"))
 MATCHER_LINGER_MS = int(os.environ.get("MATCHER_LINGER_MS", "10"))
 # WebSocket streams (apps/markets/streams.py, docs/websocket.md).
 WS_POLL_MS = int(os.environ.get("WS_POLL_MS", "50"))  # journal reader period
+# With Redis the events arrive by pub/sub; the reader's poll is a safety net.
+WS_POLL_REDIS_MS = int(os.environ.get("WS_POLL_REDIS_MS", "1000"))
 WS_HEARTBEAT_MS = int(os.environ.get("WS_HEARTBEAT_MS", "5000"))
 WS_QUEUE_LIMIT = int(os.environ.get("WS_QUEUE_LIMIT", "1000"))  # per subscription
 WS_KEY_CHECK_MS = int(os.environ.get("WS_KEY_CHECK_MS", "500"))  # revocation reach

@@ -22,6 +22,7 @@ from apps.markets.stream_wire import (
     book_snapshot_message,
     change_from_wire,
     dumps,
+    text_frame,
     trade_message,
     wire_changes,
 )
@@ -48,6 +49,19 @@ class Event:
     texts: dict[tuple[int, int] | None, str] = field(
         default_factory=dict, compare=False, repr=False
     )
+
+    # The same texts as WebSocket frames (apps/orders/ws_guard/transport.py),
+    # made once for the subscriptions that are written to directly.
+    frames: dict[tuple[int, int] | None, bytes] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def frame(self, key: tuple[int, int] | None, text: str) -> bytes:
+        """``text`` (this event's ``texts[key]``) as a frame, made once."""
+        frame = self.frames.get(key)
+        if frame is None:
+            frame = self.frames[key] = text_frame(text.encode())
+        return frame
 
     def trade_text(self, pair: Pair) -> str:
         """The trade's message as sent."""

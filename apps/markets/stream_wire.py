@@ -162,3 +162,19 @@ def check_depth(depth: object, max_depth: int) -> None:
             code=ErrorCode.VALIDATION_ERROR,
             details={"field": "depth", "max_depth": max_depth},
         )
+
+
+def text_frame(payload: bytes) -> bytes:
+    """One unfragmented, unmasked RFC 6455 text frame (a server's frames are
+    never masked): what autobahn's ``sendMessage`` writes for ``payload``
+    when it neither compresses nor fragments. Made once per message and
+    written to each subscriber's socket (apps/orders/ws_guard/transport.py
+    ``write_frame``)."""
+    size = len(payload)
+    if size <= 125:
+        header = bytes((0x81, size))
+    elif size <= 0xFFFF:
+        header = bytes((0x81, 126)) + size.to_bytes(2, "big")
+    else:
+        header = bytes((0x81, 127)) + size.to_bytes(8, "big")
+    return header + payload

@@ -7,7 +7,8 @@ reads each pair's new events once and fans them out in memory to the local
 subscriptions. With Redis the hub also hears the matcher's channel-layer
 publish (each event reaches each process once) and hands an event out at
 once when it continues the pair's sequence; the journal fills any gap. The
-embedded default (SQLite, no Redis) polls the journal every ``WS_POLL_MS``.
+embedded default (SQLite, no Redis) polls the journal every ``WS_POLL_MS``;
+with Redis the poll is a safety net every ``WS_POLL_REDIS_MS``.
 
 One book per pair per hub. When a pair's first subscriber joins, the hub
 reads the pair's WHOLE book once (``orderbook_snapshot`` without a depth:
@@ -304,11 +305,18 @@ def market_hub() -> MarketHub:
     hub = _hubs.get(loop)
     if hub is None:
         layer = get_channel_layer() if settings.REDIS_URL else None
-        hub = _hubs[loop] = MarketHub(settings.WS_POLL_MS / 1000, layer)
+        # With Redis the events come by pub/sub, and a gap wakes the reader
+        # at once: its poll only catches a lost last message, and each poll
+        # holds the hub (and so the events that arrive) for a read.
+        poll_ms = settings.WS_POLL_REDIS_MS if layer else settings.WS_POLL_MS
+        hub = _hubs[loop] = MarketHub(poll_ms / 1000, layer)
     return hub
 
 
 Send = Callable[[str], Awaitable[None]]  # sends one text frame
+# Writes one ready-made frame at once, without awaiting; False when it did
+# not (the message then goes through the queue and ``Send``).
+WriteNow = Callable[[bytes], bool]
 
 
 @dataclass(eq=False)
@@ -325,24 +333,67 @@ class Subscription:
     last_seq: int = 0  # of the last message sent (the heartbeat shows it)
     task: asyncio.Task[None] | None = None
     hub: MarketHub | None = None  # set by ``MarketHub.join``
+    write_now: WriteNow | None = None
+    # True while the task waits for its next event, all sent before it:
+    # the hub may then write an event itself (``deliver``).
+    idle: bool = False
 
     @property
     def key(self) -> tuple[str, str]:
         return (self.channel, self.pair.symbol)
 
     def deliver(self, event: Event) -> None:
-        """From the hub: queue ``event``; on overflow drop the queue and mark
-        a resync (never block the hub, so a slow client slows no other). A
-        book subscription takes only the book events that change its window:
-        the queue holds what will be sent."""
-        if self.channel == "book" and (
-            event.type != "book" or event.windows.get(self.depth) is None
+        """From the hub (or a ticker or candles feed): write ``event`` now if
+        the subscription is idle and its connection can take a ready-made
+        frame, else queue it; on overflow drop the queue and mark a resync
+        (never block the hub, so a slow client slows no other). A book
+        subscription takes only the book events that change its window, a
+        trades one only trades: the queue holds what will be sent."""
+        if self.channel == "book":
+            if event.type != "book" or event.windows.get(self.depth) is None:
+                return
+        elif self.channel == "trades" and event.type != "trade":
+            return
+        if (
+            self.idle
+            and self.write_now is not None
+            and self.queue.empty()
+            and isinstance(event, Event)  # not a feed's FeedMessage
+            and self._write(event)
         ):
             return
         try:
             self.queue.put_nowait(event)
         except asyncio.QueueFull:
             self.resync("slow_consumer")
+
+    def _write(self, event: Event) -> bool:
+        """Write ``event`` to the client now, from the hub (its task is idle,
+        so nothing of this subscription is waiting to go before it): the
+        event's frame is made once and copied to every such subscriber,
+        with no task switch or ASGI send per client."""
+        if self.channel == "book":
+            if event.seq <= self.last_seq:
+                return True  # in the snapshot already
+            key: tuple[int, int] | None = (self.depth, self.last_seq)
+            text = event.book_text(self.pair, self.depth, self.last_seq)
+            if text is None:
+                return True
+        else:
+            key, text = None, event.trade_text(self.pair)
+        assert self.write_now is not None
+        if not self.write_now(event.frame(key, text)):
+            return False
+        self.last_seq = event.seq
+        return True
+
+    async def _next(self) -> Any:
+        """The next queued item; idle while waiting with nothing queued."""
+        self.idle = True
+        try:
+            return await self.queue.get()
+        finally:
+            self.idle = False
 
     def resync(self, reason: str) -> None:
         """Drop what is queued and start again after a ``resync`` (a book
@@ -378,7 +429,7 @@ class Subscription:
         while True:
             self.last_seq, text = self.hub.book_snapshot(self.pair.pk, self.depth)
             await self.send(text)
-            while not isinstance(event := await self.queue.get(), Resync):
+            while not isinstance(event := await self._next(), Resync):
                 if event.seq <= self.last_seq or event.type != "book":
                     continue  # in the snapshot already, or not a book change
                 text = event.book_text(self.pair, self.depth, self.last_seq)
@@ -392,7 +443,7 @@ class Subscription:
 
     async def _run_trades(self) -> None:
         while True:
-            event = await self.queue.get()
+            event = await self._next()
             if isinstance(event, Resync):
                 await self.send(
                     dumps(resync_message("trades", self.pair, event.reason))
@@ -410,6 +461,7 @@ async def subscription_start(
     depth: int,
     send: Send,
     max_depth: int = BOOK_MAX_DEPTH,
+    write_now: WriteNow | None = None,
 ) -> Subscription:
     """Join the hub, then start sending (snapshot first, for the book).
     ``max_depth`` is the caller's allowance (VALIDATION_ERROR past it): the
@@ -417,7 +469,7 @@ async def subscription_start(
     if channel == "book":
         check_depth(depth, max_depth)
     pair = await database_sync_to_async(selectors.pair_get)(symbol=symbol)
-    sub = Subscription(channel, pair, depth, send)
+    sub = Subscription(channel, pair, depth, send, write_now=write_now)
     if is_feed(channel):  # one shared feed per pair (and interval) joins the hub
         await stream_feeds.feed_join(sub, market_hub())
     else:

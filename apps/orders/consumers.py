@@ -68,6 +68,8 @@ class StreamConsumer(GuardedConsumerMixin, AsyncWebsocketConsumer):
         self.subscriptions: dict[tuple[str, str], streams.Subscription] = {}
         self.sending = asyncio.Lock()
         self.session: sessions.StreamSession | None = None
+        # Under daphne the guard lets the streams write ready-made frames.
+        self.write_frame = self.scope.get("ws_write_frame")
         client = self.scope.get("client") or ("",)
         self.remote_addr = str(client[0] or "")
         headers = dict(self.scope.get("headers") or [])
@@ -96,6 +98,11 @@ class StreamConsumer(GuardedConsumerMixin, AsyncWebsocketConsumer):
         # their own tasks.
         async with self.sending:
             await self.send(text_data=text)
+
+    def write_now(self, frame: bytes) -> bool:
+        """A stream's frame written at once (streams.WriteNow); not while
+        another send holds the order of this connection's frames."""
+        return not self.sending.locked() and self.write_frame(frame)
 
     async def receive(
         self, text_data: str | None = None, bytes_data: bytes | None = None
@@ -255,6 +262,7 @@ class StreamConsumer(GuardedConsumerMixin, AsyncWebsocketConsumer):
                 depth=depth,
                 send=self.send_text,
                 max_depth=self._max_depth(),
+                write_now=self.write_now if self.write_frame else None,
             )
             self.subscriptions[sub.key] = sub
             await self.send(

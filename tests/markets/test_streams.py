@@ -50,6 +50,9 @@ class Collector:
         self.book = LocalBook(pair.symbol, depth) if pair is not None else None
 
     async def __call__(self, text: str) -> None:
+        self.take(text)
+
+    def take(self, text: str) -> None:
         msg = json.loads(text)
         self.messages.append(msg)
         if self.book is not None:
@@ -92,23 +95,32 @@ async def start(hub: streams.MarketHub, sub: streams.Subscription) -> None:
 # ------------------------------------------------------------ the hub's reader
 
 
-def test_a_subscriber_gets_every_event_after_the_hubs_cursor_in_order(btc_usd):
+def test_a_subscriber_gets_every_event_of_its_channel_after_the_cursor(btc_usd):
     book_change(btc_usd, 1)
     hub = streams.MarketHub(poll_s=0.01)
-    sub = streams.Subscription("trades", btc_usd, 1, Collector())
+    trades = streams.Subscription("trades", btc_usd, 1, Collector())
+    book = streams.Subscription("book", btc_usd, 10, Collector())
 
-    assert async_to_sync(hub.join)(sub) == 1  # the journal's end when it joined
-    book_change(btc_usd, 2)
+    assert async_to_sync(hub.join)(trades) == 1  # the journal's end when it joined
+    assert async_to_sync(hub.join)(book) == 1
+    book_change(btc_usd, 2, size="0.02000000")
     journal(btc_usd, 3, "trade", trade_seq=1)
-    book_change(btc_usd, 4)
+    book_change(btc_usd, 4, price="62999.000000")
     async_to_sync(hub.poll_once)()
-    got = []
-    while not sub.queue.empty():
-        got.append(sub.queue.get_nowait().seq)
-    assert got == [2, 3, 4]
+    got = {}
+    for sub in (trades, book):
+        got[sub.channel] = []
+        while not sub.queue.empty():
+            got[sub.channel].append(sub.queue.get_nowait().seq)
+    # The queue holds what will be sent: a trades subscription no book event.
+    assert got == {"trades": [3], "book": [2, 4]}
     assert hub.cursor[btc_usd.pk] == 4
-    assert hub.books[btc_usd.pk].book.top("buy", 5) == [(6_300_000, 100)]
-    hub.leave(sub)
+    assert hub.books[btc_usd.pk].book.top("buy", 5) == [
+        (6_300_000, 200),
+        (6_299_900, 100),
+    ]
+    hub.leave(trades)
+    hub.leave(book)
     assert btc_usd.pk not in hub.subscribers and btc_usd.pk not in hub.books
 
 
@@ -200,6 +212,80 @@ def test_the_book_subscription_drops_what_its_snapshot_holds_and_chains_the_rest
     assert sent.messages[1]["changes"] == [["buy", "62970.000000", "0.01000000"]]
     assert sub.last_seq == 4
     assert sent.book.checksums == 2
+
+
+class Socket:
+    """A connection that takes ready-made frames (``write_now``) while
+    ``open``; what it took is decoded into the ``Collector``."""
+
+    def __init__(self, collector: Collector) -> None:
+        self.collector, self.open, self.frames = collector, True, []
+
+    def __call__(self, frame: bytes) -> bool:
+        if not self.open:
+            return False
+        self.frames.append(frame)
+        header = 2 if frame[1] <= 125 else 4  # our frames here are small
+        self.collector.take(frame[header:].decode())
+        return True
+
+
+def test_an_idle_subscription_is_written_by_the_hub_one_frame_for_all(btc_usd):
+    hub = streams.MarketHub(poll_s=60)
+    sent = [Collector(btc_usd, 10), Collector(btc_usd, 10), Collector()]
+    sockets = [Socket(c) for c in sent]
+    subs = [
+        streams.Subscription("book", btc_usd, 10, sent[0], write_now=sockets[0]),
+        streams.Subscription("book", btc_usd, 10, sent[1], write_now=sockets[1]),
+        streams.Subscription("trades", btc_usd, 1, sent[2], write_now=sockets[2]),
+    ]
+
+    async def scenario() -> None:
+        for sub in subs:
+            await start(hub, sub)
+        await settle(*subs)
+        assert all(sub.idle for sub in subs)
+        await abook_change(btc_usd, 1, "62990.000000")
+        await ajournal(
+            btc_usd,
+            2,
+            "trade",
+            trade_seq=1,
+            price="62990.000000",
+            size="0.01000000",
+            taker_side="sell",
+            ts=1_700_000_000_000,
+        )
+        await hub.poll_once()
+        # Written by the hub itself, nothing queued, no task woken.
+        assert all(sub.queue.empty() and sub.idle for sub in subs)
+        # The second connection cannot take a frame now: its event is queued
+        # and sent by its task, in order, through ``send``.
+        sockets[1].open = False
+        await abook_change(btc_usd, 3, "62980.000000")
+        await hub.poll_once()
+        assert [ev.seq for ev in list(subs[1].queue._queue)] == [3]
+        await settle(*subs)
+        sockets[1].open = True
+        await abook_change(btc_usd, 4, "62970.000000")
+        await hub.poll_once()
+        await stop_hub(hub, *subs)
+
+    async_to_sync(scenario)()
+    for collector in sent[:2]:
+        kinds = [(m["type"], m["seq"], m.get("prev_seq")) for m in collector.messages]
+        assert kinds == [
+            ("book_snapshot", 0, None),
+            ("book_delta", 1, 0),
+            ("book_delta", 3, 1),
+            ("book_delta", 4, 3),
+        ]
+        assert collector.book.checksums == 4
+    assert [(m["type"], m["seq"]) for m in sent[2].messages] == [("trade", 2)]
+    # One frame object per message, shared by every connection written to.
+    assert sockets[0].frames[0] is sockets[1].frames[0]
+    assert len(sockets[1].frames) == 2  # seq 1 and 4; 3 went through send
+    assert [sub.last_seq for sub in subs] == [4, 4, 2]
 
 
 def test_a_depth_window_gets_only_its_changes_and_the_level_that_moves_up(btc_usd):

@@ -79,6 +79,8 @@ class WebSocketGuard:
                 return
         try:
             guarded = GuardedConnection(send)
+            if guarded.protocol is not None:  # the streams' direct writes
+                scope = dict(scope, ws_write_frame=guarded.write_frame)
             await self.app(scope, guarded.receive_from(receive), guarded.send)
         finally:
             if slot is not None:
@@ -155,22 +157,40 @@ class GuardedConnection:
                 )
                 return
         await self._send(message)
-        if kind == "websocket.send" and self.max_pending > 0:
-            pending = transport.pending_bytes(self.protocol)
-            if pending is not None and pending > self.max_pending:
-                self.closed = True
-                log.warning(
-                    "websocket %s: slow consumer, %d bytes unsent; closing %d",
-                    self.protocol.client_addr,
-                    pending,
-                    transport.CLOSE_SLOW_CONSUMER,
-                )
-                transport.close(
-                    self.protocol,
-                    transport.CLOSE_SLOW_CONSUMER,
-                    "slow consumer",
-                    grace_s=transport.SLOW_CLOSE_GRACE_S,
-                )
+        if kind == "websocket.send":
+            self._check_pending()
+
+    def write_frame(self, frame: bytes) -> bool:
+        """Write a frame made by ``transport.text_frame`` at once, without
+        the ASGI ``send`` (no await: the streams hub calls it while handing
+        an event out), guarded like ``send``. False when nothing was written
+        (not daphne, closed, or autobahn must frame it itself): the caller
+        sends the message through ``send`` instead."""
+        if self.closed or self.protocol is None:
+            return False
+        if not transport.write_frame(self.protocol, frame):
+            return False
+        self._check_pending()
+        return True
+
+    def _check_pending(self) -> None:
+        if self.max_pending <= 0 or self.protocol is None:
+            return
+        pending = transport.pending_bytes(self.protocol)
+        if pending is not None and pending > self.max_pending:
+            self.closed = True
+            log.warning(
+                "websocket %s: slow consumer, %d bytes unsent; closing %d",
+                self.protocol.client_addr,
+                pending,
+                transport.CLOSE_SLOW_CONSUMER,
+            )
+            transport.close(
+                self.protocol,
+                transport.CLOSE_SLOW_CONSUMER,
+                "slow consumer",
+                grace_s=transport.SLOW_CLOSE_GRACE_S,
+            )
 
     def receive_from(self, receive: Receive) -> Receive:
         """``receive``, guarded: under daphne, reading from the client pauses

@@ -89,3 +89,56 @@ def close(protocol: Any, code: int, reason: str, grace_s: float | None = None) -
     if grace_s is not None:
         protocol.closeHandshakeTimeout = grace_s
     protocol.sendClose(code=code, reason=reason)
+
+
+def write_frame(protocol: Any, frame: bytes) -> bool:
+    """Write a frame made by ``stream_wire.text_frame`` straight into the connection's
+    transport, as autobahn's ``sendMessage`` would; False (nothing written)
+    when autobahn would do more than that for this connection: not open,
+    per-message compression, masked or fragmented server frames, a queue of
+    chopped writes, or timing tracking.
+
+    Why: a public event goes to every subscriber of a pair with the same
+    bytes. Through ASGI each copy costs an asyncio task switch, channels'
+    and daphne's send coroutines and autobahn's framing and debug logging
+    (~70 us a frame here); written once as a frame and copied into each
+    transport it costs a list append (bench/README.md, "ws")."""
+    if (
+        protocol.state != protocol.STATE_OPEN
+        or protocol._perMessageCompress is not None
+        or protocol.maskServerFrames
+        or protocol.autoFragmentSize
+        or protocol.send_queue
+        or protocol.trackedTimings
+        or protocol.transport is None
+    ):
+        return False
+    _write_through(protocol.transport, frame)
+    return True
+
+
+def _write_through(socket_transport: Any, data: bytes) -> None:
+    """``transport.write(data)``, but straight into the socket when nothing
+    is waiting in Twisted's buffer (then nothing can be overtaken): Twisted
+    always buffers, and registers and unregisters the socket with the
+    event loop's selector around every write (two ``epoll_ctl`` calls),
+    which cost more than the ``send`` itself when an event goes to a
+    thousand sockets. asyncio's own transports try the send first too.
+    What the kernel does not take (or an error, which Twisted then meets
+    and handles as it always does) goes through Twisted's buffer."""
+    sent = 0
+    sock = getattr(socket_transport, "socket", None)
+    if (
+        sock is not None
+        and not getattr(socket_transport, "TLS", False)
+        and socket_transport.connected
+        and not socket_transport.disconnecting
+        and not socket_transport._tempDataLen
+        and len(socket_transport.dataBuffer) == socket_transport.offset
+    ):
+        try:
+            sent = sock.send(data)
+        except OSError:  # EAGAIN, EINTR, or a reset Twisted will report
+            sent = 0
+    if sent < len(data):
+        socket_transport.write(data[sent:] if sent else data)
