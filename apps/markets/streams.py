@@ -54,6 +54,7 @@ from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from apps.core.errors import DomainError, ErrorCode
 from apps.core.polling import poll_while_subscribed
 from apps.markets import selectors, stream_feeds
 from apps.markets.models import Pair
@@ -334,6 +335,9 @@ class Subscription:
     task: asyncio.Task[None] | None = None
     hub: MarketHub | None = None  # set by ``MarketHub.join``
     write_now: WriteNow | None = None
+    # The sandbox's forced gap: the next book delta is counted as sent and
+    # not sent (``subscription_scenario``).
+    skip_next: bool = False
     # True while the task waits for its next event, all sent before it:
     # the hub may then write an event itself (``deliver``).
     idle: bool = False
@@ -378,6 +382,9 @@ class Subscription:
             key: tuple[int, int] | None = (self.depth, self.last_seq)
             text = event.book_text(self.pair, self.depth, self.last_seq)
             if text is None:
+                return True
+            if self.skip_next:  # the sandbox's forced gap
+                self.skip_next, self.last_seq = False, event.seq
                 return True
         else:
             key, text = None, event.trade_text(self.pair)
@@ -435,6 +442,9 @@ class Subscription:
                 text = event.book_text(self.pair, self.depth, self.last_seq)
                 if text is None:
                     continue  # nothing changed in this subscription's window
+                if self.skip_next:  # the sandbox's forced gap
+                    self.skip_next, self.last_seq = False, event.seq
+                    continue
                 # last_seq first: a heartbeat built while this send waits
                 # for the socket must not name an older seq than it follows.
                 self.last_seq = event.seq
@@ -485,3 +495,34 @@ def subscription_stop(sub: Subscription) -> None:
         market_hub().leave(sub)
     if sub.task is not None:
         sub.task.cancel()
+
+
+SCENARIOS = ("gap", "resync")
+SCENARIO_RESYNC_REASON = "sandbox"
+
+
+def subscription_scenario(sub: Subscription, scenario: Any) -> None:
+    """The sandbox's stream faults (docs/sandbox.md), so that a client's
+    recovery can be tested at will: ``gap`` drops the book subscription's
+    next delta (the one after it names the dropped one in ``prev_seq``);
+    ``resync`` restarts the subscription with ``resync`` (reason
+    ``sandbox``) as the server's own resyncs do. The caller checks that the
+    exchange is a sandbox."""
+    if scenario not in SCENARIOS:
+        raise DomainError(
+            f"scenario must be one of {', '.join(SCENARIOS)}.",
+            code=ErrorCode.VALIDATION_ERROR,
+            details={"field": "scenario", "scenarios": list(SCENARIOS)},
+        )
+    if scenario == "gap":
+        if sub.channel != "book":
+            raise DomainError(
+                "A forced gap applies to a book subscription (the channel whose "
+                "messages chain by prev_seq).",
+                code=ErrorCode.VALIDATION_ERROR,
+                details={"field": "channel"},
+            )
+        sub.skip_next = True
+        return
+    # Every channel's task (feeds' too) announces it and starts again.
+    sub.resync(SCENARIO_RESYNC_REASON)

@@ -37,7 +37,12 @@ OPS = (
     "cancel",
     "cancel_all",
 )
+SANDBOX_OPS = ("scenario",)  # absent in production, not refused
 log = logging.getLogger(__name__)
+
+
+def _ops() -> tuple[str, ...]:
+    return OPS if settings.IS_PRODUCTION else OPS + SANDBOX_OPS
 
 
 def _off_loop(fn: Any) -> Any:
@@ -153,6 +158,8 @@ class StreamConsumer(GuardedConsumerMixin, AsyncWebsocketConsumer):
                 await self.send_json(_ack(request_id, op, channel, symbol.upper()))
         elif op == "auth":
             await self._auth(frame, request_id)
+        elif op == "scenario" and not settings.IS_PRODUCTION:
+            await self._scenario(frame, request_id)
         elif op in ORDER_OPS:
             if self.session is None:
                 raise DomainError(
@@ -167,9 +174,33 @@ class StreamConsumer(GuardedConsumerMixin, AsyncWebsocketConsumer):
             )
         else:
             raise DomainError(
-                f"Unknown op; one of {', '.join(OPS)}.",
+                f"Unknown op; one of {', '.join(_ops())}.",
                 code=ErrorCode.VALIDATION_ERROR,
-                details={"field": "op", "ops": list(OPS)},
+                details={"field": "op", "ops": list(_ops())},
+            )
+
+    async def _scenario(self, frame: dict[str, Any], request_id: str) -> None:
+        """The sandbox's stream faults on one of this connection's public
+        subscriptions (docs/sandbox.md)."""
+        channel, symbol, _ = stream_wire.subscription_request(
+            frame, max_depth=self._max_depth()
+        )
+        sub = self.subscriptions.get((channel, symbol.upper()))
+        if sub is None:
+            raise DomainError(
+                "Subscribe first: a scenario acts on one of your subscriptions.",
+                code=ErrorCode.VALIDATION_ERROR,
+                details={**channel_fields(channel), "pair": symbol.upper()},
+            )
+        scenario = frame.get("scenario")
+        # The ack goes before what the scenario makes the stream send.
+        async with self.sending:
+            streams.subscription_scenario(sub, scenario)
+            await self.send(
+                text_data=stream_wire.dumps(
+                    _ack(request_id, "scenario", channel, sub.pair.symbol)
+                    | {"scenario": scenario}
+                )
             )
 
     async def _auth(self, frame: dict[str, Any], request_id: str) -> None:

@@ -288,6 +288,25 @@ def test_an_idle_subscription_is_written_by_the_hub_one_frame_for_all(btc_usd):
     assert [sub.last_seq for sub in subs] == [4, 4, 2]
 
 
+def test_a_forced_gap_skips_one_delta_on_the_direct_path_too(btc_usd):
+    hub = streams.MarketHub(poll_s=60)
+    sent = Collector()
+    sub = streams.Subscription("book", btc_usd, 10, sent, write_now=Socket(sent))
+
+    async def scenario() -> None:
+        await start(hub, sub)
+        await settle(sub)
+        streams.subscription_scenario(sub, "gap")
+        await abook_change(btc_usd, 1, "62990.000000")
+        await abook_change(btc_usd, 2, "62980.000000")
+        await hub.poll_once()
+        await stop_hub(hub, sub)
+
+    async_to_sync(scenario)()
+    kinds = [(m["type"], m["seq"], m.get("prev_seq")) for m in sent.messages]
+    assert kinds == [("book_snapshot", 0, None), ("book_delta", 2, 1)]
+
+
 def test_a_depth_window_gets_only_its_changes_and_the_level_that_moves_up(btc_usd):
     hub = streams.MarketHub(poll_s=60)
     top2 = streams.Subscription("book", btc_usd, 2, Collector(btc_usd, 2))

@@ -132,12 +132,16 @@ def test_every_message_is_the_documents_and_every_documented_message_is_sent(
             ):
                 if not client.seen(kind):
                     client.until(lambda m, kind=kind: m.get("type") == kind)
+            scenario = {"op": "scenario", "id": "s1", "scenario": "resync"}
+            client.send(scenario | {"channel": "trades"} | pair)
+            client.until(lambda m: m.get("type") == "resync")
+            scenario = {"op": "scenario", "id": "s2", "scenario": "gap"}
+            client.send(scenario | {"channel": "book"} | pair)
             client.send({"op": "unsubscribe", "id": "u", "channel": "book"} | pair)
             client.send({"op": "unsubscribe", "id": "u2", "channel": "orders"})
         finally:
             client.ws.close()
-    # A resync, as the server builds it (it is sent only when the server
-    # itself is in trouble).
+    # A resync for a reason of the server's own, as the server builds it.
     client.received.append(resync_message("book", funded, "slow_consumer"))
 
     for frame in client.sent:
