@@ -41,7 +41,11 @@ def readme_block(starting: str) -> str:
 def run_readme_python_client(port: int, env: dict, exports: dict) -> None:
     """The README's Python client example, with the demo key filled in."""
     text = (ROOT / "README.md").read_text()
-    (block,) = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    (block,) = [
+        b
+        for b in re.findall(r"```python\n(.*?)```", text, flags=re.S)
+        if b.startswith("from exchange.client import ExchangeClient")
+    ]
     script = (
         block.replace("127.0.0.1:8000", f"127.0.0.1:{port}")
         .replace('key="hkt_..."', f'key="{exports["HKT_KEY"]}"')
