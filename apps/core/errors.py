@@ -15,6 +15,7 @@ class ErrorCode(StrEnum):
     AUTH_MISSING_HEADERS = "AUTH_MISSING_HEADERS"
     AUTH_INVALID_KEY = "AUTH_INVALID_KEY"
     AUTH_KEY_REVOKED = "AUTH_KEY_REVOKED"
+    AUTH_KEY_WRONG_ENVIRONMENT = "AUTH_KEY_WRONG_ENVIRONMENT"
     AUTH_INVALID_SIGNATURE = "AUTH_INVALID_SIGNATURE"
     AUTH_INVALID_TIMESTAMP = "AUTH_INVALID_TIMESTAMP"
     AUTH_TIMESTAMP_EXPIRED = "AUTH_TIMESTAMP_EXPIRED"
@@ -69,6 +70,9 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     E.AUTH_MISSING_HEADERS: ErrorSpec(401, False, "A signing header is missing."),
     E.AUTH_INVALID_KEY: ErrorSpec(401, False, "The API key does not exist."),
     E.AUTH_KEY_REVOKED: ErrorSpec(401, False, "The API key was revoked."),
+    E.AUTH_KEY_WRONG_ENVIRONMENT: ErrorSpec(
+        401, False, "The API key belongs to the other environment (sandbox/production)."
+    ),
     E.AUTH_INVALID_SIGNATURE: ErrorSpec(401, False, "The signature does not match."),
     E.AUTH_INVALID_TIMESTAMP: ErrorSpec(401, False, "X-Api-Timestamp is not Unix ms."),
     E.AUTH_TIMESTAMP_EXPIRED: ErrorSpec(

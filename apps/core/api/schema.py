@@ -19,7 +19,12 @@ from apps.core.errors import ERRORS, ErrorCode
 from exchange.client import signing
 
 SECURITY_SCHEMES: dict[str, tuple[str, str]] = {
-    "ApiKey": (signing.HEADER_KEY, "The API key id (public, starts with hkt_)."),
+    "ApiKey": (
+        signing.HEADER_KEY,
+        "The API key id (public): hkt_test_ + 32 hex in the sandbox, hkt_live_ + "
+        "32 hex in production; a key of the other environment is refused with "
+        "AUTH_KEY_WRONG_ENVIRONMENT.",
+    ),
     "ApiTimestamp": (
         signing.HEADER_TIMESTAMP,
         "Unix time in integer milliseconds, within the key's drift tolerance "
@@ -31,7 +36,9 @@ SECURITY_SCHEMES: dict[str, tuple[str, str]] = {
     ),
     "ApiSignature": (
         signing.HEADER_SIGNATURE,
-        "Lowercase hex HMAC-SHA256(secret, prehash); see docs/signing.md.",
+        "Lowercase hex HMAC-SHA256(secret, prehash); the prehash (docs/signing.md) "
+        "starts with v2 and the signing domain, hkt-sandbox or hkt-production, so "
+        "a signature made for one environment is invalid in the other.",
     ),
 }
 
