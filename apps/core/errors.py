@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
     RATE_LIMIT_CONNECTIONS_PER_IP = "RATE_LIMIT_CONNECTIONS_PER_IP"
     RATE_LIMIT_CONNECTIONS_PER_KEY = "RATE_LIMIT_CONNECTIONS_PER_KEY"
+    RATE_LIMIT_FAUCET_DAILY = "RATE_LIMIT_FAUCET_DAILY"
     VALIDATION_ERROR = "VALIDATION_ERROR"
     VALIDATION_MALFORMED_JSON = "VALIDATION_MALFORMED_JSON"
     VALIDATION_INVALID_DECIMAL = "VALIDATION_INVALID_DECIMAL"
@@ -51,6 +52,7 @@ class ErrorCode(StrEnum):
     ACCOUNT_INVALID_TRANSFER = "ACCOUNT_INVALID_TRANSFER"
     ACCOUNT_WITHDRAWAL_NOT_FOUND = "ACCOUNT_WITHDRAWAL_NOT_FOUND"
     ACCOUNT_WITHDRAWAL_NOT_PENDING = "ACCOUNT_WITHDRAWAL_NOT_PENDING"
+    ACCOUNT_FAUCET_CAP_EXCEEDED = "ACCOUNT_FAUCET_CAP_EXCEEDED"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     SYSTEM_OVERLOADED = "SYSTEM_OVERLOADED"
@@ -96,6 +98,9 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ),
     E.RATE_LIMIT_CONNECTIONS_PER_KEY: ErrorSpec(
         429, True, "WebSocket: too many authenticated connections for one API key."
+    ),
+    E.RATE_LIMIT_FAUCET_DAILY: ErrorSpec(
+        429, True, "Sandbox faucet: the account's claims for the day are used up."
     ),
     E.VALIDATION_ERROR: ErrorSpec(400, False, "A field is missing or invalid."),
     E.VALIDATION_MALFORMED_JSON: ErrorSpec(400, False, "The body is not valid JSON."),
@@ -148,6 +153,9 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ),
     E.ACCOUNT_WITHDRAWAL_NOT_PENDING: ErrorSpec(
         409, False, "The withdrawal is already completed or failed."
+    ),
+    E.ACCOUNT_FAUCET_CAP_EXCEEDED: ErrorSpec(
+        400, False, "Sandbox faucet: the amount is above the asset's cap per claim."
     ),
     E.NOT_FOUND: ErrorSpec(404, False, "No such endpoint."),
     E.METHOD_NOT_ALLOWED: ErrorSpec(405, False, "Method not allowed here."),
