@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
-from apps.accounts.models import LedgerReason, Tier
+from apps.accounts.models import Account, LedgerReason, Tier
 from apps.accounts.services import account_create, account_get, balance_deposit
 from apps.core.money import parse_units
 from apps.markets.models import Asset
@@ -66,3 +66,23 @@ def account_sign_up(
         sandbox_account_fund(user=user) if settings.EXCHANGE_ENV == "sandbox" else []
     )
     return user, credited
+
+
+HOUSE_USERNAME = "sandbox-house"
+
+
+def sandbox_house_user() -> AbstractBaseUser:
+    """The sandbox's house liquidity account (a system account, no login):
+    it rests the counter-orders of fault-injection scenarios, funded by
+    faucet entries. Created on first use."""
+    if settings.EXCHANGE_ENV != "sandbox":
+        raise RuntimeError("the house account exists only in the sandbox")
+    User = get_user_model()
+    user, created = User.objects.get_or_create(
+        username=HOUSE_USERNAME, defaults={"is_active": False}
+    )
+    if created:
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+    Account.objects.get_or_create(user=user, defaults={"is_system": True})
+    return user

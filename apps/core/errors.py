@@ -34,6 +34,7 @@ class ErrorCode(StrEnum):
     VALIDATION_INVALID_DECIMAL = "VALIDATION_INVALID_DECIMAL"
     VALIDATION_TOO_MANY_DECIMALS = "VALIDATION_TOO_MANY_DECIMALS"
     VALIDATION_OUT_OF_RANGE = "VALIDATION_OUT_OF_RANGE"
+    VALIDATION_SANDBOX_SCENARIO = "VALIDATION_SANDBOX_SCENARIO"
     ORDER_PRICE_OFF_TICK = "ORDER_PRICE_OFF_TICK"
     ORDER_SIZE_OFF_LOT = "ORDER_SIZE_OFF_LOT"
     ORDER_SIZE_TOO_SMALL = "ORDER_SIZE_TOO_SMALL"
@@ -57,6 +58,7 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     SYSTEM_OVERLOADED = "SYSTEM_OVERLOADED"
     SYSTEM_UNAVAILABLE = "SYSTEM_UNAVAILABLE"
+    SYSTEM_EXECUTION_UNKNOWN = "SYSTEM_EXECUTION_UNKNOWN"
     SYSTEM_INTERNAL_ERROR = "SYSTEM_INTERNAL_ERROR"
 
 
@@ -115,6 +117,11 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
         False,
         "A number is beyond what the exchange stores (amounts: 2^63-1 minor units).",
     ),
+    E.VALIDATION_SANDBOX_SCENARIO: ErrorSpec(
+        400,
+        False,
+        "Sandbox: X-Sandbox-Scenario is unknown or does not apply to this request.",
+    ),
     E.ORDER_PRICE_OFF_TICK: ErrorSpec(400, False, "Price is not a tick multiple."),
     E.ORDER_SIZE_OFF_LOT: ErrorSpec(400, False, "Size is not a lot multiple."),
     E.ORDER_SIZE_TOO_SMALL: ErrorSpec(400, False, "Size is below the pair minimum."),
@@ -161,6 +168,12 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     E.METHOD_NOT_ALLOWED: ErrorSpec(405, False, "Method not allowed here."),
     E.SYSTEM_OVERLOADED: ErrorSpec(503, True, "The pair's queue is full; retry."),
     E.SYSTEM_UNAVAILABLE: ErrorSpec(503, True, "A dependency is unavailable."),
+    E.SYSTEM_EXECUTION_UNKNOWN: ErrorSpec(
+        504,
+        True,
+        "The outcome is unknown (timed out): look the order up by client_order_id "
+        "or resend it with the same client_order_id.",
+    ),
     E.SYSTEM_INTERNAL_ERROR: ErrorSpec(500, True, "An unexpected server error."),
 }
 
