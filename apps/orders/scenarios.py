@@ -31,7 +31,6 @@ from apps.accounts.errors import InsufficientFunds
 from apps.accounts.models import LedgerReason, Wallet
 from apps.accounts.sandbox import sandbox_house_user
 from apps.accounts.services import balance_deposit
-from apps.apikeys.models import ApiKey
 from apps.core import scenarios
 from apps.core.errors import DomainError, ErrorCode
 from apps.core.money import format_units
@@ -46,9 +45,7 @@ def _require_sandbox() -> None:
         raise RuntimeError(f"sandbox scenarios do not run in {settings.EXCHANGE_ENV}")
 
 
-def before_place(
-    *, scenario: str, pair: Pair, req: OrderRequest, api_key: ApiKey
-) -> None:
+def before_place(*, scenario: str, pair: Pair, req: OrderRequest) -> None:
     """What a scenario does between validation and placement: refuse
     (``reject_insufficient_funds``), check its preconditions
     (``execution_unknown``) or rest the house's counter-order
@@ -112,17 +109,13 @@ def _house_size(pair: Pair, req: OrderRequest) -> int:
     if (
         req.type != OrderType.LIMIT
         or req.post_only
-        or req.time_in_force == (TimeInForce.FOK)
+        or req.time_in_force == TimeInForce.FOK
     ):
         raise _refuse("partial_fill takes a limit order, GTC or IOC, not post-only.")
     assert req.price is not None and req.size is not None
     half = req.size // 2
     notional = req.price * half * pair.quote_per_tick_lot
-    if (
-        half < 1
-        or half * pair.lot_size < pair.min_size
-        or (notional < pair.min_notional)
-    ):
+    if half < 1 or half * pair.lot_size < pair.min_size or notional < pair.min_notional:
         raise _refuse(
             "partial_fill needs a size of which half is still a valid order "
             f"(minimum size {format_units(pair.min_size, pair.base.scale)}).",
@@ -130,20 +123,23 @@ def _house_size(pair: Pair, req: OrderRequest) -> int:
     return half
 
 
+def _price_text(pair: Pair, ticks: int | None) -> str | None:
+    return (
+        None
+        if ticks is None
+        else format_units(ticks * pair.tick_size, pair.quote.scale)
+    )
+
+
 def _check_inside_spread(pair: Pair, req: OrderRequest) -> None:
     bid, ask = _best_prices(pair)
     assert req.price is not None
     if (bid is not None and req.price <= bid) or (ask is not None and req.price >= ask):
-        fmt = lambda ticks: (  # noqa: E731
-            None
-            if ticks is None
-            else format_units(ticks * pair.tick_size, pair.quote.scale)
-        )
         raise _refuse(
             "partial_fill needs a limit price strictly inside the spread, so "
             "that only the house's order trades with yours.",
-            best_bid=fmt(bid),
-            best_ask=fmt(ask),
+            best_bid=_price_text(pair, bid),
+            best_ask=_price_text(pair, ask),
         )
 
 

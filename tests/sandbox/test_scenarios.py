@@ -275,8 +275,6 @@ def test_in_production_the_header_is_ignored(
 def test_in_production_the_scenario_code_refuses_to_run(production, funded):
     req = OrderRequest(side="buy", type="limit", price=1, size=2)
     with pytest.raises(RuntimeError):
-        order_scenarios.before_place(
-            scenario="partial_fill", pair=funded, req=req, api_key=None
-        )
+        order_scenarios.before_place(scenario="partial_fill", pair=funded, req=req)
     with pytest.raises(RuntimeError):
         order_scenarios.house_counter_order(pair=funded, req=req)

@@ -49,7 +49,7 @@ def place(*, api_key: ApiKey, data: Any, scenario: str | None = None) -> Answer:
     pair = pair_get_for_trading(symbol=values["pair"])
     req = order_request_from_wire(pair=pair, data=values)
     if scenario is not None:
-        scenarios.before_place(scenario=scenario, pair=pair, req=req, api_key=api_key)
+        scenarios.before_place(scenario=scenario, pair=pair, req=req)
     placed = services.order_place(
         user_id=api_key.user_id, pair=pair, req=req, api_key=api_key
     )
