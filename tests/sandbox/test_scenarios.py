@@ -225,17 +225,35 @@ def order_price_ticks(pair):
     return 60_000 * USD // pair.tick_size
 
 
-def test_partial_fill_refuses_a_resting_crossing_book(
-    client, funded, alice, bob, trade_key, matcher, assert_ledger
+@pytest.mark.parametrize(
+    "resting, detail, shown",
+    [
+        ({"side": "sell", "price": "59000.00"}, "best_ask", "59000.000000"),
+        ({"side": "sell", "price": "60000.00"}, "best_ask", "60000.000000"),
+        ({"side": "buy", "price": "60000.00"}, "best_bid", "60000.000000"),
+    ],
+)
+def test_partial_fill_refuses_a_price_not_strictly_inside_the_spread(
+    client,
+    funded,
+    alice,
+    bob,
+    trade_key,
+    matcher,
+    assert_ledger,
+    resting,
+    detail,
+    shown,
 ):
     bob_key = ApiKeyFactory(user=bob, scope="trade")
-    place(client, bob_key, None, {**BUY, "side": "sell", "price": "59000.00"})
+    place(client, bob_key, None, {**BUY, **resting})
     matcher()
     response = place(client, trade_key, "partial_fill")
     error = response.json()["error"]
     assert error["code"] == "VALIDATION_SANDBOX_SCENARIO"
-    assert error["details"]["best_ask"] == "59000.000000"
+    assert error["details"][detail] == shown
     assert not Order.objects.filter(user=alice).exists()
+    assert not LedgerEntry.objects.filter(user__username=HOUSE_USERNAME).exists()
     assert_ledger()
 
 
