@@ -1,5 +1,6 @@
 """Every /v1 endpoint, gathered from the apps' api/urls.py."""
 
+from django.conf import settings
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
@@ -14,3 +15,7 @@ urlpatterns = [
     path("", include("apps.markets.api.urls")),
     path("", include("apps.accounts.api.urls")),
 ]
+
+# Sandbox-only routes (faucet): absent in production, not disabled.
+if settings.EXCHANGE_ENV == "sandbox":
+    urlpatterns += [path("", include("apps.accounts.api.sandbox_urls"))]

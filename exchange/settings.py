@@ -267,6 +267,12 @@ WS_CANDLE_CLOSE_MS = int(os.environ.get("WS_CANDLE_CLOSE_MS", "1000"))
 # How often a standby (runmatcher --wait) tries to take its pairs' locks.
 MATCHER_STANDBY_RETRY_MS = int(os.environ.get("MATCHER_STANDBY_RETRY_MS", "1000"))
 FEE_ACCOUNT_USERNAME = "exchange-fees"
+# Sandbox only (docs/sandbox.md): faucet claims per account per UTC day, and
+# web sign-up (open in the sandbox; off unless set in production).
+SANDBOX_FAUCET_CLAIMS_PER_DAY = int(
+    os.environ.get("SANDBOX_FAUCET_CLAIMS_PER_DAY", "10")
+)
+SIGNUP_ENABLED = env_bool("SIGNUP_ENABLED", not IS_PRODUCTION)
 # How long the private events journal (orders, fills, balances) keeps events
 # for WebSocket resumes; never less than 24 (apps.accounts.services).
 ACCOUNT_EVENTS_KEEP_HOURS = max(

@@ -3,7 +3,9 @@
 Checks, in this order, each failure with its own code:
 
 1. the four headers are present ............ AUTH_MISSING_HEADERS
-2. the key exists and is not revoked ....... AUTH_INVALID_KEY, AUTH_KEY_REVOKED
+2. the key id's environment prefix is this server's, then the key exists
+   and is not revoked ..................... AUTH_KEY_WRONG_ENVIRONMENT,
+                                            AUTH_INVALID_KEY, AUTH_KEY_REVOKED
 3. the timestamp is Unix ms within the key's drift tolerance of server time
    ........................................ AUTH_INVALID_TIMESTAMP,
                                             AUTH_TIMESTAMP_EXPIRED / _IN_FUTURE
@@ -13,7 +15,9 @@ Checks, in this order, each failure with its own code:
 
 The nonce is recorded only after the signature is verified, so nobody but the
 key's holder can burn its nonces. The prehash is computed by
-``exchange.client.signing``, the same code the clients use.
+``exchange.client.signing``, the same code the clients use, with the signing
+domain of this server's ``EXCHANGE_ENV`` (a client derives it from the key's
+prefix), so a sandbox signature is worthless in production and the reverse.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.exceptions import RequestDataTooBig
@@ -125,7 +130,24 @@ def verify(signed: SignedRequest, *, now: int) -> ApiKey:
     return api_key
 
 
+def _check_environment(key: str) -> str | None:
+    """The key's environment, which must be this server's (checked before the
+    lookup: the key does not exist here, and "wrong environment" is the
+    helpful answer). None for a legacy key id without an environment."""
+    server_env = settings.EXCHANGE_ENV
+    key_env = signing.key_environment(key)
+    if key_env is not None and key_env != server_env:
+        raise errors.KeyWrongEnvironment(
+            f"This is a {key_env} key ({signing.KEY_PREFIXES[key_env]}...) and "
+            f"this is the {server_env} exchange: use a "
+            f"{signing.KEY_PREFIXES[server_env]}... key here.",
+            details={"key_environment": key_env, "server_environment": server_env},
+        )
+    return key_env
+
+
 def _lookup_key(key: str) -> ApiKey:
+    _check_environment(key)
     api_key = apikey_get_cached(key=key)
     if api_key is None:
         raise errors.InvalidKey()
@@ -161,7 +183,11 @@ def _check_timestamp(value: str, drift_ms: int, now: int) -> int:
 
 
 def _check_signature(signed: SignedRequest, api_key: ApiKey) -> None:
+    # The domain is the server's environment; a legacy key (no prefix) has
+    # none and signs the v1 prehash.
+    legacy = signing.key_environment(signed.key) is None
     expected = signing.sign_request(
+        environment=None if legacy else settings.EXCHANGE_ENV,
         secret=decrypt_secret(api_key.secret_encrypted),
         key=signed.key,
         method=signed.method,

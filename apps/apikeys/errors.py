@@ -18,6 +18,10 @@ class InvalidKey(AuthError):
     code = ErrorCode.AUTH_INVALID_KEY
 
 
+class KeyWrongEnvironment(AuthError):
+    code = ErrorCode.AUTH_KEY_WRONG_ENVIRONMENT
+
+
 class KeyRevoked(AuthError):
     code = ErrorCode.AUTH_KEY_REVOKED
 

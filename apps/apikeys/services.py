@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,8 +21,8 @@ from apps.apikeys.models import (
 )
 from apps.apikeys.selectors import apikey_forget_cached
 from apps.core.errors import ValidationFailed
+from exchange.client import signing
 
-KEY_PREFIX = "hkt_"
 MAX_LABEL_LENGTH = 64
 MAX_WEIGHT_PER_MINUTE = 1_000_000
 
@@ -100,7 +101,9 @@ def _forget_on_commit(key: str) -> None:
 
 
 def new_key_id() -> str:
-    return KEY_PREFIX + secrets.token_hex(16)
+    """``hkt_test_`` (sandbox) or ``hkt_live_`` (production) + 32 hex: the
+    prefix says which exchange the key signs for (docs/signing.md, "Keys")."""
+    return signing.KEY_PREFIXES[settings.EXCHANGE_ENV] + secrets.token_hex(16)
 
 
 def new_secret() -> str:

@@ -15,6 +15,7 @@ class ErrorCode(StrEnum):
     AUTH_MISSING_HEADERS = "AUTH_MISSING_HEADERS"
     AUTH_INVALID_KEY = "AUTH_INVALID_KEY"
     AUTH_KEY_REVOKED = "AUTH_KEY_REVOKED"
+    AUTH_KEY_WRONG_ENVIRONMENT = "AUTH_KEY_WRONG_ENVIRONMENT"
     AUTH_INVALID_SIGNATURE = "AUTH_INVALID_SIGNATURE"
     AUTH_INVALID_TIMESTAMP = "AUTH_INVALID_TIMESTAMP"
     AUTH_TIMESTAMP_EXPIRED = "AUTH_TIMESTAMP_EXPIRED"
@@ -27,11 +28,13 @@ class ErrorCode(StrEnum):
     RATE_LIMIT_EXCEEDED = "RATE_LIMIT_EXCEEDED"
     RATE_LIMIT_CONNECTIONS_PER_IP = "RATE_LIMIT_CONNECTIONS_PER_IP"
     RATE_LIMIT_CONNECTIONS_PER_KEY = "RATE_LIMIT_CONNECTIONS_PER_KEY"
+    RATE_LIMIT_FAUCET_DAILY = "RATE_LIMIT_FAUCET_DAILY"
     VALIDATION_ERROR = "VALIDATION_ERROR"
     VALIDATION_MALFORMED_JSON = "VALIDATION_MALFORMED_JSON"
     VALIDATION_INVALID_DECIMAL = "VALIDATION_INVALID_DECIMAL"
     VALIDATION_TOO_MANY_DECIMALS = "VALIDATION_TOO_MANY_DECIMALS"
     VALIDATION_OUT_OF_RANGE = "VALIDATION_OUT_OF_RANGE"
+    VALIDATION_SANDBOX_SCENARIO = "VALIDATION_SANDBOX_SCENARIO"
     ORDER_PRICE_OFF_TICK = "ORDER_PRICE_OFF_TICK"
     ORDER_SIZE_OFF_LOT = "ORDER_SIZE_OFF_LOT"
     ORDER_SIZE_TOO_SMALL = "ORDER_SIZE_TOO_SMALL"
@@ -50,10 +53,12 @@ class ErrorCode(StrEnum):
     ACCOUNT_INVALID_TRANSFER = "ACCOUNT_INVALID_TRANSFER"
     ACCOUNT_WITHDRAWAL_NOT_FOUND = "ACCOUNT_WITHDRAWAL_NOT_FOUND"
     ACCOUNT_WITHDRAWAL_NOT_PENDING = "ACCOUNT_WITHDRAWAL_NOT_PENDING"
+    ACCOUNT_FAUCET_CAP_EXCEEDED = "ACCOUNT_FAUCET_CAP_EXCEEDED"
     NOT_FOUND = "NOT_FOUND"
     METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
     SYSTEM_OVERLOADED = "SYSTEM_OVERLOADED"
     SYSTEM_UNAVAILABLE = "SYSTEM_UNAVAILABLE"
+    SYSTEM_EXECUTION_UNKNOWN = "SYSTEM_EXECUTION_UNKNOWN"
     SYSTEM_INTERNAL_ERROR = "SYSTEM_INTERNAL_ERROR"
 
 
@@ -69,6 +74,9 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     E.AUTH_MISSING_HEADERS: ErrorSpec(401, False, "A signing header is missing."),
     E.AUTH_INVALID_KEY: ErrorSpec(401, False, "The API key does not exist."),
     E.AUTH_KEY_REVOKED: ErrorSpec(401, False, "The API key was revoked."),
+    E.AUTH_KEY_WRONG_ENVIRONMENT: ErrorSpec(
+        401, False, "The API key belongs to the other environment (sandbox/production)."
+    ),
     E.AUTH_INVALID_SIGNATURE: ErrorSpec(401, False, "The signature does not match."),
     E.AUTH_INVALID_TIMESTAMP: ErrorSpec(401, False, "X-Api-Timestamp is not Unix ms."),
     E.AUTH_TIMESTAMP_EXPIRED: ErrorSpec(
@@ -93,6 +101,9 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     E.RATE_LIMIT_CONNECTIONS_PER_KEY: ErrorSpec(
         429, True, "WebSocket: too many authenticated connections for one API key."
     ),
+    E.RATE_LIMIT_FAUCET_DAILY: ErrorSpec(
+        429, True, "Sandbox faucet: the account's claims for the day are used up."
+    ),
     E.VALIDATION_ERROR: ErrorSpec(400, False, "A field is missing or invalid."),
     E.VALIDATION_MALFORMED_JSON: ErrorSpec(400, False, "The body is not valid JSON."),
     E.VALIDATION_INVALID_DECIMAL: ErrorSpec(
@@ -105,6 +116,11 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
         400,
         False,
         "A number is beyond what the exchange stores (amounts: 2^63-1 minor units).",
+    ),
+    E.VALIDATION_SANDBOX_SCENARIO: ErrorSpec(
+        400,
+        False,
+        "Sandbox: X-Sandbox-Scenario is unknown or does not apply to this request.",
     ),
     E.ORDER_PRICE_OFF_TICK: ErrorSpec(400, False, "Price is not a tick multiple."),
     E.ORDER_SIZE_OFF_LOT: ErrorSpec(400, False, "Size is not a lot multiple."),
@@ -145,10 +161,19 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     E.ACCOUNT_WITHDRAWAL_NOT_PENDING: ErrorSpec(
         409, False, "The withdrawal is already completed or failed."
     ),
+    E.ACCOUNT_FAUCET_CAP_EXCEEDED: ErrorSpec(
+        400, False, "Sandbox faucet: the amount is above the asset's cap per claim."
+    ),
     E.NOT_FOUND: ErrorSpec(404, False, "No such endpoint."),
     E.METHOD_NOT_ALLOWED: ErrorSpec(405, False, "Method not allowed here."),
     E.SYSTEM_OVERLOADED: ErrorSpec(503, True, "The pair's queue is full; retry."),
     E.SYSTEM_UNAVAILABLE: ErrorSpec(503, True, "A dependency is unavailable."),
+    E.SYSTEM_EXECUTION_UNKNOWN: ErrorSpec(
+        504,
+        True,
+        "The outcome is unknown (timed out): look the order up by client_order_id "
+        "or resend it with the same client_order_id.",
+    ),
     E.SYSTEM_INTERNAL_ERROR: ErrorSpec(500, True, "An unexpected server error."),
 }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.contrib.auth.forms import UserCreationForm
 
 from apps.apikeys.models import DEFAULT_DRIFT_MS, MAX_DRIFT_MS, MIN_DRIFT_MS, Scope
 
@@ -49,3 +50,9 @@ class ApiKeyCreateForm(ApiKeySettingsForm):
         help_text="Trade implies read; withdraw implies trade.",
     )
     field_order = ["label", "scope", "ip_allowlist", "drift_ms"]
+
+
+class SignUpForm(UserCreationForm):
+    """Username and password, checked by Django's own rules (unique username,
+    AUTH_PASSWORD_VALIDATORS); the account is made by
+    ``apps.accounts.sandbox.account_sign_up``, not by ``save()``."""

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
@@ -16,3 +17,7 @@ urlpatterns = [
         name="api-key-revoke",
     ),
 ]
+
+# Absent, not disabled, when sign-up is off (production's default).
+if settings.SIGNUP_ENABLED:
+    urlpatterns += [path("signup/", views.signup, name="signup")]

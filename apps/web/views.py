@@ -4,21 +4,56 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from apps.accounts.sandbox import account_sign_up
 from apps.apikeys.models import ApiKey
 from apps.apikeys.selectors import apikey_get_for_user, apikey_list_for_user
 from apps.apikeys.services import apikey_create, apikey_revoke, apikey_update
 from apps.core.errors import DomainError
-from apps.web.forms import ApiKeyCreateForm, ApiKeySettingsForm
+from apps.core.money import format_units
+from apps.web.forms import ApiKeyCreateForm, ApiKeySettingsForm, SignUpForm
 
 
 def home(request: HttpRequest) -> HttpResponse:
     return render(request, "web/home.html")
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    """Open sign-up (SIGNUP_ENABLED: on in the sandbox, off by default in
+    production); in the sandbox the new account is funded like the demo one.
+    Signs the new user in and sends them to their API keys."""
+    if not settings.SIGNUP_ENABLED:
+        raise Http404("Sign-up is closed.")
+    form = SignUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user, credited = account_sign_up(
+                username=form.cleaned_data["username"],
+                password=form.cleaned_data["password1"],
+            )
+        except IntegrityError:  # the same name, signed up a moment ago
+            form.add_error("username", "A user with that username already exists.")
+        else:
+            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            if credited:
+                funds = ", ".join(
+                    f"{format_units(amount, asset.scale)} {asset.code}"
+                    for asset, amount in credited
+                )
+                messages.success(request, f"Your sandbox account holds {funds}.")
+            return redirect("web:api-keys")
+    sandbox = settings.EXCHANGE_ENV == "sandbox"
+    return render(
+        request, "registration/signup.html", {"form": form, "sandbox": sandbox}
+    )
 
 
 def _own_key(request: HttpRequest, key: str) -> ApiKey:

@@ -155,18 +155,20 @@ class ExchangeClient:
         params: dict[str, Any] | None = None,
         body: Any = None,
         signed: bool = True,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         """One call; returns the decoded JSON or raises ``ApiError``.
 
         A signed call rejected for clock skew is repeated once with the offset
-        the rejection taught us (a fresh timestamp and nonce).
+        the rejection taught us (a fresh timestamp and nonce). ``headers`` are
+        sent as well (e.g. the sandbox's ``X-Sandbox-Scenario``).
         """
         try:
-            return self._send(method, path, params, body, signed)
+            return self._send(method, path, params, body, signed, headers)
         except ApiError as exc:
             if not (signed and exc.code in _CLOCK_CODES):
                 raise
-            return self._send(method, path, params, body, signed)
+            return self._send(method, path, params, body, signed, headers)
 
     def _send(
         self,
@@ -175,11 +177,12 @@ class ExchangeClient:
         params: dict[str, Any] | None,
         body: Any,
         signed: bool,
+        extra_headers: dict[str, str] | None = None,
     ) -> Any:
         query = _query(params)
         url = f"{path}?{query}" if query else path
         content = b"" if body is None else _dumps(body)
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **(extra_headers or {})}
         if content:
             headers["Content-Type"] = "application/json"
         request = self._http.build_request(
@@ -249,19 +252,22 @@ class ExchangeClient:
 
     # -- orders --------------------------------------------------------------
 
-    def place_order(self, **params: Any) -> Any:
+    def place_order(
+        self, *, headers: dict[str, str] | None = None, **params: Any
+    ) -> Any:
         """POST /v1/orders, safe to repeat.
 
         Sets ``client_order_id`` when missing. On a timeout, a connection error or
         a 5xx the same order (same ``client_order_id``) is sent again with a fresh
         timestamp and nonce: the server treats a repeated ``client_order_id`` of
         a key as the original order, so a retry never places a second one.
+        ``headers``: extra request headers (not order fields).
         """
         params.setdefault("client_order_id", uuid.uuid4().hex)
         attempt = 0
         while True:
             try:
-                return self.request("POST", "/v1/orders", body=params)
+                return self.request("POST", "/v1/orders", body=params, headers=headers)
             except ApiError as exc:
                 transient = exc.status == 0 or exc.status >= 500
                 if not transient or attempt >= self.max_retries:
@@ -297,3 +303,8 @@ class ExchangeClient:
 
     def withdraw(self, **params: Any) -> Any:
         return self.request("POST", "/v1/withdrawals", body=params)
+
+    def faucet(self, **params: Any) -> Any:
+        """Sandbox only: POST /v1/sandbox/faucet (``asset``, ``amount``, or
+        nothing for the default top-up)."""
+        return self.request("POST", "/v1/sandbox/faucet", body=params or None)

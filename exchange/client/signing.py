@@ -4,9 +4,17 @@ The server (``apps.apikeys.auth``) and every client import these functions, so
 the two sides cannot drift apart. No Django import here: keep it that way.
 
     prehash = "\\n".join([
-        "v1", timestamp, nonce, key, METHOD, path_and_query, sha256_hex(body)
+        "v2", domain, timestamp, nonce, key, METHOD, path_and_query,
+        sha256_hex(body),
     ])
     signature = hex(HMAC-SHA256(secret as UTF-8 bytes, prehash as UTF-8 bytes))
+
+The signing domain names the environment (``hkt-sandbox``, ``hkt-production``)
+so a signature made for one is worthless in the other. A client derives it
+from the key's prefix (``hkt_test_`` sandbox, ``hkt_live_`` production); the
+server from its own ``EXCHANGE_ENV``, after refusing a key of the other
+environment. Keys made before environments had prefixes (``hkt_`` + 32 hex)
+have no environment and sign the original, domain-less ``v1`` prehash.
 """
 
 from __future__ import annotations
@@ -17,7 +25,16 @@ import re
 import secrets
 import time
 
-VERSION = "v1"
+VERSION = "v2"
+LEGACY_VERSION = "v1"  # keys without an environment prefix (no domain line)
+SANDBOX = "sandbox"
+PRODUCTION = "production"
+ENVIRONMENTS = (SANDBOX, PRODUCTION)
+# Key-id prefixes and signing domains per environment. The prefixes are tried
+# before the legacy "hkt_", which both of them extend.
+KEY_PREFIXES = {SANDBOX: "hkt_test_", PRODUCTION: "hkt_live_"}
+DOMAINS = {SANDBOX: "hkt-sandbox", PRODUCTION: "hkt-production"}
+LEGACY_KEY_PREFIX = "hkt_"
 HEADER_KEY = "X-Api-Key"
 HEADER_TIMESTAMP = "X-Api-Timestamp"
 HEADER_NONCE = "X-Api-Nonce"
@@ -47,6 +64,25 @@ def body_sha256(body: bytes | str | None) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+def key_environment(key: str) -> str | None:
+    """The environment a key id belongs to by its prefix (``"sandbox"`` or
+    ``"production"``); None for a legacy or unknown key id."""
+    for environment, prefix in KEY_PREFIXES.items():
+        if key.startswith(prefix):
+            return environment
+    return None
+
+
+def signing_domain(environment: str) -> str:
+    """The prehash's domain line for ``environment``; ValueError if unknown."""
+    try:
+        return DOMAINS[environment]
+    except KeyError:
+        raise ValueError(
+            f"unknown environment {environment!r}; use one of {ENVIRONMENTS}"
+        ) from None
+
+
 def prehash(
     *,
     timestamp: int | str,
@@ -55,16 +91,21 @@ def prehash(
     method: str,
     path: str,
     body: bytes | str | None = b"",
+    environment: str | None = None,
 ) -> str:
     """The string that is signed.
 
     ``path`` is the request path plus "?" and the query string exactly as sent
     (no "?" when there is no query string). ``timestamp`` is the X-Api-Timestamp
-    header value as sent.
+    header value as sent. ``environment`` picks the signing domain; None
+    derives it from the key's prefix, and a key with no environment prefix
+    (legacy ``hkt_`` + 32 hex) gets the domain-less v1 prehash.
     """
-    return "\n".join(
-        (VERSION, str(timestamp), nonce, key, method.upper(), path, body_sha256(body))
-    )
+    env = environment if environment is not None else key_environment(key)
+    tail = (str(timestamp), nonce, key, method.upper(), path, body_sha256(body))
+    if env is None:
+        return "\n".join((LEGACY_VERSION, *tail))
+    return "\n".join((VERSION, signing_domain(env), *tail))
 
 
 def sign(secret: str, message: str) -> str:
@@ -82,8 +123,10 @@ def sign_request(
     body: bytes | str | None = b"",
     timestamp: int | str,
     nonce: str,
+    environment: str | None = None,
 ) -> str:
-    """The X-Api-Signature value for one request."""
+    """The X-Api-Signature value for one request (``environment``: see
+    ``prehash``; clients leave it None)."""
     return sign(
         secret,
         prehash(
@@ -93,6 +136,7 @@ def sign_request(
             method=method,
             path=path,
             body=body,
+            environment=environment,
         ),
     )
 

@@ -245,10 +245,10 @@ def production(settings):
 
 
 def test_withdrawal_in_production_holds_and_stays_pending(
+    production,  # first: the key fixtures then make production (hkt_live_) keys
     client,
     wallets,
     withdraw_key,
-    production,
     assert_ledger,
     django_capture_on_commit_callbacks,
 ):
@@ -395,7 +395,7 @@ def test_withdrawal_complete_debits_once(wallets, btc, production, assert_ledger
 
 
 def test_withdrawal_from_another_wallet(
-    client, wallets, withdraw_key, production, usd, assert_ledger
+    production, client, wallets, withdraw_key, usd, assert_ledger
 ):
     response = _call(
         client,
@@ -449,7 +449,7 @@ def test_withdrawal_of_disabled_asset_is_refused(client, wallets, withdraw_key, 
     ],
 )
 def test_withdrawal_refusals_have_their_codes(
-    client, wallets, withdraw_key, production, assert_ledger, change, status, code
+    production, client, wallets, withdraw_key, assert_ledger, change, status, code
 ):
     before = LedgerEntry.objects.count()
     response = _call(
@@ -473,7 +473,7 @@ def test_withdrawal_needs_a_withdraw_key(client, wallets, trade_key):
 
 
 def test_withdrawal_get_shows_pending_state_with_a_read_key(
-    client, wallets, withdraw_key, read_key, production
+    production, client, wallets, withdraw_key, read_key
 ):
     created = _call(client, withdraw_key, "POST", "/v1/withdrawals", WITHDRAW).json()
     response = _call(client, read_key, "GET", f"/v1/withdrawals/{created['id']}")

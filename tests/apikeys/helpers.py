@@ -19,6 +19,7 @@ def sign_headers(
     timestamp: int | str | None = None,
     nonce: str | None = None,
     secret: str | None = None,
+    environment: str | None = None,
 ) -> dict[str, str]:
     ts = signing.now_ms() if timestamp is None else timestamp
     nonce = signing.new_nonce() if nonce is None else nonce
@@ -30,6 +31,7 @@ def sign_headers(
         body=body,
         timestamp=ts,
         nonce=nonce,
+        environment=environment,
     )
     return {
         "X-Api-Key": api_key.key,

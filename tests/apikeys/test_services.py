@@ -25,7 +25,7 @@ def _fields(exc: pytest.ExceptionInfo[DomainError]) -> dict:
 def test_create_returns_the_secret_once_and_stores_it_encrypted(alice):
     api_key, secret = apikey_create(user=alice, scope="read", ip_allowlist=[])
     row = ApiKey.objects.get(pk=api_key.pk)
-    assert row.key.startswith("hkt_") and len(row.key) == 36
+    assert row.key.startswith("hkt_test_") and len(row.key) == 41  # sandbox
     assert len(secret) >= 40
     assert row.secret_encrypted != secret
     assert secret not in row.secret_encrypted

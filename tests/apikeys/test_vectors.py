@@ -71,11 +71,35 @@ def test_hkt_sign_without_credentials_explains_and_fails(monkeypatch, capsys):
     assert "HKT_KEY" in capsys.readouterr().err
 
 
+def test_docs_publish_a_vector_per_environment_and_a_legacy_one():
+    versions = {signing.key_environment(v["key"]) for v in VECTORS}
+    assert versions == {"sandbox", "production", None}
+    for vector in VECTORS:
+        env = signing.key_environment(vector["key"])
+        first = vector["prehash"].split("\n", 2)[:2]
+        if env is None:
+            assert first[0] == "v1" and first[1] == vector["timestamp"]
+        else:
+            assert first == ["v2", signing.signing_domain(env)]
+
+
+ENV_VECTORS = [
+    v
+    for v in VECTORS
+    if v["path"] == "/v1/account/api-key" and signing.key_environment(v["key"])
+]
+
+
 @pytest.mark.django_db
-def test_server_accepts_the_empty_body_doc_vector(client, alice, monkeypatch):
+@pytest.mark.parametrize(
+    "vector", ENV_VECTORS, ids=lambda v: signing.key_environment(v["key"])
+)
+def test_server_accepts_the_empty_body_doc_vector(
+    client, alice, monkeypatch, settings, vector
+):
     import apps.core.middleware
 
-    vector = next(v for v in VECTORS if v["path"] == "/v1/account/api-key")
+    settings.EXCHANGE_ENV = signing.key_environment(vector["key"])
     ApiKey.objects.create(
         user=alice, key=vector["key"], secret_encrypted=encrypt_secret(vector["secret"])
     )

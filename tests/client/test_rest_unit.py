@@ -160,3 +160,33 @@ print(bad)
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_extra_headers_are_sent_and_not_part_of_the_body():
+    client, seen = _recording_client()
+    client.place_order(
+        pair="BTC-USD",
+        side="buy",
+        type="limit",
+        price="1",
+        size="1",
+        headers={"X-Sandbox-Scenario": "partial_fill"},
+    )
+    client.faucet()
+    client.faucet(asset="BTC", amount="0.5")
+    order, top_up, one = seen
+    assert order.headers["X-Sandbox-Scenario"] == "partial_fill"
+    assert "headers" not in json.loads(order.content)
+    assert (top_up.url.raw_path, top_up.content) == (b"/v1/sandbox/faucet", b"")
+    assert json.loads(one.content) == {"asset": "BTC", "amount": "0.5"}
+    assert all(map(_verify, seen))
+
+
+def test_a_prefixed_key_signs_with_its_environments_domain():
+    for key, domain in (
+        ("hkt_test_k", "hkt-sandbox"),
+        ("hkt_live_k", "hkt-production"),
+    ):
+        assert signing.prehash(
+            timestamp=1, nonce="n", key=key, method="GET", path="/"
+        ).split("\n")[:2] == ["v2", domain]

@@ -165,3 +165,45 @@ class WithdrawalOutputSerializer(serializers.Serializer):
             "created_at": field.to_representation(withdrawal.created_at),
             "done_at": field.to_representation(done) if done else None,
         }
+
+
+# ----------------------------------------------------------------- sandbox faucet
+
+
+class FaucetClaimInputSerializer(serializers.Serializer):
+    """Both fields optional: no body tops up every faucet asset."""
+
+    asset = StrictRegexField(
+        ASSET_CODE_RE,
+        required=False,
+        help_text="Asset code, e.g. BTC. Omitted: the default top-up of every "
+        "faucet asset.",
+    )
+    amount = DecimalStringField(
+        required=False,
+        help_text='Decimal string, at most the asset\'s cap per claim (BTC "10", '
+        'ETH "200", USD "1000000"). Omitted: the asset\'s default top-up.',
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "amount" in attrs and "asset" not in attrs:
+            raise serializers.ValidationError({"asset": ["Give the amount's asset."]})
+        return attrs
+
+
+class FaucetCreditOutputSerializer(serializers.Serializer):
+    asset = serializers.CharField()
+    amount = serializers.CharField(help_text="Credited, decimal string.")
+    wallet = WalletField()
+    available = serializers.CharField(help_text="The spot balance available after.")
+
+
+class FaucetClaimOutputSerializer(serializers.Serializer):
+    credited = FaucetCreditOutputSerializer(many=True)
+    claims_today = serializers.IntegerField(
+        help_text="This account's claims in the current UTC day, this one included."
+    )
+    claims_per_day = serializers.IntegerField()
+    resets_at = serializers.CharField(
+        help_text="When the day's count restarts (ISO 8601, UTC, next 00:00)."
+    )

@@ -10,9 +10,11 @@ from rest_framework.response import Response
 from apps.accounts import selectors
 from apps.accounts.api import serializers as s
 from apps.accounts.api.examples import BALANCES
+from apps.accounts.faucet import faucet_claim
 from apps.accounts.services import balance_transfer
 from apps.accounts.withdrawals import withdrawal_request
 from apps.apikeys.api.base import SignedAPIView
+from apps.core.api.formats import iso_utc
 from apps.core.errors import ErrorCode
 from apps.core.money import format_units, parse_units
 from apps.markets.selectors import asset_get
@@ -141,3 +143,46 @@ class WithdrawalDetailView(SignedAPIView):
             user_id=request.user.pk, withdrawal_id=withdrawal_id
         )
         return Response(s.WithdrawalOutputSerializer(withdrawal).data)
+
+
+class FaucetClaimView(SignedAPIView):
+    """Sandbox only: credit testnet funds to your spot wallet (a few claims a day)."""
+
+    required_scope = "trade"
+    rate_weight = 10
+    error_codes = (
+        ErrorCode.ACCOUNT_ASSET_NOT_FOUND,
+        ErrorCode.ACCOUNT_FAUCET_CAP_EXCEEDED,
+        ErrorCode.RATE_LIMIT_FAUCET_DAILY,
+        ErrorCode.VALIDATION_INVALID_DECIMAL,
+        ErrorCode.VALIDATION_TOO_MANY_DECIMALS,
+        ErrorCode.VALIDATION_OUT_OF_RANGE,
+    )
+
+    @extend_schema(
+        operation_id="sandbox_faucet",
+        tags=["sandbox"],
+        request=s.FaucetClaimInputSerializer,
+        responses=s.FaucetClaimOutputSerializer,
+    )
+    def post(self, request: Request) -> Response:
+        data = s.FaucetClaimInputSerializer(data=request.data or {})
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        asset = asset_get(code=v["asset"]) if "asset" in v else None
+        claim = faucet_claim(user=request.user, asset=asset, amount=v.get("amount"))
+        body = {
+            "credited": [
+                {
+                    "asset": a.code,
+                    "amount": format_units(units, a.scale),
+                    "wallet": balance.wallet,
+                    "available": format_units(balance.available, a.scale),
+                }
+                for a, units, balance in claim.credited
+            ],
+            "claims_today": claim.claims_today,
+            "claims_per_day": claim.claims_per_day,
+            "resets_at": iso_utc(claim.resets_at, "seconds"),
+        }
+        return Response(s.FaucetClaimOutputSerializer(body).data)

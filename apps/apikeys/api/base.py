@@ -28,7 +28,9 @@ drawn on (the key's once the key is verified, else the client IP's).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Collection
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -41,6 +43,7 @@ from apps.apikeys import ratelimit
 from apps.apikeys.auth import ApiKeyAuthentication
 from apps.apikeys.models import SCOPE_RANK, ApiKey, Scope
 from apps.apikeys.permissions import check_ip, check_scope
+from apps.core import scenarios
 from apps.core.errors import DomainError
 from exchange.client import signing
 
@@ -76,6 +79,7 @@ class _WeightedAPIView(APIView):
         drf_request = super().initialize_request(request, *args, **kwargs)
         drf_request.api_key = None  # type: ignore[attr-defined]
         drf_request.rate_usage = None  # type: ignore[attr-defined]
+        drf_request.sandbox_scenario = None  # type: ignore[attr-defined]
         return drf_request
 
     def _weight(self, request: Request) -> int:
@@ -149,6 +153,11 @@ class SignedAPIView(_WeightedAPIView):
         it depends on the method, e.g. GET read and POST trade on one path."""
         return self.required_scope
 
+    def get_sandbox_scenarios(self) -> Collection[str]:
+        """The sandbox scenarios of this endpoint besides the generic ones
+        (``apps.core.scenarios``); e.g. order placement's."""
+        return ()
+
     def perform_authentication(self, request: Request) -> None:
         try:
             request.user  # noqa: B018 - runs ApiKeyAuthentication
@@ -169,7 +178,24 @@ class SignedAPIView(_WeightedAPIView):
                 f"{type(self).__name__} requires unknown scope {scope!r}"
             )
         check_scope(api_key, scope)
+        scenario = scenarios.requested_scenario(
+            request.META, applicable=self.get_sandbox_scenarios()
+        )
+        self._play_generic_scenario(request, scenario)
         self._enforce_rate_limit(request)
+        request.sandbox_scenario = scenario  # type: ignore[attr-defined]
+
+    def _play_generic_scenario(self, request: Request, scenario: str | None) -> None:
+        """Sandbox: answer as the real refusals would, without charging."""
+        if scenario == scenarios.RATE_LIMITED:
+            real = ratelimit.peek(self._budget(request), self._weight(request))
+            spent = dataclasses.replace(real, used=real.limit, exceeded=True)
+            request.rate_usage = spent  # type: ignore[attr-defined]
+            error = spent.error()
+            error.details["scenario"] = scenario
+            raise error
+        if scenario == scenarios.OVERLOADED:
+            raise scenarios.overloaded_error()
 
 
 class OptionallySignedAPIView(PublicAPIView):

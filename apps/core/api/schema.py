@@ -15,11 +15,17 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
+from apps.core import scenarios
 from apps.core.errors import ERRORS, ErrorCode
 from exchange.client import signing
 
 SECURITY_SCHEMES: dict[str, tuple[str, str]] = {
-    "ApiKey": (signing.HEADER_KEY, "The API key id (public, starts with hkt_)."),
+    "ApiKey": (
+        signing.HEADER_KEY,
+        "The API key id (public): hkt_test_ + 32 hex in the sandbox, hkt_live_ + "
+        "32 hex in production; a key of the other environment is refused with "
+        "AUTH_KEY_WRONG_ENVIRONMENT.",
+    ),
     "ApiTimestamp": (
         signing.HEADER_TIMESTAMP,
         "Unix time in integer milliseconds, within the key's drift tolerance "
@@ -31,7 +37,9 @@ SECURITY_SCHEMES: dict[str, tuple[str, str]] = {
     ),
     "ApiSignature": (
         signing.HEADER_SIGNATURE,
-        "Lowercase hex HMAC-SHA256(secret, prehash); see docs/signing.md.",
+        "Lowercase hex HMAC-SHA256(secret, prehash); the prehash (docs/signing.md) "
+        "starts with v2 and the signing domain, hkt-sandbox or hkt-production, so "
+        "a signature made for one environment is invalid in the other.",
     ),
 }
 
@@ -90,6 +98,7 @@ class ExchangeAutoSchema(AutoSchema):
         # view) goes through every signing check, so it answers their errors too.
         signed = any(SIGNATURE_SCHEME in req for req in operation.get("security", []))
         errors = error_codes_for(self.view, self.method, signed=signed)
+        self._add_sandbox_scenario_header(operation)
         for status, codes in sorted(errors.items()):
             responses.setdefault(
                 str(status),
@@ -107,6 +116,23 @@ class ExchangeAutoSchema(AutoSchema):
             )
         return operation
 
+    def _add_sandbox_scenario_header(self, operation: dict[str, Any]) -> None:
+        """Sandbox: signed operations take X-Sandbox-Scenario (apps.core.scenarios)."""
+        get_own = getattr(self.view, "get_sandbox_scenarios", None)
+        if not (scenarios.scenarios_enabled() and callable(get_own)):
+            return
+        names = [*scenarios.GENERIC_SCENARIOS, *get_own()]
+        operation.setdefault("parameters", []).append(
+            {
+                "in": "header",
+                "name": scenarios.HEADER,
+                "required": False,
+                "schema": {"type": "string", "enum": names},
+                "description": "Sandbox only (ignored in production): answer as "
+                "the named fault would; see docs/sandbox.md, Fault injection.",
+            }
+        )
+
 
 COMMON_ERRORS = (
     ErrorCode.VALIDATION_ERROR,
@@ -117,6 +143,10 @@ COMMON_ERRORS = (
 )
 SIGNED_ERRORS = tuple(
     c for c in ErrorCode if c.value.startswith(("AUTH_", "PERMISSION_"))
+)
+SANDBOX_SIGNED_ERRORS = (
+    ErrorCode.VALIDATION_SANDBOX_SCENARIO,
+    ErrorCode.SYSTEM_OVERLOADED,
 )
 
 
@@ -131,6 +161,8 @@ def error_codes_for(
     codes: list[ErrorCode] = list(COMMON_ERRORS)
     if signed or getattr(view, "required_scope", ""):
         codes += SIGNED_ERRORS
+    if getattr(view, "required_scope", "") and scenarios.scenarios_enabled():
+        codes += SANDBOX_SIGNED_ERRORS  # X-Sandbox-Scenario's answers
     extra = getattr(view, "error_codes", ())
     if isinstance(extra, dict):
         extra = extra.get(method.upper(), ())

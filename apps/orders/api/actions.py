@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from apps.apikeys.models import ApiKey
+from apps.core.scenarios import EXECUTION_UNKNOWN
 from apps.markets.selectors import pair_get, pair_get_for_trading
-from apps.orders import cancels, selectors, services
+from apps.orders import cancels, scenarios, selectors, services
 from apps.orders.api import serializers as s
 from apps.orders.models import FINAL_STATUSES, Order
 from apps.orders.validation import order_request_from_wire
@@ -40,12 +41,15 @@ def order_body(order: Order, *, with_fills: bool = False) -> dict[str, Any]:
     return dict(s.OrderOutputSerializer(order, context=context).data)
 
 
-def place(*, api_key: ApiKey, data: Any) -> Answer:
+def place(*, api_key: ApiKey, data: Any, scenario: str | None = None) -> Answer:
     """Validate a placement body, place it (idempotent on client_order_id)
-    and wait for the matcher unless response_type is ack."""
+    and wait for the matcher unless response_type is ack. ``scenario``: a
+    sandbox order scenario (REST's X-Sandbox-Scenario, apps.orders.scenarios)."""
     values = s.place_input(data)
     pair = pair_get_for_trading(symbol=values["pair"])
     req = order_request_from_wire(pair=pair, data=values)
+    if scenario is not None:
+        scenarios.before_place(scenario=scenario, pair=pair, req=req)
     placed = services.order_place(
         user_id=api_key.user_id, pair=pair, req=req, api_key=api_key
     )
@@ -60,6 +64,8 @@ def place(*, api_key: ApiKey, data: Any) -> Answer:
     order = placed.order
     if values["response_type"] != "ack":
         order = services.order_wait(order=order)
+    if scenario == EXECUTION_UNKNOWN:
+        raise scenarios.execution_unknown(order=order)
     status = 202 if order.status == "pending" else 201
     return Answer(status, order_body(order, with_fills=full), order=order)
 

@@ -11,6 +11,7 @@ from apps.core.api.formats import from_unix_ms, iso_utc
 from apps.core.api.pagination import page_by_id
 from apps.core.errors import ErrorCode
 from apps.core.middleware import now_ms
+from apps.core.scenarios import ORDER_SCENARIOS
 from apps.markets.selectors import pair_get
 from apps.orders import cancels, selectors
 from apps.orders.api import actions
@@ -56,12 +57,16 @@ class OrderListCreateView(SignedAPIView):
             ErrorCode.MARKET_CANCEL_ONLY,
             ErrorCode.ACCOUNT_INSUFFICIENT_FUNDS,
             ErrorCode.SYSTEM_OVERLOADED,
+            ErrorCode.SYSTEM_EXECUTION_UNKNOWN,
         ),
         "GET": (ErrorCode.MARKET_NOT_FOUND,),
     }
 
     def get_required_scope(self) -> str:
         return "trade" if self.request.method == "POST" else "read"
+
+    def get_sandbox_scenarios(self) -> tuple[str, ...]:
+        return ORDER_SCENARIOS if self.request.method == "POST" else ()
 
     @extend_schema(
         operation_id="order_place",
@@ -89,7 +94,11 @@ class OrderListCreateView(SignedAPIView):
         examples=ORDER_PLACE_EXAMPLES,
     )
     def post(self, request: Request) -> Response:
-        answer = actions.place(api_key=request.api_key, data=request.data)
+        answer = actions.place(
+            api_key=request.api_key,
+            data=request.data,
+            scenario=request.sandbox_scenario,
+        )
         return Response(answer.body, status=answer.status, headers=answer.headers)
 
     @extend_schema(
