@@ -42,6 +42,7 @@ from ccxt.base.errors import (
     OrderNotFound,
     PermissionDenied,
     RateLimitExceeded,
+    RequestTimeout,
 )
 from ccxt.base.exchange import Exchange
 from ccxt.base.precise import Precise
@@ -89,6 +90,7 @@ EXACT_ERRORS: dict[str, type[Exception]] = {
     "AUTH_MISSING_HEADERS": AuthenticationError,
     "AUTH_INVALID_KEY": AuthenticationError,
     "AUTH_KEY_REVOKED": AuthenticationError,
+    "AUTH_KEY_WRONG_ENVIRONMENT": AuthenticationError,
     "AUTH_INVALID_SIGNATURE": AuthenticationError,
     "AUTH_INVALID_TIMESTAMP": AuthenticationError,
     "AUTH_TIMESTAMP_EXPIRED": InvalidNonce,
@@ -99,6 +101,7 @@ EXACT_ERRORS: dict[str, type[Exception]] = {
     "PERMISSION_SCOPE_MISSING": PermissionDenied,
     "PERMISSION_IP_NOT_ALLOWED": PermissionDenied,
     "RATE_LIMIT_EXCEEDED": RateLimitExceeded,
+    "RATE_LIMIT_FAUCET_DAILY": RateLimitExceeded,
     "RATE_LIMIT_CONNECTIONS_PER_IP": DDoSProtection,
     "RATE_LIMIT_CONNECTIONS_PER_KEY": DDoSProtection,
     "VALIDATION_ERROR": BadRequest,
@@ -106,6 +109,7 @@ EXACT_ERRORS: dict[str, type[Exception]] = {
     "VALIDATION_INVALID_DECIMAL": BadRequest,
     "VALIDATION_TOO_MANY_DECIMALS": BadRequest,
     "VALIDATION_OUT_OF_RANGE": BadRequest,
+    "VALIDATION_SANDBOX_SCENARIO": BadRequest,
     "ORDER_PRICE_OFF_TICK": InvalidOrder,
     "ORDER_SIZE_OFF_LOT": InvalidOrder,
     "ORDER_SIZE_TOO_SMALL": InvalidOrder,
@@ -124,11 +128,15 @@ EXACT_ERRORS: dict[str, type[Exception]] = {
     "ACCOUNT_INVALID_TRANSFER": BadRequest,
     "ACCOUNT_WITHDRAWAL_NOT_FOUND": BadRequest,
     "ACCOUNT_WITHDRAWAL_NOT_PENDING": OperationRejected,
+    "ACCOUNT_FAUCET_CAP_EXCEEDED": BadRequest,
     "NOT_FOUND": BadRequest,
     "METHOD_NOT_ALLOWED": BadRequest,
     "SYSTEM_OVERLOADED": DDoSProtection,
     "SYSTEM_UNAVAILABLE": ExchangeNotAvailable,
     "SYSTEM_INTERNAL_ERROR": ExchangeNotAvailable,
+    # The sandbox's execution_unknown: the order may exist; a resend with its
+    # clientOrderId replays it (ccxt retries timeouts).
+    "SYSTEM_EXECUTION_UNKNOWN": RequestTimeout,
 }
 
 # A code this driver does not know yet (a newer server) still gets its
