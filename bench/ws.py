@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import json
 import multiprocessing
 import os
@@ -36,7 +37,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -91,8 +94,115 @@ async def client(url: str, receipts: Receipts, connected: asyncio.Event) -> None
         receipts.ended += 1
 
 
+class LeanClient(asyncio.Protocol):
+    """A minimal WebSocket reader for the load generator (``--lean``).
+
+    Hand-written because the measuring clients share this machine's two
+    cores with the servers: the ``websockets`` package spends ~70 us of
+    Python per received frame (its parser, a queue and a task wake-up per
+    connection), more than the server spends writing it, so a thousand of
+    its clients mostly measure themselves. This reads frames straight from
+    ``data_received``: RFC 6455 framing of unmasked server frames, masked
+    client frames, pong replies; nothing else (no extensions, no fragments,
+    which the server never sends)."""
+
+    def __init__(
+        self, host: str, path: str, receipts: Receipts, connected: asyncio.Event
+    ) -> None:
+        self.host, self.path = host, path
+        self.receipts, self.connected = receipts, connected
+        self.buffer = b""
+        self.upgraded = False
+        self.last: int | None = None
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.transport.write(  # type: ignore[attr-defined]
+            f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        )
+
+    def send_frame(self, opcode: int, payload: bytes) -> None:
+        mask = os.urandom(4)
+        size = len(payload)
+        header = (
+            bytes((0x80 | opcode, 0x80 | size))
+            if size < 126
+            else (bytes((0x80 | opcode, 0x80 | 126)) + size.to_bytes(2, "big"))
+        )
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.transport.write(header + mask + masked)  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        buffer = self.buffer + data
+        if not self.upgraded:
+            end = buffer.find(b"\r\n\r\n")
+            if end < 0:
+                self.buffer = buffer
+                return
+            if b" 101 " not in buffer[:end].split(b"\r\n", 1)[0]:
+                raise ConnectionError(buffer[:end].decode(errors="replace"))
+            self.upgraded, buffer = True, buffer[end + 4 :]
+            for i, channel in enumerate(("book", "trades")):
+                frame = {"op": "subscribe", "id": str(i), "channel": channel}
+                self.send_frame(1, json.dumps(frame | {"pair": "BTC-USD"}).encode())
+        at = 0
+        while len(buffer) - at >= 2:
+            opcode, size = buffer[at] & 0x0F, buffer[at + 1] & 0x7F
+            start = at + 2
+            if size == 126:
+                size, start = int.from_bytes(buffer[at + 2 : at + 4], "big"), at + 4
+            elif size == 127:
+                size, start = int.from_bytes(buffer[at + 2 : at + 10], "big"), at + 10
+            if len(buffer) < start + size:
+                break
+            payload, at = buffer[start : start + size], start + size
+            if opcode == 1:
+                self.message(json.loads(payload), now)
+            elif opcode == 9:
+                self.send_frame(10, payload)
+            elif opcode == 8:
+                self.transport.close()  # type: ignore[attr-defined]
+        self.buffer = buffer[at:]
+
+    def message(self, msg: dict[str, Any], now: float) -> None:
+        kind = msg.get("type")
+        if kind == "book_delta":
+            if msg["prev_seq"] != self.last:
+                self.receipts.gaps += 1
+            self.last = msg["seq"]
+            self.receipts.times.append((msg["seq"], now))
+        elif kind == "trade":
+            self.receipts.times.append((msg["seq"], now))
+        elif kind == "book_snapshot":
+            self.last = msg["seq"]
+            self.connected.set()
+        elif kind == "resync":
+            self.receipts.gaps += 1
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+async def lean_client(url: str, receipts: Receipts, connected: asyncio.Event) -> None:
+    parts = urllib.parse.urlsplit(url)
+    loop = asyncio.get_running_loop()
+    _, protocol = await loop.create_connection(
+        lambda: LeanClient(parts.netloc, parts.path, receipts, connected),
+        parts.hostname,
+        parts.port,
+    )
+    await protocol.closed
+    receipts.ended += 1
+
+
 def client_process(
-    urls: list[str], n: int, ready: object, stop: object, out: object
+    urls: list[str], n: int, ready: object, stop: object, out: object, lean: bool
 ) -> None:
     """``n`` clients in this process; ``ready`` counts the subscribed ones;
     at ``stop`` (plus a second for the last deliveries) the receipts go to
@@ -102,7 +212,11 @@ def client_process(
         receipts = Receipts()
         flags = [asyncio.Event() for _ in range(n)]
         tasks = [
-            asyncio.create_task(client(urls[i % len(urls)], receipts, flags[i]))
+            asyncio.create_task(
+                (lean_client if lean else client)(
+                    urls[i % len(urls)], receipts, flags[i]
+                )
+            )
             for i in range(n)
         ]
         counted = 0
@@ -159,6 +273,11 @@ def main() -> None:
     parser.add_argument("--db", choices=["postgres", "sqlite"], default="postgres")
     parser.add_argument("--servers", type=int, default=1, help="daphne processes")
     parser.add_argument("--client-procs", type=int, default=1)
+    parser.add_argument(
+        "--lean",
+        action="store_true",
+        help="minimal hand-written clients (LeanClient) instead of websockets'",
+    )
     parser.add_argument("--bench-db", default="exchange_bench_ws")
     parser.add_argument("--redis-db", type=int, default=15)
     args = parser.parse_args()
@@ -238,7 +357,8 @@ def main() -> None:
             # Rotated so that each process's clients spread over the servers.
             rotated = urls[i % len(urls) :] + urls[: i % len(urls)]
             worker = spawn.Process(
-                target=client_process, args=(rotated, n, ready, stop, theirs)
+                target=client_process,
+                args=(rotated, n, ready, stop, theirs, args.lean),
             )
             worker.start()
             pipes.append(mine)
