@@ -12,8 +12,10 @@ and rate-limited like any bot. No database access here.
   books' mids by more than a few ticks. It reads the books from the public
   ``book`` WebSocket channel.
 
-Every order and cancel costs a token of the pair's ``Throttle`` (the
-simulator's bounded load); an answer 429 or ``SYSTEM_OVERLOADED`` pauses all
+Every order and cancel costs a token of one of the pair's two ``Throttle``s
+(the simulator's bounded load: the makers get ``MAKER_SHARE`` of the pair's
+rate, the taker and the arbitrageur the rest, so a maker re-pricing a whole
+ladder cannot starve them); an answer 429 or ``SYSTEM_OVERLOADED`` pauses all
 agents for the server's ``Retry-After``.
 """
 
@@ -48,12 +50,13 @@ class Paused(Exception):
 
 
 class Throttle:
-    """A token bucket: ``rate`` actions per wall second, bursts up to one
-    second's worth. ``clock`` comes in for tests."""
+    """A token bucket: ``rate`` actions per wall second, bursts up to
+    ``burst_s`` seconds' worth (a short burst: a slow server must not make the
+    loop spend a whole tick on one agent). ``clock`` comes in for tests."""
 
-    def __init__(self, rate: float, clock: Any = time.monotonic) -> None:
+    def __init__(self, rate: float, burst_s: float = 0.5, clock: Any = time.monotonic):
         self.rate = rate
-        self.capacity = max(1.0, rate)
+        self.capacity = max(1.0, rate * burst_s)
         self.tokens = self.capacity
         self.clock = clock
         self.at = clock()
@@ -241,6 +244,7 @@ class Taker:
                 raise
             log.debug("%s taker: %s", pair, exc.code)
             return
+        log.debug("%s taker %s %s: %s", pair, side, lots, order["status"])
         filled = grid.parse_size(str(order.get("filled_size") or "0"))
         sign = 1 if side == BUY else -1
         self.inventory[pair] = self.inventory.get(pair, 0) + sign * filled

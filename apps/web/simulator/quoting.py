@@ -18,6 +18,7 @@ quote meet the maker's own order come first.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
@@ -163,7 +164,8 @@ def plan(wanted: list[tuple[Quote, int]], resting: list[Resting]) -> Plan:
             del free[match.order_id]
     best_bid = max((q.price for q, _ in wanted if q.side == BUY), default=None)
     best_ask = min((q.price for q, _ in wanted if q.side == SELL), default=None)
-    first, after = [], []
+    first: list[str] = []
+    after: list[str] = []
     for r in free.values():
         inside = (r.side == SELL and best_bid is not None and r.price <= best_bid) or (
             r.side == BUY and best_ask is not None and r.price >= best_ask
@@ -175,9 +177,9 @@ def plan(wanted: list[tuple[Quote, int]], resting: list[Resting]) -> Plan:
     return Plan(first, places, after)
 
 
-def _closest(candidates: object, quote: Quote, tol: int) -> Resting | None:
+def _closest(candidates: Iterable[Resting], quote: Quote, tol: int) -> Resting | None:
     best: Resting | None = None
-    for r in candidates:  # type: ignore[attr-defined]
+    for r in candidates:
         if r.side != quote.side or abs(r.price - quote.price) > tol:
             continue
         if 2 * r.size < quote.size:

@@ -46,6 +46,7 @@ SHAPES = {
 TAKER_NOTIONAL = {"BTC-USD": 100.0, "ETH-USD": 100.0, "ETH-BTC": 0.002}
 ETH_BTC_CORRELATION = 0.8  # of ETH-USD's shocks with BTC-USD's
 STREAM_QUEUE_FRAMES = 10_000
+MAKER_SHARE = 0.75  # of each pair's rate; the taker and arbitrageur get the rest
 LEADER, FOLLOWER, CROSS = "BTC-USD", "ETH-USD", "ETH-BTC"
 
 
@@ -76,7 +77,8 @@ class Simulator:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.rng = random.Random(cfg.seed)
-        self.throttles = {p: Throttle(cfg.rate) for p in cfg.makers}
+        self.throttles = {p: Throttle(cfg.rate * MAKER_SHARE) for p in cfg.makers}
+        self.others = {p: Throttle(cfg.rate * (1 - MAKER_SHARE)) for p in cfg.makers}
         self.processes: dict[str, PriceProcess] = {}
         self.makers: dict[str, Maker] = {}
         self.taker: Taker | None = None
@@ -96,9 +98,11 @@ class Simulator:
         grids = {p: Grid.from_market(markets[p]) for p in cfg.makers}
         for pair in cfg.makers:
             if pair not in self.processes:
+                start, source = self.start_price(public, pair)
                 self.processes[pair] = PriceProcess(
-                    PARAMS[pair], start=self.start_price(public, pair), rng=self.rng
+                    PARAMS[pair], start=start, rng=self.rng
                 )
+                log.info("%s starts at %s (%s)", pair, f"{start:.10g}", source)
         for pair, cred in cfg.makers.items():
             maker = Maker(
                 pair,
@@ -128,16 +132,17 @@ class Simulator:
             )
             self.arb.start()
 
-    def start_price(self, public: ExchangeClient, pair: str) -> float:
+    def start_price(self, public: ExchangeClient, pair: str) -> tuple[float, str]:
         """The pair's last trade: a restarted simulator continues where the
         market is, not from a seed value. The anchor only for a new market
         (or one whose implied cross is known, for ETH-BTC)."""
         last = public.ticker(pair).get("last_price")
         if last is not None:
-            return float(Decimal(str(last)))
+            return float(Decimal(str(last))), "last trade"
         if pair == CROSS and LEADER in self.processes and FOLLOWER in self.processes:
-            return self.processes[FOLLOWER].price / self.processes[LEADER].price
-        return PARAMS[pair].anchor
+            cross = self.processes[FOLLOWER].price / self.processes[LEADER].price
+            return cross, "cross of the other pairs"
+        return PARAMS[pair].anchor, "anchor"
 
     def client(self, cred: Credentials | None) -> ExchangeClient:
         c = ExchangeClient(
@@ -180,10 +185,11 @@ class Simulator:
     def run(self) -> None:
         """Run until stopped (or ``duration``), reconnecting after errors."""
         cfg = self.cfg
-        deadline = None if cfg.duration is None else time.monotonic() + cfg.duration
         delay = 0.5
         connected = False
-        self.wait_for_server(deadline)
+        self.wait_for_server(None)
+        deadline = None  # ``duration`` counts from the first connection
+
         while not cfg.stopping():
             if deadline is not None and time.monotonic() >= deadline:
                 break
@@ -191,6 +197,8 @@ class Simulator:
                 if not connected:
                     self.connect()
                     connected, delay = True, 0.5
+                    if deadline is None and cfg.duration is not None:
+                        deadline = time.monotonic() + cfg.duration
                     log.info("simulator connected to %s", cfg.url)
                 self.loop(deadline)
             except Paused as exc:
@@ -247,14 +255,12 @@ class Simulator:
         self.sim_clock -= steps
         self.step_models(steps)
         assert self.taker is not None
-        # Takers and the arbitrageur first: a maker re-pricing a whole ladder
-        # would otherwise spend every token.
         for pair in self.makers:
             typical = TAKER_NOTIONAL[pair] / self.processes[pair].price
             for _ in range(self.taker.orders_due(sim_seconds)):
-                self.taker.trade(pair, self.throttles[pair], typical=typical)
+                self.taker.trade(pair, self.others[pair], typical=typical)
         if self.arb is not None:
-            self.arb.act(self.throttles[CROSS])
+            self.arb.act(self.others[CROSS])
         for pair, maker in self.makers.items():
             maker.on_stream()
             maker.requote(self.throttles[pair])
@@ -284,6 +290,8 @@ class Simulator:
         try:
             while time.monotonic() < end:
                 pending = 0
+                if self.arb is not None:
+                    self.arb.act(self.others[CROSS])
                 for pair, maker in self.makers.items():
                     maker.on_stream()
                     pending += maker.requote(self.throttles[pair])
