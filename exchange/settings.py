@@ -247,6 +247,9 @@ SIMULATOR = {
     "SEED": int(os.environ["SIMULATOR_SEED"])
     if os.environ.get("SIMULATOR_SEED")
     else None,
+    # The agents' keys' IP allow-list (commas): loopback unless the simulator
+    # trades on a sandbox server that sees it from another address.
+    "ALLOW_IPS": os.environ.get("SIMULATOR_ALLOW_IPS", ""),
 }
 # How often one API process re-counts a pair's queue (the count is memoised).
 MATCHER_QUEUE_CHECK_MS = int(os.environ.get("MATCHER_QUEUE_CHECK_MS", "250"))

@@ -148,15 +148,21 @@ class Maker:
             shape=self.shape,
         )
 
-    def requote(self, throttle: Throttle) -> int:
-        """Carry out as much of the re-pricing plan as the throttle allows;
-        returns how many actions are left for later."""
+    def requote(self, throttle: Throttle, budget: int | None = None) -> int:
+        """Carry out as much of the re-pricing plan as the throttle allows,
+        and at most ``budget`` actions (one turn of the loop); returns how
+        many actions are left for later.
+
+        The budget matters when the server is slower than the throttle: a
+        token comes back during every call, so the throttle alone would let
+        one maker work through a whole new ladder (dozens of calls, tens of
+        seconds) while the taker and the arbitrageur wait for their turn."""
         p = plan(self.wanted(), list(self.orders.values()))
         actions: list[tuple[str, Any]] = [("cancel", o) for o in p.cancels_first]
         actions += [("place", q) for q in p.places]
         actions += [("cancel", o) for o in p.cancels_after]
         for n, (kind, what) in enumerate(actions):
-            if not throttle.take():
+            if (budget is not None and n >= budget) or not throttle.take():
                 return len(actions) - n
             if kind == "cancel":
                 self.cancel(what)

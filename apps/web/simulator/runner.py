@@ -8,9 +8,11 @@ runs against any sandbox deployment given the agents' keys.
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -68,6 +70,7 @@ class Config:
     arb_threshold_ticks: int = 2
     seed: int | None = None
     duration: float | None = None  # wall seconds; None: until stopped
+    settle_s: float = 10.0  # after ``duration``: at most this to complete ladders
     tick_s: float = 0.2  # the loop's period
     status_every_s: float = 60.0
     stopping: Callable[[], bool] = field(default=lambda: False)
@@ -85,6 +88,7 @@ class Simulator:
         self.arb: Arbitrageur | None = None
         self.clients: list[Any] = []
         self.sim_clock = 0.0  # simulated seconds not yet stepped
+        self.pool = ThreadPoolExecutor(len(cfg.makers) + 1, "simulator")
         self.paused_until = 0.0
 
     # -- sessions ------------------------------------------------------------
@@ -211,8 +215,9 @@ class Simulator:
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
         if connected and deadline is not None:
-            self.settle()
+            self.settle(self.cfg.settle_s)
         self.disconnect()
+        self.pool.shutdown()
 
     def wait_for_server(self, deadline: float | None) -> None:
         """Quietly wait for the API to answer (runexchange starts us with
@@ -254,16 +259,43 @@ class Simulator:
         steps = int(self.sim_clock)
         self.sim_clock -= steps
         self.step_models(steps)
+        self.turn(lambda: self.trade(sim_seconds))
+
+    def trade(self, sim_seconds: float) -> None:
+        """The taker's orders due in ``sim_seconds``, then the arbitrageur."""
         assert self.taker is not None
         for pair in self.makers:
             typical = TAKER_NOTIONAL[pair] / self.processes[pair].price
             for _ in range(self.taker.orders_due(sim_seconds)):
                 self.taker.trade(pair, self.others[pair], typical=typical)
+        self.arbitrage()
+
+    def arbitrage(self) -> None:
         if self.arb is not None:
             self.arb.act(self.others[CROSS])
-        for pair, maker in self.makers.items():
+
+    def turn(self, others: Callable[[], None]) -> int:
+        """One turn of every agent, side by side: each maker (its own client
+        and stream) and ``others`` (the taker and the arbitrageur) in its own
+        thread. A call mostly waits for the server, so agents in turn would
+        spend one round trip each where side by side they spend one in all;
+        and each maker's turn has a budget (``Maker.requote``), so a turn is a
+        few calls long and no agent waits for another's whole plan. Only the
+        main thread steps the models, so the seeded draws stay in order.
+        Returns the makers' actions still to do."""
+
+        def maker_turn(pair: str) -> int:
+            maker, throttle = self.makers[pair], self.throttles[pair]
             maker.on_stream()
-            maker.requote(self.throttles[pair])
+            budget = max(1, math.ceil(throttle.rate * self.cfg.tick_s))
+            maker.requote(throttle, budget)
+            return maker.plan_size()
+
+        jobs = [self.pool.submit(maker_turn, pair) for pair in self.makers]
+        rest = self.pool.submit(others)
+        wait([*jobs, rest])  # all done before any error is raised
+        rest.result()
+        return sum(job.result() for job in jobs)
 
     def step_models(self, steps: int) -> None:
         for _ in range(steps):
@@ -289,16 +321,10 @@ class Simulator:
         end = time.monotonic() + timeout
         try:
             while time.monotonic() < end:
-                pending = 0
-                if self.arb is not None:
-                    self.arb.act(self.others[CROSS])
-                for pair, maker in self.makers.items():
-                    maker.on_stream()
-                    pending += maker.requote(self.throttles[pair])
-                    pending += maker.plan_size()
-                if not pending:
+                began = time.monotonic()
+                if not self.turn(self.arbitrage):
                     return
-                time.sleep(self.cfg.tick_s)
+                time.sleep(max(0.0, self.cfg.tick_s - (time.monotonic() - began)))
         except (Paused, ApiError, ConnectionClosed, OSError, TimeoutError) as exc:
             log.warning("simulator could not settle its quotes: %s", exc)
 

@@ -16,6 +16,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connections
 
+from apps.core.errors import ValidationFailed
 from apps.web.simulator.runner import Config, Simulator
 from apps.web.simulator.setup import NotSandbox, agents_seed
 
@@ -56,16 +57,32 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=sim["SEED"])
         parser.add_argument(
+            "--allow-ip",
+            default=sim["ALLOW_IPS"],
+            help="the agents' keys' IP allow-list, addresses or CIDR networks "
+            "separated by commas (default loopback; against a remote sandbox "
+            "the address its server sees)",
+        )
+        parser.add_argument(
             "--duration",
             type=positive,
             default=None,
             help="stop after this many seconds, leaving complete ladders",
         )
+        parser.add_argument(
+            "--settle",
+            type=positive,
+            default=10.0,
+            help="at most this many seconds, after --duration, to complete them",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         pairs = [p.strip() for p in opts["pairs"].split(",") if p.strip()]
         try:
-            creds = agents_seed(pairs=pairs)
+            allow = [p.strip() for p in opts["allow_ip"].split(",") if p.strip()]
+            creds = agents_seed(pairs=pairs, ip_allowlist=allow or None)
+        except ValidationFailed as exc:
+            raise CommandError(f"--allow-ip: {exc.details or exc}") from exc
         except (NotSandbox, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         connections.close_all()  # set-up done: no database from here on
@@ -88,6 +105,7 @@ class Command(BaseCommand):
             taker_rate=opts["taker_rate"],
             seed=opts["seed"],
             duration=opts["duration"],
+            settle_s=opts["settle"],
             stopping=lambda: stop["now"],
         )
         self.stdout.write(
