@@ -61,8 +61,11 @@ def run_readme_python_client(port: int, env: dict, exports: dict) -> None:
     assert status in ("open", "filled", "pending") and filled.startswith("0.")
 
 
-def wait_for_simulated_book(port: int, levels: int = 20, timeout: float = 60) -> None:
-    """Until the simulator's makers show ``levels`` levels a side on BTC-USD."""
+def wait_for_simulated_book(port: int, levels: int = 5, timeout: float = 60) -> None:
+    """Until the simulator's makers show ``levels`` levels a side on BTC-USD:
+    enough for the quick-start's buy. (Full depth is the simulator's e2e test,
+    at a higher rate: at the default 5 orders/s per pair, BTC-USD's ladder
+    builds over minutes, re-pricing its inner levels first.)"""
     deadline = time.monotonic() + timeout
     url = f"http://127.0.0.1:{port}/v1/orderbook/BTC-USD?depth={levels}"
     while True:
