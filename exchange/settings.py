@@ -234,6 +234,23 @@ SPECTACULAR_SETTINGS = {
 ORDER_RESULT_TIMEOUT_MS = int(os.environ.get("ORDER_RESULT_TIMEOUT_MS", "1000"))
 # Back-pressure: beyond this many unprocessed commands on a pair the API says 503.
 MATCHER_MAX_QUEUE = int(os.environ.get("MATCHER_MAX_QUEUE", "10000"))
+
+# The sandbox's simulated traders (docs/sandbox.md, "Simulated market").
+# runexchange starts them in the sandbox unless SIMULATOR=0; never in production.
+SIMULATOR = {
+    "ENABLED": env_bool("SIMULATOR", True) and EXCHANGE_ENV == "sandbox",
+    "URL": os.environ.get("SIMULATOR_URL", "http://127.0.0.1:8000"),
+    # Orders + cancels per second per pair, every agent together: light enough
+    # for a 2-core laptop (about 15 requests/s for the three sandbox pairs).
+    "RATE": float(os.environ.get("SIMULATOR_RATE", "5")),
+    "TAKER_RATE": float(os.environ.get("SIMULATOR_TAKER_RATE", "0.25")),
+    "SEED": int(os.environ["SIMULATOR_SEED"])
+    if os.environ.get("SIMULATOR_SEED")
+    else None,
+    # The agents' keys' IP allow-list (commas): loopback unless the simulator
+    # trades on a sandbox server that sees it from another address.
+    "ALLOW_IPS": os.environ.get("SIMULATOR_ALLOW_IPS", ""),
+}
 # How often one API process re-counts a pair's queue (the count is memoised).
 MATCHER_QUEUE_CHECK_MS = int(os.environ.get("MATCHER_QUEUE_CHECK_MS", "250"))
 MATCHER_POLL_INTERVAL_MS = int(os.environ.get("MATCHER_POLL_INTERVAL_MS", "50"))

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +65,25 @@ def run_readme_python_client(port: int, env: dict, exports: dict) -> None:
     assert status in ("open", "filled", "pending") and filled.startswith("0.")
 
 
+def wait_for_simulated_book(port: int, levels: int = 5, timeout: float = 60) -> None:
+    """Until the simulator's makers show ``levels`` levels a side on BTC-USD:
+    enough for the quick-start's buy. (Full depth is the simulator's e2e test,
+    at a higher rate: at the default 5 orders/s per pair, BTC-USD's ladder
+    builds over minutes, re-pricing its inner levels first.)"""
+    deadline = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{port}/v1/orderbook/BTC-USD?depth={levels}"
+    while True:
+        book = httpx.get(url, timeout=5).json()
+        if len(book["bids"]) >= levels and len(book["asks"]) >= levels:
+            return
+        assert time.monotonic() < deadline, f"no simulated book: {book}"
+        time.sleep(0.5)
+
+
 def run_readme_quickstart(proc: subprocess.Popen, port: int, env: dict) -> None:
     """The README's curl quick-start, as written (but for the port), with the
-    demo key that runexchange printed."""
+    demo key that runexchange printed, once the simulated market is up."""
+    wait_for_simulated_book(port)
     exports = {}
     while len(exports) < 2:
         line = proc.stdout.readline()
@@ -87,13 +104,15 @@ def run_readme_quickstart(proc: subprocess.Popen, port: int, env: dict) -> None:
     )
     assert result.returncode == 0, result.stderr
     order = json.loads(result.stdout)
-    assert order["status"] == "open", order
+    # Filled against the simulator's asks, at their prices (below the limit).
+    assert order["status"] == "filled", order
     assert (order["pair"], order["side"], order["price"], order["size"]) == (
         "BTC-USD",
         "buy",
-        "63000.000000",
+        "70000.000000",
         "0.01000000",
     )
+    assert Decimal(order["average_price"]) < Decimal("70000"), order
     run_readme_python_client(port, env, exports)
 
 
@@ -201,7 +220,10 @@ def test_runexchange_restarts_a_killed_matcher_while_the_api_keeps_answering(
     port = free_port()
     # The API answers pending after 100 ms without the matcher's result, so an
     # order placed while the matcher is down is pending however fast it returns.
-    proc, _ = start_runexchange(tmp_path, port, ORDER_RESULT_TIMEOUT_MS="100")
+    # No simulator: this test counts the matcher's orders and processes.
+    proc, _ = start_runexchange(
+        tmp_path, port, ORDER_RESULT_TIMEOUT_MS="100", SIMULATOR="0"
+    )
     try:
         assert wait_for_health(proc, port).status_code == 200
         output = Output(proc)

@@ -28,7 +28,10 @@ DEMO_KEY_LABEL = "sandbox demo"
 
 
 class Command(BaseCommand):
-    help = "Migrate, seed the sandbox markets and demo account, then run daphne and the matcher."
+    help = (
+        "Migrate, seed the sandbox markets and demo account, then run daphne, "
+        "the matcher and (in the sandbox) the market simulator."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
@@ -36,6 +39,11 @@ class Command(BaseCommand):
             "--port", type=int, default=int(os.environ.get("PORT", "8000"))
         )
         parser.add_argument("--no-seed", action="store_true")
+        parser.add_argument(
+            "--no-simulator",
+            action="store_true",
+            help="do not start the sandbox's simulated traders (also SIMULATOR=0)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         call_command("migrate", interactive=False, verbosity=0)
@@ -48,7 +56,8 @@ class Command(BaseCommand):
             )
             for line in self.demo_key_lines(demo):
                 self.stdout.write(line)
-        self.run_children(opts["host"], opts["port"])
+        simulate = settings.SIMULATOR["ENABLED"] and not opts["no_simulator"]
+        self.run_children(opts["host"], opts["port"], simulate=simulate)
 
     def demo_key_lines(self, demo: Any) -> list[str]:
         """The sandbox demo account's trading key, created once and shown on
@@ -77,7 +86,7 @@ class Command(BaseCommand):
             f"  export HKT_SECRET={secret}",
         ]
 
-    def children(self, host: str, port: int) -> list[Child]:
+    def children(self, host: str, port: int, simulate: bool = False) -> list[Child]:
         # daphne is restarted like the matcher: the embedded exchange should
         # stay up on its own, and a crashed server back in half a second loses
         # only its own connections, where stopping everything loses them all
@@ -88,19 +97,23 @@ class Command(BaseCommand):
         # is a disconnect (and its cancel-on-disconnect) within about 10 s.
         daphne = ["-m", "daphne", "-b", host, "-p", str(port)]
         daphne += ["--ping-interval", "5", "--ping-timeout", "5"]
+        manage = str(settings.BASE_DIR / "manage.py")
+        # The simulated traders (sandbox only: the setting is off in
+        # production) are API clients: they wait for daphne to answer, and
+        # reconnect when it restarts.
+        local = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        simulator = [python, manage, "runsimulator", "--url", f"http://{local}:{port}"]
         return [
             Child("daphne", [python, *daphne, "exchange.asgi:application"]),
             # --wait: a restarted matcher waits for the pairs' lock, should
             # anything still hold it, instead of exiting 3 at once.
-            Child(
-                "matcher",
-                [python, str(settings.BASE_DIR / "manage.py"), "runmatcher", "--wait"],
-            ),
+            Child("matcher", [python, manage, "runmatcher", "--wait"]),
+            *([Child("simulator", simulator)] if simulate else []),
         ]
 
-    def run_children(self, host: str, port: int) -> None:
+    def run_children(self, host: str, port: int, *, simulate: bool) -> None:
         supervisor = Supervisor(
-            self.children(host, port),
+            self.children(host, port, simulate),
             log=lambda line: self.stderr.write(f"runexchange: {line}"),
         )
         signal.signal(signal.SIGINT, lambda signum, frame: supervisor.stop())
