@@ -9,11 +9,12 @@ minor units, both >= 0 by database CHECK. Rows change only through the SQL of
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from apps.core.fields import JSONTextField
 
 
 class Tier(models.TextChoices):
@@ -215,24 +216,6 @@ class AccountStream(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}/{self.channel}@{self.last_seq}"
-
-
-class JSONTextField(models.JSONField):
-    """A JSONField kept as PostgreSQL ``json`` (the text as written, checked
-    to be JSON) instead of ``jsonb``: COPY into jsonb parses and rebuilds
-    every payload, which measured twice the cost of the whole row for an
-    order's body, and nothing queries inside these payloads. psycopg reads
-    ``json`` already parsed; other databases store text as JSONField does."""
-
-    def db_type(self, connection: Any) -> str | None:
-        if connection.vendor == "postgresql":
-            return "json"
-        return super().db_type(connection)
-
-    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
-        if value is None or isinstance(value, str):
-            return super().from_db_value(value, expression, connection)
-        return value  # psycopg's json loader parsed it
 
 
 class AccountEvent(models.Model):

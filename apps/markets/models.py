@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from apps.core.fields import JSONTextField
 from apps.core.money import format_units, parse_units
 from apps.matching import engine as eng
 
@@ -175,7 +176,9 @@ class MarketEvent(models.Model):
     pair = models.ForeignKey(Pair, on_delete=models.PROTECT, related_name="events")
     seq = models.BigIntegerField()
     type = models.CharField(max_length=32)
-    payload = models.JSONField()
+    # json, not jsonb: written by COPY in every settled batch, never queried
+    # inside (apps/core/fields.py).
+    payload = JSONTextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
