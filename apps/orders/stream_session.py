@@ -156,13 +156,19 @@ class KeyWatcher:
         read = database_sync_to_async(apikeys_current)
         while self.sessions:
             await asyncio.sleep(self.period_s)
+            # The sessions as of the read: one that authenticates while the
+            # read is under way was not asked about (its key is checked at
+            # the next period), and must not be taken for revoked.
+            checked = list(self.sessions)
             try:
-                ids = sorted({s.api_key.pk for s in self.sessions})
+                ids = sorted({s.api_key.pk for s in checked})
                 current = await read(ids=ids)
             except Exception:  # noqa: BLE001 - the database away: look again
                 log.warning("key watcher: cannot read keys", exc_info=True)
                 continue
-            for session in list(self.sessions):
+            for session in checked:
+                if session not in self.sessions:
+                    continue  # its connection ended during the read
                 row = current.get(session.api_key.pk)
                 if row is None:
                     await self._end(session)

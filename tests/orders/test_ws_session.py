@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -380,3 +381,47 @@ def test_a_resume_older_than_what_is_kept_points_to_rest(alice, btc):
     (third,) = private_events(ws, 1)
     assert (third["seq"], third["data"]["available"]) == (3, "0.00000006")
     ws.close()
+
+
+def test_a_session_that_authenticates_during_the_key_check_is_not_ended(
+    alice, monkeypatch
+):
+    """The watcher reads the keys of the sessions it had when the read
+    began; one added while the read is under way is checked next time,
+    never taken for revoked because the read did not ask about it."""
+    from apps.orders import stream_session
+
+    first = ApiKeyFactory(user=alice, scope="read")
+    second = ApiKeyFactory(user=alice, scope="read")
+    ended: list[str] = []
+    reads: list[list[int]] = []
+    real = stream_session.apikeys_current
+
+    def slow_read(*, ids: list[int]) -> dict[int, Any]:
+        reads.append(ids)
+        if len(reads) == 1:
+            time.sleep(0.3)  # the second session authenticates meanwhile
+        return real(ids=ids)
+
+    monkeypatch.setattr(stream_session, "apikeys_current", slow_read)
+
+    def session(key: Any) -> stream_session.StreamSession:
+        async def on_end(error: Any) -> None:
+            ended.append(key.key)
+
+        return stream_session.StreamSession(api_key=key, tier="retail", on_end=on_end)
+
+    async def scenario() -> None:
+        watcher = stream_session.KeyWatcher(0.05)
+        watcher.add(session(first))
+        await asyncio.sleep(0.1)  # the first read has begun
+        watcher.add(session(second))
+        await asyncio.sleep(0.6)  # the first read ends, a second one runs
+        assert watcher.task is not None
+        watcher.sessions.clear()
+        await asyncio.wait_for(watcher.task, 2)
+
+    asyncio.run(scenario())
+    assert ended == []
+    assert reads[0] == [first.pk]
+    assert [first.pk, second.pk] in reads[1:]
