@@ -62,9 +62,12 @@ def log_tail(path: Path, chars: int = 3000) -> str:
 
 
 @contextmanager
-def exchange(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str]]:
-    """The matcher (BTC-USD) and daphne on the test database; yields the
-    matcher and daphne's base URL, and stops both however the test ends."""
+def exchange(
+    tmp_path: Path, pairs: str | None = PAIR
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """The matcher (``pairs``, or every pair for None; BTC-USD by default)
+    and daphne on the test database; yields the matcher and daphne's base
+    URL, and stops both however the test ends."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     script = Path(sys.executable).with_name("daphne")
@@ -82,7 +85,9 @@ def exchange(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str]]:
     matcher = server = None
     with open(log_path, "wb") as log:
         try:
-            matcher = start_matcher(tmp_path, "--pairs", PAIR)
+            matcher = start_matcher(
+                tmp_path, *(("--pairs", pairs) if pairs is not None else ())
+            )
             server = subprocess.Popen(
                 [
                     *daphne,

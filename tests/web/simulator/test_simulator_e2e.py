@@ -6,15 +6,9 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import re
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,16 +18,9 @@ from apps.accounts.models import Balance
 from apps.accounts.selectors import ledger_problems
 from apps.markets.services import markets_seed
 from apps.orders.models import LIVE_STATUSES, Order, Trade
-from tests.markets.test_ws_e2e import free_port, log_tail
-from tests.matching.processes import (
-    database_url,
-    start_matcher,
-    stop,
-    wait_drained,
-    wait_until_serving,
-)
+from tests.markets.test_ws_e2e import exchange
+from tests.matching.processes import wait_drained
 
-ROOT = Path(__file__).resolve().parents[3]
 PAIRS = ("BTC-USD", "ETH-USD", "ETH-BTC")
 TICK = {
     "BTC-USD": Decimal("0.01"),
@@ -42,45 +29,6 @@ TICK = {
 }
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-@contextmanager
-def exchange(tmp_path: Path) -> Iterator[tuple[str, subprocess.Popen]]:
-    """The matcher (every pair) and daphne on the test database."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "EXCHANGE_VAR_DIR": str(tmp_path),
-        "PYTHONUNBUFFERED": "1",
-        "WS_POLL_MS": "20",
-    }
-    log_path = tmp_path / "daphne.log"
-    matcher = server = None
-    with open(log_path, "wb") as log:
-        try:
-            matcher = start_matcher(tmp_path)
-            server = subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-                + ["exchange.asgi:application"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            wait_until_serving(server, base, lambda: log_tail(log_path))
-            yield base, matcher
-            wait_drained(matcher)
-        except BaseException:
-            print(f"--- daphne log ---\n{log_tail(log_path)}")
-            raise
-        finally:
-            if server is not None and server.poll() is None:
-                server.terminate()
-                server.wait(timeout=10)
-            if matcher is not None:
-                stop(matcher)
 
 
 def simulate(base: str, caplog: pytest.LogCaptureFixture, *args: str) -> str:
@@ -115,7 +63,7 @@ def test_simulated_market_is_deep_two_sided_trading_consistent_and_restartable(
     tmp_path, caplog
 ):
     markets_seed()
-    with exchange(tmp_path) as (base, matcher):
+    with exchange(tmp_path, pairs=None) as (matcher, base):
         # A fast clock: 6 s at 5x, half a simulated minute, then complete
         # ladders (--settle returns once they are). The taker's rate is high
         # so trades surely happen. What takes the time is the server: the
