@@ -55,6 +55,23 @@ class Receipts:
         self.gaps = 0
         self.ended = 0  # connections closed before the end
 
+    def take(self, msg: dict[str, Any], now: float, last: int | None) -> int | None:
+        """Record one client's message received at ``now``; ``last`` is the
+        seq its book chain stands at, and the new one is returned."""
+        kind = msg.get("type")
+        if kind == "book_delta":
+            if msg["prev_seq"] != last:
+                self.gaps += 1
+            self.times.append((msg["seq"], now))
+            return msg["seq"]
+        if kind == "trade":
+            self.times.append((msg["seq"], now))
+        elif kind == "book_snapshot":
+            return msg["seq"]
+        elif kind == "resync":
+            self.gaps += 1
+        return last
+
 
 async def client(url: str, receipts: Receipts, connected: asyncio.Event) -> None:
     import websockets
@@ -74,21 +91,10 @@ async def client(url: str, receipts: Receipts, connected: asyncio.Event) -> None
         last = None
         try:
             async for raw in ws:
-                now = time.time()
                 msg = json.loads(raw)
-                kind = msg.get("type")
-                if kind == "book_delta":
-                    if msg["prev_seq"] != last:
-                        receipts.gaps += 1
-                    last = msg["seq"]
-                    receipts.times.append((msg["seq"], now))
-                elif kind == "trade":
-                    receipts.times.append((msg["seq"], now))
-                elif kind == "book_snapshot":
-                    last = msg["seq"]
+                last = receipts.take(msg, time.time(), last)
+                if msg.get("type") == "book_snapshot":
                     connected.set()
-                elif kind == "resync":
-                    receipts.gaps += 1
         except websockets.ConnectionClosed:
             pass
         receipts.ended += 1
@@ -170,19 +176,9 @@ class LeanClient(asyncio.Protocol):
         self.buffer = buffer[at:]
 
     def message(self, msg: dict[str, Any], now: float) -> None:
-        kind = msg.get("type")
-        if kind == "book_delta":
-            if msg["prev_seq"] != self.last:
-                self.receipts.gaps += 1
-            self.last = msg["seq"]
-            self.receipts.times.append((msg["seq"], now))
-        elif kind == "trade":
-            self.receipts.times.append((msg["seq"], now))
-        elif kind == "book_snapshot":
-            self.last = msg["seq"]
+        self.last = self.receipts.take(msg, now, self.last)
+        if msg.get("type") == "book_snapshot":
             self.connected.set()
-        elif kind == "resync":
-            self.receipts.gaps += 1
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.closed.done():
