@@ -80,7 +80,14 @@ class Simulator:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.rng = random.Random(cfg.seed)
-        self.throttles = {p: Throttle(cfg.rate * MAKER_SHARE) for p in cfg.makers}
+        # Each maker's first ladder (both sides) at once, then the steady rate.
+        self.throttles = {
+            p: Throttle(
+                cfg.rate * MAKER_SHARE,
+                initial=2 * SHAPES.get(p, LadderShape()).levels,
+            )
+            for p in cfg.makers
+        }
         self.others = {p: Throttle(cfg.rate * (1 - MAKER_SHARE)) for p in cfg.makers}
         self.processes: dict[str, PriceProcess] = {}
         self.makers: dict[str, Maker] = {}
@@ -287,7 +294,9 @@ class Simulator:
         def maker_turn(pair: str) -> int:
             maker, throttle = self.makers[pair], self.throttles[pair]
             maker.on_stream()
+            # The turn's cap: a tick's worth, or the start's surplus.
             budget = max(1, math.ceil(throttle.rate * self.cfg.tick_s))
+            budget = max(budget, int(throttle.tokens))
             maker.requote(throttle, budget)
             return maker.plan_size()
 
