@@ -2,14 +2,16 @@
 
 from django.conf import settings
 from django.urls import include, path
-from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerSplitView
 
 from apps.core.api.views import HealthView
 
 urlpatterns = [
     path("health", HealthView.as_view(), name="health"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="openapi"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="openapi"), name="api-docs"),
+    path(
+        "docs", SpectacularSwaggerSplitView.as_view(url_name="openapi"), name="api-docs"
+    ),
     path("", include("apps.apikeys.api.urls")),
     path("", include("apps.orders.api.urls")),
     path("", include("apps.markets.api.urls")),

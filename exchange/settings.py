@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -26,6 +27,10 @@ def env_bool(name: str, default: bool = False) -> bool:
     if value is None:
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name, str(default)))
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -78,6 +83,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "csp",
     "apps.core",
     "apps.accounts",
     "apps.apikeys",
@@ -100,6 +106,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "exchange.urls"
@@ -194,6 +201,42 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# --- Browser security ------------------------------------------------------------
+# No inline script anywhere (pages load their JavaScript from static/ and pass
+# data in data- attributes; the API docs page is Swagger UI's split view), so
+# an injected <script> never runs. The WebSocket API is same-origin ('self').
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# Session and CSRF cookies only over HTTPS in production (TLS ends at the load
+# balancer: SECURE_PROXY_SSL_HEADER below), never readable by scripts, and not
+# sent on cross-site requests.
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", IS_PRODUCTION)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", IS_PRODUCTION)
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+if env_bool("BEHIND_TLS_PROXY", IS_PRODUCTION):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+# Failed log-ins allowed per username and per client address in
+# LOGIN_THROTTLE_PERIOD_S (apps/web/throttle.py); a success costs nothing.
+LOGIN_THROTTLE_PER_USER = env_int("LOGIN_THROTTLE_PER_USER", 10)
+LOGIN_THROTTLE_PER_IP = env_int("LOGIN_THROTTLE_PER_IP", 50)
+LOGIN_THROTTLE_PERIOD_S = env_int("LOGIN_THROTTLE_PERIOD_S", 900)
+
 LOGIN_URL = "/login/"
 LOGIN_REDIRECT_URL = "/settings/api-keys/"
 LANGUAGE_CODE = "en-us"

@@ -40,7 +40,7 @@ from rest_framework.request import Request
 
 from apps.apikeys import errors
 from apps.apikeys.crypto import decrypt_secret
-from apps.apikeys.ip import address_from
+from apps.apikeys.ip import address_from, client_address
 from apps.apikeys.models import MAX_DRIFT_MS, ApiKey
 from apps.apikeys.permissions import check_ip_address, check_scope
 from apps.apikeys.selectors import apikey_get_cached
@@ -232,9 +232,11 @@ def _claim_nonce(api_key: ApiKey, nonce: str, timestamp: int, now: int) -> None:
 _marked: dict[int, float] = {}  # key pk -> when this process last marked it
 
 
-def _mark_used(api_key: ApiKey) -> None:
+def _mark_used(api_key: ApiKey, address: Any) -> None:
     # At most one write a minute per key, whichever process gets there first;
-    # a process that marked the key recently does not even ask the cache.
+    # a process that marked the key recently does not even ask the cache. The
+    # address is the one of the request that wrote (the account page says
+    # "last used ... from ..." to the minute, not per request).
     now = time.monotonic()
     if now - _marked.get(api_key.pk, -LAST_USED_EVERY_S) < LAST_USED_EVERY_S:
         return
@@ -242,7 +244,10 @@ def _mark_used(api_key: ApiKey) -> None:
     try:
         if not cache.add(f"apikeys:used:{api_key.pk}", 1, LAST_USED_EVERY_S):
             return
-        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=timezone.now())
+        ApiKey.objects.filter(pk=api_key.pk).update(
+            last_used_at=timezone.now(),
+            last_used_ip=None if address is None else str(address),
+        )
     except Exception:  # noqa: BLE001 - bookkeeping only; never fail a request over it
         log.warning(
             "could not record last use of api key %s", api_key.pk, exc_info=True
@@ -256,7 +261,7 @@ def _lazy_user(user_id: int) -> Any:
 def authenticate_http(request: HttpRequest) -> ApiKey:
     """Steps 1-5 for a Django request; also for non-DRF edges."""
     api_key = verify(signed_request_from_http(request), now=now_ms())
-    _mark_used(api_key)
+    _mark_used(api_key, client_address(request))
     return api_key
 
 
@@ -298,7 +303,8 @@ def authenticate_stream(
         body=b"",
     )
     api_key = verify(signed, now=now_ms())
-    check_ip_address(api_key, address_from(remote_addr, forwarded_for))
+    address = address_from(remote_addr, forwarded_for)
+    check_ip_address(api_key, address)
     check_scope(api_key, "read")
-    _mark_used(api_key)
+    _mark_used(api_key, address)
     return api_key

@@ -38,6 +38,9 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # The client address of that use (written with last_used_at, at most once
+    # a minute per key: apps/apikeys/auth.py).
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -50,5 +53,55 @@ class ApiKey(models.Model):
     def __str__(self) -> str:
         return self.key
 
+    @property
+    def rate_tier(self) -> str:
+        """The key's rate-limit tier in words, e.g. "retail (1,200 weight/min)"."""
+        name = {
+            RETAIL_WEIGHT_PER_MINUTE: "retail",
+            MARKET_MAKER_WEIGHT_PER_MINUTE: "market maker",
+        }.get(self.weight_per_minute, "custom")
+        return f"{name} ({self.weight_per_minute:,} weight/min)"
+
     def has_scope(self, needed: str) -> bool:
         return SCOPE_RANK[Scope(self.scope)] >= SCOPE_RANK[Scope(needed)]
+
+
+class ApiKeyChange(models.Model):
+    """One change to a key (created, edited, revoked), by its owner or by
+    staff: who, when, from which address, and what changed (field names and
+    new values; never the secret). Written only by apps/apikeys/services.py,
+    in the transaction of the change itself."""
+
+    class Action(models.TextChoices):
+        CREATED = "created", "Created"
+        UPDATED = "updated", "Updated"
+        REVOKED = "revoked", "Revoked"
+
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.CASCADE, related_name="changes"
+    )
+    action = models.CharField(max_length=16, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    by_staff = models.BooleanField(default=False)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.api_key_id} {self.action} at {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    def summary(self) -> str:
+        """The change in words, e.g. "drift_ms: 2000; scope: trade" (by field
+        name: jsonb does not keep the keys' order)."""
+        return "; ".join(
+            f"{name}: {value}" for name, value in sorted(self.changes.items())
+        )

@@ -59,11 +59,12 @@ class Budget:
 
     group: str
     value: str  # the API key id, or the client's address (IPv6 by /64)
-    limit: int  # weight per PERIOD_SECONDS
+    limit: int  # weight per ``period`` seconds
+    period: int = PERIOD_SECONDS
 
     @property
     def rate(self) -> str:
-        return f"{self.limit}/{PERIOD_SECONDS}s"
+        return f"{self.limit}/{self.period}s"
 
     @property
     def scope(self) -> str:

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import QuerySet
 
-from apps.apikeys.models import ApiKey
+from apps.apikeys.models import ApiKey, ApiKeyChange
 from apps.core.errors import NotFound
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,13 @@ def apikey_forget_cached(*, key: str) -> None:
 
 def apikey_list_for_user(*, user: Any) -> QuerySet[ApiKey]:
     return ApiKey.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def apikey_changes_for_user(*, user: Any) -> QuerySet[ApiKeyChange]:
+    """Every change to the user's keys (theirs and staff's), newest first."""
+    return ApiKeyChange.objects.select_related("api_key", "actor").filter(
+        api_key__user=user
+    )
 
 
 def apikey_get_for_user(*, user: Any, key: str) -> ApiKey:

@@ -1,4 +1,5 @@
-"""Writes of API keys: create (the secret shown once), update, revoke."""
+"""Writes of API keys: create (the secret shown once), update, revoke; each
+change recorded (ApiKeyChange) with who made it and from where."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from apps.apikeys.models import (
     RETAIL_WEIGHT_PER_MINUTE,
     SCOPE_RANK,
     ApiKey,
+    ApiKeyChange,
     Scope,
 )
 from apps.apikeys.selectors import apikey_forget_cached
@@ -100,6 +102,28 @@ def _forget_on_commit(key: str) -> None:
     transaction.on_commit(lambda: apikey_forget_cached(key=key))
 
 
+_AUDITED = ("scope", "ip_allowlist", "drift_ms", "label", "weight_per_minute")
+
+
+def _record(
+    row: ApiKey, action: str, *, actor: Any, ip: str | None, changes: dict
+) -> None:
+    """One ApiKeyChange row for ``row``; ``actor`` None means the system (a
+    command, a test), staff means someone other than the owner with is_staff."""
+    ApiKeyChange.objects.create(
+        api_key=row,
+        action=action,
+        actor=actor,
+        by_staff=bool(
+            actor is not None
+            and getattr(actor, "is_staff", False)
+            and actor.pk != row.user_id
+        ),
+        ip=ip or None,
+        changes=changes,
+    )
+
+
 def new_key_id() -> str:
     """``hkt_test_`` (sandbox) or ``hkt_live_`` (production) + 32 hex: the
     prefix says which exchange the key signs for (docs/signing.md, "Keys")."""
@@ -119,12 +143,16 @@ def apikey_create(
     drift_ms: int = 5_000,
     label: str = "",
     weight_per_minute: int | None = None,
+    actor: Any = None,
+    ip: str | None = None,
 ) -> tuple[ApiKey, str]:
     """Create a key for ``user``; returns ``(api_key, secret)``.
 
     The secret is returned only here and is stored Fernet-encrypted: show it to
     the user once. Trade and withdraw keys need a non-empty ``ip_allowlist``.
-    ``weight_per_minute`` None means the retail tier (1,200). Locks nothing.
+    ``weight_per_minute`` None means the retail tier (1,200). ``actor`` (the
+    user making the change, None for the system) and ``ip`` (their address)
+    go into the key's change record. Locks nothing.
     """
     clean = clean_scope(scope)
     allowlist = clean_allowlist(ip_allowlist)
@@ -140,6 +168,13 @@ def apikey_create(
         drift_ms=_clean_drift(drift_ms),
         weight_per_minute=_clean_weight(weight_per_minute),
     )
+    _record(
+        api_key,
+        ApiKeyChange.Action.CREATED,
+        actor=actor,
+        ip=ip,
+        changes={name: getattr(api_key, name) for name in _AUDITED},
+    )
     _forget_on_commit(api_key.key)  # a cached miss for this id, however unlikely
     return api_key, secret
 
@@ -153,13 +188,17 @@ def apikey_update(
     drift_ms: int = UNSET,
     label: str = UNSET,
     weight_per_minute: int | None = UNSET,
+    actor: Any = None,
+    ip: str | None = None,
 ) -> ApiKey:
     """Change the given settings of a live key; returns the fresh row.
 
     Locks the key's row (SELECT ... FOR UPDATE). The scope and allow-list rule
     of ``apikey_create`` holds for the result. A revoked key cannot change.
+    What actually changed is recorded (nothing is recorded for no change).
     """
     row = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    before = {name: getattr(row, name) for name in _AUDITED}
     if row.revoked_at is not None:
         raise ValidationFailed("A revoked key cannot be changed.")
     if scope is not UNSET:
@@ -182,13 +221,23 @@ def apikey_update(
             "weight_per_minute",
         ]
     )
+    changed = {
+        name: getattr(row, name)
+        for name in _AUDITED
+        if getattr(row, name) != before[name]
+    }
+    if changed:
+        _record(row, ApiKeyChange.Action.UPDATED, actor=actor, ip=ip, changes=changed)
     _forget_on_commit(row.key)
     return row
 
 
 @transaction.atomic
-def apikey_revoke(*, api_key: ApiKey) -> ApiKey:
-    """Revoke the key now (idempotent: a revoked key keeps its first time).
+def apikey_revoke(
+    *, api_key: ApiKey, actor: Any = None, ip: str | None = None
+) -> ApiKey:
+    """Revoke the key now (idempotent: a revoked key keeps its first time,
+    and its one change record).
 
     Locks the key's row. Its next request is answered AUTH_KEY_REVOKED.
     """
@@ -196,12 +245,13 @@ def apikey_revoke(*, api_key: ApiKey) -> ApiKey:
     if row.revoked_at is None:
         row.revoked_at = timezone.now()
         row.save(update_fields=["revoked_at"])
+        _record(row, ApiKeyChange.Action.REVOKED, actor=actor, ip=ip, changes={})
     _forget_on_commit(row.key)
     return row
 
 
 @transaction.atomic
-def apikey_revoke_all(*, user: Any) -> int:
+def apikey_revoke_all(*, user: Any, actor: Any = None, ip: str | None = None) -> int:
     """Revoke every live key of ``user`` (e.g. when the account is closed);
     returns how many. Locks those rows."""
     rows = list(
@@ -213,5 +263,6 @@ def apikey_revoke_all(*, user: Any) -> int:
     for row in rows:
         row.revoked_at = now
         row.save(update_fields=["revoked_at"])
+        _record(row, ApiKeyChange.Action.REVOKED, actor=actor, ip=ip, changes={})
         _forget_on_commit(row.key)
     return len(rows)

@@ -46,6 +46,7 @@ def orders_for_user(
     since: datetime | None = None,
     until: datetime | None = None,
     before_id: int | None = None,
+    side: str | None = None,
 ) -> QuerySet[Order]:
     """Newest first. ``status`` "live" means pending, open or partially filled."""
     qs = Order.objects.select_related("pair__base", "pair__quote").filter(user=user)
@@ -61,6 +62,8 @@ def orders_for_user(
         qs = qs.filter(created_at__lt=until)
     if before_id is not None:
         qs = qs.filter(pk__lt=before_id)
+    if side:
+        qs = qs.filter(side=side)
     return qs.order_by("-pk")
 
 
@@ -69,6 +72,7 @@ def fills_for_user(
     user: AbstractBaseUser,
     pair_id: int | None = None,
     order: Order | None = None,
+    orders: list[Order] | None = None,
     before_id: int | None = None,
 ) -> QuerySet[Trade]:
     qs = Trade.objects.select_related(
@@ -78,6 +82,8 @@ def fills_for_user(
         qs = qs.filter(pair_id=pair_id)
     if order is not None:
         qs = qs.filter(Q(maker_order=order) | Q(taker_order=order))
+    if orders is not None:
+        qs = qs.filter(Q(maker_order__in=orders) | Q(taker_order__in=orders))
     if before_id is not None:
         qs = qs.filter(pk__lt=before_id)
     return qs.order_by("-pk")

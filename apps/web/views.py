@@ -1,4 +1,5 @@
-"""Account holders' pages: thin views over the apikeys services."""
+"""Account holders' pages: sign-up and API keys, thin views over the
+accounts and apikeys services."""
 
 from __future__ import annotations
 
@@ -14,8 +15,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from apps.accounts.sandbox import account_sign_up
+from apps.apikeys.ip import client_address
 from apps.apikeys.models import ApiKey
-from apps.apikeys.selectors import apikey_get_for_user, apikey_list_for_user
+from apps.apikeys.selectors import (
+    apikey_changes_for_user,
+    apikey_get_for_user,
+    apikey_list_for_user,
+)
 from apps.apikeys.services import apikey_create, apikey_revoke, apikey_update
 from apps.core.errors import DomainError
 from apps.core.money import format_units
@@ -56,6 +62,13 @@ def signup(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _address(request: HttpRequest) -> str | None:
+    """The client's address for a key's change record (the API's rule:
+    X-Forwarded-For only from TRUSTED_PROXIES)."""
+    address = client_address(request)
+    return None if address is None else str(address)
+
+
 def _own_key(request: HttpRequest, key: str) -> ApiKey:
     try:
         return apikey_get_for_user(user=request.user, key=key)
@@ -75,8 +88,9 @@ def _form_error(form: Any, exc: DomainError) -> None:
 
 @login_required
 def api_keys(request: HttpRequest) -> HttpResponse:
-    """List the user's keys; POST creates one and shows its secret once."""
-    form = ApiKeyCreateForm(request.POST or None)
+    """List the user's keys and their change history; POST creates one and
+    shows its secret once (never cached, never shown again)."""
+    form = ApiKeyCreateForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -86,17 +100,30 @@ def api_keys(request: HttpRequest) -> HttpResponse:
                 ip_allowlist=data["ip_allowlist"],
                 drift_ms=data["drift_ms"],
                 label=data["label"],
+                actor=request.user,
+                ip=_address(request),
             )
         except DomainError as exc:
             _form_error(form, exc)
         else:
-            return render(
+            response = render(
                 request,
                 "web/api_key_created.html",
-                {"api_key": api_key, "secret": secret},
+                {
+                    "api_key": api_key,
+                    "secret": secret,
+                    "base_url": request.build_absolute_uri("/").rstrip("/"),
+                },
             )
+            response["Cache-Control"] = "no-store"
+            return response
     keys = apikey_list_for_user(user=request.user)
-    return render(request, "web/api_keys.html", {"form": form, "keys": keys})
+    changes = apikey_changes_for_user(user=request.user)[:50]
+    return render(
+        request,
+        "web/api_keys.html",
+        {"form": form, "keys": keys, "changes": changes},
+    )
 
 
 @login_required
@@ -116,6 +143,8 @@ def api_key_edit(request: HttpRequest, key: str) -> HttpResponse:
                 ip_allowlist=data["ip_allowlist"],
                 drift_ms=data["drift_ms"],
                 label=data["label"],
+                actor=request.user,
+                ip=_address(request),
             )
         except DomainError as exc:
             _form_error(form, exc)
@@ -128,6 +157,8 @@ def api_key_edit(request: HttpRequest, key: str) -> HttpResponse:
 @login_required
 @require_POST
 def api_key_revoke(request: HttpRequest, key: str) -> HttpResponse:
-    api_key = apikey_revoke(api_key=_own_key(request, key))
+    api_key = apikey_revoke(
+        api_key=_own_key(request, key), actor=request.user, ip=_address(request)
+    )
     messages.success(request, f"Revoked {api_key.key}; its next request is refused.")
     return redirect("web:api-keys")
