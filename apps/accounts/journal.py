@@ -26,7 +26,6 @@ credit the fee account, never queue on one counter row.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -35,6 +34,7 @@ from django.db import connection, transaction
 
 from apps.accounts.models import Account, AccountEvent, AccountStream
 from apps.core.bulk import bulk_insert, db_datetime
+from apps.core.jsontext import json_text
 
 _EVENT_COLUMNS = ("user_id", "channel", "seq", "payload", "created_at")
 _SQLITE_CHUNK = 5_000  # 3 parameters a stream: under SQLite's 32,766
@@ -97,14 +97,9 @@ def account_events_append_in_transaction(
     return rows
 
 
-# One encoder for every payload: json.dumps with any non-default argument
-# builds a new encoder per call.
-_ENCODE = json.JSONEncoder(separators=(",", ":")).encode
-
-
 def payload_json(payload: dict[str, Any]) -> str:
     """The stored text of a payload (compact: it is most of a row's bytes)."""
-    return _ENCODE(payload)
+    return json_text(payload)
 
 
 def _advance(

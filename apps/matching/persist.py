@@ -8,7 +8,6 @@ SQLite takes (bulk_create; UPDATE ... FROM VALUES); both write the same rows.
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +17,7 @@ from django.db import connection
 from apps.accounts.ledger import BalanceChange, balances_apply_in_transaction
 from apps.core.api.formats import unix_ms
 from apps.core.bulk import bulk_insert, db_datetime
+from apps.core.jsontext import json_text
 from apps.markets.models import MarketEvent, Pair
 from apps.matching import engine as eng
 from apps.matching.batch import Batch, OrderDelta
@@ -49,7 +49,7 @@ def batch_write(batch: Batch, now: datetime, pairs: dict[int, Pair]) -> None:
     bulk_insert(
         MarketEvent,
         ("pair_id", "seq", "type", "payload", "created_at"),
-        [(e.pair_id, e.seq, e.type, json.dumps(e.payload), now) for e in batch.events],
+        [(e.pair_id, e.seq, e.type, json_text(e.payload), now) for e in batch.events],
     )
     by_result: dict[tuple[str, int], list[int]] = {}
     for command_id, result_epoch in batch.command_results.items():
