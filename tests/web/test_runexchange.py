@@ -65,19 +65,20 @@ def run_readme_python_client(port: int, env: dict, exports: dict) -> None:
     assert status in ("open", "filled", "pending") and filled.startswith("0.")
 
 
-def wait_for_simulated_book(port: int, levels: int = 20, timeout: float = 60) -> None:
+def wait_for_simulated_book(port: int, levels: int = 20, timeout: float = 90) -> None:
     """Until the simulator's makers show ``levels`` levels a side on every
     pair at once: a fresh sandbox has a deep market within its first minute
-    (each maker's first ladder goes out at start; docs/sandbox.md)."""
+    (each maker's first ladder goes out at start; docs/sandbox.md; about 10 s
+    on a quiet machine, the rest of ``timeout`` is slack for a loaded one)."""
     deadline = time.monotonic() + timeout
     base = f"http://127.0.0.1:{port}/v1"
     depths: dict[str, tuple[int, int]] = {}
     while True:
         try:
-            markets = httpx.get(f"{base}/markets", timeout=5).json()["markets"]
+            markets = httpx.get(f"{base}/markets", timeout=10).json()["markets"]
             pairs = [m["symbol"] for m in markets]
             books = {
-                pair: httpx.get(f"{base}/orderbook/{pair}?depth=100", timeout=5).json()
+                pair: httpx.get(f"{base}/orderbook/{pair}?depth=100", timeout=10).json()
                 for pair in pairs
             }
         except httpx.TimeoutException:  # a loaded machine; the deadline decides
