@@ -2,11 +2,12 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from apps.web import views
+from apps.web import market_views, views
 
 app_name = "web"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", market_views.markets_overview, name="home"),
+    path("markets/<str:symbol>", market_views.market_page, name="market"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="web:home"), name="logout"),
     path("settings/api-keys/", views.api_keys, name="api-keys"),
