@@ -71,11 +71,16 @@
     var best = bids.length ? bids[0][0] : asks[0][0];
     var ask = asks.length ? asks[0][0] : best;
     var mid = (best + ask) / 2;
-    // Symmetric around the mid, as wide as the farther side reaches.
-    var reach = Math.max(
-      bids.length ? mid - bids[bids.length - 1][0] : 0,
-      asks.length ? asks[asks.length - 1][0] - mid : 0
-    ) || mid * 0.01 || 1;
+    // Symmetric around the mid, as wide as the nearer side reaches (both
+    // sides stay in view; a far-away order does not squash the chart).
+    var bidReach = bids.length ? mid - bids[bids.length - 1][0] : 0;
+    var askReach = asks.length ? asks[asks.length - 1][0] - mid : 0;
+    var reach =
+      (bidReach && askReach ? Math.min(bidReach, askReach) : bidReach || askReach) ||
+      mid * 0.01 ||
+      1;
+    bids = bids.filter(function (p) { return p[0] >= mid - reach; });
+    asks = asks.filter(function (p) { return p[0] <= mid + reach; });
     var lo = mid - reach;
     var hi = mid + reach;
     var maxTotal = Math.max(
