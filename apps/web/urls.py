@@ -3,11 +3,12 @@ from django.contrib.auth import views as django_auth_views
 from django.urls import path
 
 from apps.accounts.faucet import faucet_enabled
-from apps.web import account_views, auth_views, views
+from apps.web import account_views, auth_views, market_views, views
 
 app_name = "web"
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", market_views.markets_overview, name="home"),
+    path("markets/<str:symbol>", market_views.market_page, name="market"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path(
         "logout/",

@@ -28,10 +28,6 @@ from apps.core.money import format_units
 from apps.web.forms import ApiKeyCreateForm, ApiKeySettingsForm, SignUpForm
 
 
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "web/home.html")
-
-
 def signup(request: HttpRequest) -> HttpResponse:
     """Open sign-up (SIGNUP_ENABLED: on in the sandbox, off by default in
     production); in the sandbox the new account is funded like the demo one.

@@ -6,16 +6,10 @@ SQLite with the journal poller, or PostgreSQL with Redis fan-out)."""
 from __future__ import annotations
 
 import json
-import os
 import random
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -31,96 +25,19 @@ from apps.orders.models import Order, OrderStatus, Trade
 from exchange.client import MarketStream
 from tests.helpers import place
 from tests.markets.ws_book import LocalBook
-from tests.matching.processes import (
-    database_url,
-    start_matcher,
-    stop,
+from tests.matching.processes import (  # noqa: F401  (re-exported to other e2e tests)
+    exchange,
+    free_port,
+    log_tail,
     wait_drained,
-    wait_until_serving,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
 PAIR = "BTC-USD"
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 # ------------------------------------------------------------------ processes
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def log_tail(path: Path, chars: int = 3000) -> str:
-    try:
-        return path.read_text(errors="replace")[-chars:]
-    except OSError:
-        return ""
-
-
-@contextmanager
-def exchange(
-    tmp_path: Path, pairs: str | None = PAIR
-) -> Iterator[tuple[subprocess.Popen, str]]:
-    """The matcher (``pairs``, or every pair for None; BTC-USD by default)
-    and daphne on the test database; yields the matcher and daphne's base
-    URL, and stops both however the test ends."""
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    script = Path(sys.executable).with_name("daphne")
-    daphne = [str(script)] if script.exists() else [sys.executable, "-m", "daphne"]
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "DJANGO_SETTINGS_MODULE": "exchange.settings",
-        "EXCHANGE_VAR_DIR": str(tmp_path),
-        "PYTHONUNBUFFERED": "1",
-        "WS_HEARTBEAT_MS": "500",
-        "WS_POLL_MS": "20",
-    }
-    log_path = tmp_path / "daphne.log"
-    matcher = server = None
-    with open(log_path, "wb") as log:
-        try:
-            matcher = start_matcher(
-                tmp_path, *(("--pairs", pairs) if pairs is not None else ())
-            )
-            server = subprocess.Popen(
-                [
-                    *daphne,
-                    "-b",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "exchange.asgi:application",
-                ],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            wait_until_serving(server, base, lambda: log_tail(log_path))
-            yield matcher, base
-        except BaseException:
-            print(f"--- daphne log ---\n{log_tail(log_path)}")
-            raise
-        finally:
-            if server is not None and server.poll() is None:
-                server.terminate()
-                try:
-                    server.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    server.kill()
-                    server.wait()
-            if matcher is not None:
-                try:
-                    stop(matcher)
-                except subprocess.TimeoutExpired:
-                    matcher.kill()
-                    matcher.wait()
 
 
 def ws_url(base: str) -> str:
