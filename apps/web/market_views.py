@@ -8,9 +8,7 @@ exactly as a bot sees them (static/web/*.js): no private back channel.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -21,37 +19,6 @@ from apps.markets.selectors import pair_get, pair_list
 
 CANDLE_INTERVALS = ("1m", "5m", "15m", "1h", "4h", "1d")
 BOOK_DEPTH = 50  # levels a side the page keeps (and checks) from the stream
-
-# No inline script, no eval, no third-party origin: every script and style is
-# a file under /static/. 'self' in connect-src covers the same origin's
-# ws:/wss: (CSP level 3, as browsers implement it).
-CONTENT_SECURITY_POLICY = "; ".join(
-    (
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'self'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    )
-)
-
-
-def content_security_policy(
-    view: Callable[..., HttpResponse],
-) -> Callable[..., HttpResponse]:
-    """Send CONTENT_SECURITY_POLICY with the view's response."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        return response
-
-    return wrapped
 
 
 def step_decimals(step: int, scale: int) -> int:
@@ -88,7 +55,6 @@ class MarketFrame:
         )
 
 
-@content_security_policy
 def markets_overview(request: HttpRequest) -> HttpResponse:
     """Every pair; the browser fills in last price, 24h change and volume
     from the ticker channel."""
@@ -96,7 +62,6 @@ def markets_overview(request: HttpRequest) -> HttpResponse:
     return render(request, "web/markets.html", {"markets": markets})
 
 
-@content_security_policy
 def market_page(request: HttpRequest, symbol: str) -> HttpResponse:
     """One pair's live market; ``/markets/btc-usd`` redirects to the
     canonical ``/markets/BTC-USD``. An unknown pair is a 404 page."""

@@ -12,7 +12,7 @@ import pytest
 from django.contrib.staticfiles import finders
 
 from apps.markets.services import markets_seed
-from apps.web.market_views import CONTENT_SECURITY_POLICY, step_decimals
+from apps.web.market_views import step_decimals
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,9 +61,9 @@ def test_unknown_market_is_a_404_page(client, markets):
 @pytest.mark.parametrize("path", ["/", "/markets/BTC-USD"])
 def test_pages_forbid_inline_code_and_contain_none(client, markets, path):
     response = client.get(path)
-    policy = response["Content-Security-Policy"]
-    assert policy == CONTENT_SECURITY_POLICY
-    assert "script-src 'self'" in policy and "unsafe" not in policy
+    policy = response["Content-Security-Policy"]  # settings.CONTENT_SECURITY_POLICY
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy
+    assert "unsafe" not in policy
     html = response.content.decode()
     scripts = re.findall(r"<script\b[^>]*>", html)
     assert scripts and all(" src=" in tag for tag in scripts), scripts
