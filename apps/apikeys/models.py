@@ -37,6 +37,9 @@ class ApiKey(models.Model):
     weight_per_minute = models.PositiveIntegerField(default=RETAIL_WEIGHT_PER_MINUTE)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Staff's suspension (the admin's "Disable"): reversible, unlike a
+    # revocation; the key answers AUTH_KEY_DISABLED while it is set.
+    disabled_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
