@@ -326,6 +326,9 @@ WS_TICKER_MS = int(os.environ.get("WS_TICKER_MS", "500"))
 WS_CANDLE_CLOSE_MS = int(os.environ.get("WS_CANDLE_CLOSE_MS", "1000"))
 # How often a standby (runmatcher --wait) tries to take its pairs' locks.
 MATCHER_STANDBY_RETRY_MS = int(os.environ.get("MATCHER_STANDBY_RETRY_MS", "1000"))
+# How often a matcher of all pairs (runmatcher without --pairs) looks for pairs
+# listed since it started, and takes them (docs/matching-engine.md).
+MATCHER_NEW_PAIRS_POLL_MS = int(os.environ.get("MATCHER_NEW_PAIRS_POLL_MS", "2000"))
 FEE_ACCOUNT_USERNAME = "exchange-fees"
 # Sandbox only (docs/sandbox.md): faucet claims per account per UTC day, and
 # web sign-up (open in the sandbox; off unless set in production).

@@ -4,18 +4,24 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.shortcuts import render
 
-from apps.accounts.models import Account, Balance, LedgerEntry
-from apps.accounts.services import balance_adjust
+from apps.accounts.models import Account, Balance, LedgerEntry, Tier
+from apps.accounts.services import account_set_tier, balance_adjust
 from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import DomainError
 from apps.core.money import format_units, parse_units
 
 
 class AccountInline(admin.StackedInline):
+    """Shown on the user's page; the tier changes on the account's own page
+    or with its actions (through ``account_set_tier``, logged)."""
+
     model = Account
     can_delete = False
     fields = ("tier", "is_system")
-    readonly_fields = ("is_system",)
+    readonly_fields = ("tier", "is_system")
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
 
 User = get_user_model()
@@ -29,13 +35,42 @@ class ExchangeUserAdmin(UserAdmin):
 
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
+    """The verification tier: it decides the order-book depth a user may read
+    (1,000 levels for verified and market makers, 100 otherwise)."""
+
     list_display = ("user", "tier", "is_system", "created_at")
     list_filter = ("tier", "is_system")
+    search_fields = ("user__username", "user__email")
     fields = ("user", "tier", "is_system")
     readonly_fields = ("user", "is_system")
+    actions = ["set_unverified", "set_verified", "set_market_maker"]
 
     def has_add_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        account_set_tier(user=obj.user, tier=form.cleaned_data["tier"])
+
+    def _set_tier(self, request, queryset, tier: str) -> None:
+        for account in queryset.select_related("user").order_by("pk"):
+            account_set_tier(user=account.user, tier=tier)
+            self.log_change(request, account, f"Set the tier to {tier}")
+        self.message_user(request, f"{queryset.count()} account(s) now {tier}.")
+
+    @admin.action(description="Set tier: unverified")
+    def set_unverified(self, request, queryset):
+        self._set_tier(request, queryset, Tier.UNVERIFIED)
+
+    @admin.action(description="Set tier: verified")
+    def set_verified(self, request, queryset):
+        self._set_tier(request, queryset, Tier.VERIFIED)
+
+    @admin.action(description="Set tier: market maker")
+    def set_market_maker(self, request, queryset):
+        self._set_tier(request, queryset, Tier.MARKET_MAKER)
 
 
 class AdjustForm(forms.Form):
@@ -90,6 +125,13 @@ class BalanceAdmin(ReadOnlyAdmin):
                         wallet=balance.wallet,
                         delta=delta,
                         ref=form.cleaned_data["reason"],
+                    )
+                    self.log_change(
+                        request,
+                        balance,
+                        f"Adjusted available by {'-' if sign < 0 else '+'}"
+                        f"{format_units(abs(delta), balance.asset.scale)} "
+                        f"{balance.asset.code}: {form.cleaned_data['reason']}",
                     )
                     done += 1
                 except DomainError as exc:

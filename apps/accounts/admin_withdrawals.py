@@ -87,6 +87,10 @@ class WithdrawalAdmin(ReadOnlyAdmin):
         for withdrawal in queryset.filter(status=WithdrawalStatus.PENDING):
             try:
                 run(withdrawal, form.cleaned_data)
+                details = ", ".join(f"{k} {v}" for k, v in form.cleaned_data.items())
+                self.log_change(
+                    request, withdrawal, f"{template_title}: done ({details})"
+                )
                 done += 1
             except DomainError as exc:
                 self.message_user(

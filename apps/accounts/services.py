@@ -228,6 +228,26 @@ def account_create(
     return user
 
 
+@transaction.atomic
+def account_set_tier(*, user: AbstractBaseUser, tier: str) -> Account:
+    """Set the user's verification tier (staff). It decides the book depth the
+    user may read (``DEEP_BOOK_TIERS``) from the next request or WebSocket
+    ``auth`` on. Locks the account row (created if missing)."""
+    try:
+        clean = Tier(tier)
+    except ValueError:
+        raise ValidationFailed(
+            f"Unknown tier {str(tier)[:32]!r}.",
+            details={"fields": {"tier": [f"Use one of {', '.join(Tier.values)}."]}},
+        ) from None
+    account_get(user=user)
+    account = Account.objects.select_for_update().get(user=user)
+    if account.tier != clean:
+        account.tier = clean
+        account.save(update_fields=["tier"])
+    return account
+
+
 def account_get(*, user: AbstractBaseUser) -> Account:
     """The user's Account, created on first use for users made outside
     ``account_create`` (createsuperuser, admin)."""

@@ -1,12 +1,16 @@
-"""ApiKey admin: scope, IP allow-list, drift, weight tier, revoke.
+"""ApiKey admin: scope, IP allow-list, drift, weight tier, disable, revoke.
 
 The secret is never shown (not even encrypted) and keys are not created here:
 a secret must reach its owner once, through ``createapikey`` or the account's
-API key page. Every change goes through ``apps.apikeys.services``.
+API key page. Every change goes through ``apps.apikeys.services`` (never
+``save()`` here), so that the services can record it; each action also writes
+Django's admin log (the object's "History"), the form's saves write it by
+themselves.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
@@ -15,6 +19,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from apps.apikeys import services
+from apps.apikeys.ip import client_address
 from apps.apikeys.models import (
     MARKET_MAKER_WEIGHT_PER_MINUTE,
     RETAIL_WEIGHT_PER_MINUTE,
@@ -71,6 +76,13 @@ class ApiKeyAdminForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
+def _who(request: HttpRequest) -> dict[str, Any]:
+    """The staff member and their address, for the key's change record (the
+    owner sees it on their API keys page)."""
+    address = client_address(request)
+    return {"actor": request.user, "ip": None if address is None else str(address)}
+
+
 class ApiKeyAdmin(admin.ModelAdmin):
     form = ApiKeyAdminForm
     list_display = [
@@ -85,9 +97,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "last_used_at",
         "revoked_at",
     ]
-    list_filter = ["scope", "revoked_at"]
+    list_filter = ["scope", "disabled_at", "revoked_at"]
     search_fields = ["key", "label", "user__username", "user__email"]
-    readonly_fields = ["key", "user", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = [
+        "key",
+        "user",
+        "created_at",
+        "last_used_at",
+        "disabled_at",
+        "revoked_at",
+    ]
     fields = [
         "key",
         "user",
@@ -98,9 +117,16 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "weight_per_minute",
         "created_at",
         "last_used_at",
+        "disabled_at",
         "revoked_at",
     ]
-    actions = ["revoke_keys", "set_market_maker_tier", "set_retail_tier"]
+    actions = [
+        "disable_keys",
+        "enable_keys",
+        "revoke_keys",
+        "set_market_maker_tier",
+        "set_retail_tier",
+    ]
 
     @admin.display(description="IP allow-list")
     def allowlist(self, obj: ApiKey) -> str:
@@ -123,14 +149,57 @@ class ApiKeyAdmin(admin.ModelAdmin):
             ip_allowlist=data["ip_allowlist"],
             drift_ms=data["drift_ms"],
             weight_per_minute=data["weight_per_minute"],
+            **_who(request),
+        )
+
+    def _each(
+        self,
+        request: HttpRequest,
+        queryset: QuerySet[ApiKey],
+        change: Callable[..., object],
+        done: str,
+    ) -> None:
+        """Apply ``change`` (a service call, given the key and who makes the
+        change) to each key, log each success in the key's history as
+        ``done``, and report refusals without stopping."""
+        changed = 0
+        for api_key in queryset.order_by("pk"):
+            try:
+                change(api_key, **_who(request))
+            except DomainError as exc:
+                self.message_user(
+                    request, f"{api_key}: {exc.code} {exc.message}", messages.ERROR
+                )
+                continue
+            self.log_change(request, api_key, done)
+            changed += 1
+        self.message_user(request, f"{done}: {changed} key(s).", messages.SUCCESS)
+
+    @admin.action(description="Disable selected API keys (reversible)")
+    def disable_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda k, **who: services.apikey_disable(api_key=k, **who),
+            "Disabled the key",
+        )
+
+    @admin.action(description="Enable selected API keys")
+    def enable_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        self._each(
+            request,
+            queryset,
+            lambda k, **who: services.apikey_enable(api_key=k, **who),
+            "Enabled the key",
         )
 
     @admin.action(description="Revoke selected API keys")
     def revoke_keys(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        for api_key in queryset:
-            services.apikey_revoke(api_key=api_key)
-        self.message_user(
-            request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS
+        self._each(
+            request,
+            queryset,
+            lambda k, **who: services.apikey_revoke(api_key=k, **who),
+            "Revoked the key",
         )
 
     @admin.action(description="Set market-maker rate tier (6,000/min)")
@@ -146,10 +215,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def _set_weight(
         self, request: HttpRequest, queryset: QuerySet[ApiKey], weight: int
     ) -> None:
-        changed = 0
-        for api_key in queryset.filter(revoked_at__isnull=True):
-            services.apikey_update(api_key=api_key, weight_per_minute=weight)
-            changed += 1
-        self.message_user(
-            request, f"{changed} key(s) now at {weight}/min.", messages.SUCCESS
+        self._each(
+            request,
+            queryset.filter(revoked_at__isnull=True),
+            lambda k, **who: services.apikey_update(
+                api_key=k, weight_per_minute=weight, **who
+            ),
+            f"Set the rate-limit tier to {weight:,}/min",
         )

@@ -4,8 +4,9 @@ Checks, in this order, each failure with its own code:
 
 1. the four headers are present ............ AUTH_MISSING_HEADERS
 2. the key id's environment prefix is this server's, then the key exists
-   and is not revoked ..................... AUTH_KEY_WRONG_ENVIRONMENT,
-                                            AUTH_INVALID_KEY, AUTH_KEY_REVOKED
+   and is neither revoked nor disabled .... AUTH_KEY_WRONG_ENVIRONMENT,
+                                            AUTH_INVALID_KEY, AUTH_KEY_REVOKED,
+                                            AUTH_KEY_DISABLED
 3. the timestamp is Unix ms within the key's drift tolerance of server time
    ........................................ AUTH_INVALID_TIMESTAMP,
                                             AUTH_TIMESTAMP_EXPIRED / _IN_FUTURE
@@ -153,6 +154,8 @@ def _lookup_key(key: str) -> ApiKey:
         raise errors.InvalidKey()
     if api_key.revoked_at is not None:
         raise errors.KeyRevoked()
+    if api_key.disabled_at is not None:
+        raise errors.KeyDisabled()
     return api_key
 
 

@@ -26,6 +26,10 @@ class KeyRevoked(AuthError):
     code = ErrorCode.AUTH_KEY_REVOKED
 
 
+class KeyDisabled(AuthError):
+    code = ErrorCode.AUTH_KEY_DISABLED
+
+
 class InvalidSignature(AuthError):
     code = ErrorCode.AUTH_INVALID_SIGNATURE
 

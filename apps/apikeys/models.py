@@ -37,6 +37,9 @@ class ApiKey(models.Model):
     weight_per_minute = models.PositiveIntegerField(default=RETAIL_WEIGHT_PER_MINUTE)
     created_at = models.DateTimeField(auto_now_add=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # Staff's suspension (the admin's "Disable"): reversible, unlike a
+    # revocation; the key answers AUTH_KEY_DISABLED while it is set.
+    disabled_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     # The client address of that use (written with last_used_at, at most once
     # a minute per key: apps/apikeys/auth.py).
@@ -76,6 +79,8 @@ class ApiKeyChange(models.Model):
         CREATED = "created", "Created"
         UPDATED = "updated", "Updated"
         REVOKED = "revoked", "Revoked"
+        DISABLED = "disabled", "Disabled"
+        ENABLED = "enabled", "Enabled"
 
     api_key = models.ForeignKey(
         ApiKey, on_delete=models.CASCADE, related_name="changes"

@@ -33,12 +33,13 @@ _CACHED_FIELDS = (
     "weight_per_minute",
     "created_at",
     "revoked_at",
+    "disabled_at",
     "last_used_at",
 )
 
 
 def lookup_cache_key(key: str) -> str:
-    return f"apikeys:key:v1:{key}"
+    return f"apikeys:key:v2:{key}"  # v2: with disabled_at
 
 
 def _cache_seconds() -> int:
@@ -106,10 +107,25 @@ def apikey_get_for_user(*, user: Any, key: str) -> ApiKey:
 
 
 def apikeys_current(*, ids: list[int]) -> dict[int, ApiKey]:
-    """The keys among ``ids`` that still work (not revoked, owner active),
-    read from the database, not the cache: a session re-checks its key with
-    this, so a revocation reaches it within one period."""
+    """The keys among ``ids`` that still work (not revoked, not disabled,
+    owner active), read from the database, not the cache: a session re-checks
+    its key with this, so a revocation or a staff disable reaches it within
+    one period."""
     rows = ApiKey.objects.filter(
-        pk__in=ids, revoked_at__isnull=True, user__is_active=True
+        pk__in=ids,
+        revoked_at__isnull=True,
+        disabled_at__isnull=True,
+        user__is_active=True,
     ).only("id", "user_id", "scope", "ip_allowlist", "weight_per_minute")
     return {row.pk: row for row in rows}
+
+
+def apikeys_disabled(*, ids: list[int]) -> set[int]:
+    """The keys among ``ids`` that staff disabled and nobody revoked: why a
+    session whose key stopped working ends (AUTH_KEY_DISABLED, else
+    AUTH_KEY_REVOKED)."""
+    return set(
+        ApiKey.objects.filter(
+            pk__in=ids, revoked_at__isnull=True, disabled_at__isnull=False
+        ).values_list("pk", flat=True)
+    )

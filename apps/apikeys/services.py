@@ -1,5 +1,6 @@
-"""Writes of API keys: create (the secret shown once), update, revoke; each
-change recorded (ApiKeyChange) with who made it and from where."""
+"""Writes of API keys: create (the secret shown once), update, revoke, and
+staff's disable / enable; each change recorded (ApiKeyChange) with who made
+it and from where."""
 
 from __future__ import annotations
 
@@ -246,6 +247,44 @@ def apikey_revoke(
         row.revoked_at = timezone.now()
         row.save(update_fields=["revoked_at"])
         _record(row, ApiKeyChange.Action.REVOKED, actor=actor, ip=ip, changes={})
+    _forget_on_commit(row.key)
+    return row
+
+
+@transaction.atomic
+def apikey_disable(
+    *, api_key: ApiKey, actor: Any = None, ip: str | None = None
+) -> ApiKey:
+    """Suspend the key (staff; idempotent: a disabled key keeps its first
+    time). Unlike a revocation it can be undone (``apikey_enable``).
+
+    Locks the key's row. Its next request is answered AUTH_KEY_DISABLED, and
+    its WebSocket sessions end within ``WS_KEY_CHECK_MS`` (the key watcher).
+    A revoked key cannot be disabled: it is already dead for good."""
+    row = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if row.revoked_at is not None:
+        raise ValidationFailed("A revoked key cannot be disabled.")
+    if row.disabled_at is None:
+        row.disabled_at = timezone.now()
+        row.save(update_fields=["disabled_at"])
+        _record(row, ApiKeyChange.Action.DISABLED, actor=actor, ip=ip, changes={})
+    _forget_on_commit(row.key)
+    return row
+
+
+@transaction.atomic
+def apikey_enable(
+    *, api_key: ApiKey, actor: Any = None, ip: str | None = None
+) -> ApiKey:
+    """Lift a staff disable (idempotent). Locks the key's row. Sessions that
+    the disable ended stay ended: the holder signs in again."""
+    row = ApiKey.objects.select_for_update().get(pk=api_key.pk)
+    if row.revoked_at is not None:
+        raise ValidationFailed("A revoked key cannot be enabled.")
+    if row.disabled_at is not None:
+        row.disabled_at = None
+        row.save(update_fields=["disabled_at"])
+        _record(row, ApiKeyChange.Action.ENABLED, actor=actor, ip=ip, changes={})
     _forget_on_commit(row.key)
     return row
 

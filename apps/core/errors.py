@@ -15,6 +15,7 @@ class ErrorCode(StrEnum):
     AUTH_MISSING_HEADERS = "AUTH_MISSING_HEADERS"
     AUTH_INVALID_KEY = "AUTH_INVALID_KEY"
     AUTH_KEY_REVOKED = "AUTH_KEY_REVOKED"
+    AUTH_KEY_DISABLED = "AUTH_KEY_DISABLED"
     AUTH_KEY_WRONG_ENVIRONMENT = "AUTH_KEY_WRONG_ENVIRONMENT"
     AUTH_INVALID_SIGNATURE = "AUTH_INVALID_SIGNATURE"
     AUTH_INVALID_TIMESTAMP = "AUTH_INVALID_TIMESTAMP"
@@ -74,6 +75,9 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     E.AUTH_MISSING_HEADERS: ErrorSpec(401, False, "A signing header is missing."),
     E.AUTH_INVALID_KEY: ErrorSpec(401, False, "The API key does not exist."),
     E.AUTH_KEY_REVOKED: ErrorSpec(401, False, "The API key was revoked."),
+    E.AUTH_KEY_DISABLED: ErrorSpec(
+        401, False, "The exchange's staff disabled the API key; contact support."
+    ),
     E.AUTH_KEY_WRONG_ENVIRONMENT: ErrorSpec(
         401, False, "The API key belongs to the other environment (sandbox/production)."
     ),

@@ -1,4 +1,5 @@
-"""The matcher process: owns pairs, rebuilds their books, drains their queues.
+"""The matcher process: owns pairs, rebuilds their books, drains their queues;
+a matcher of all pairs also takes the pairs listed while it runs.
 
 Not Celery: one long-lived process per shard of pairs, so each book lives in
 memory in exactly one place. Woken by Redis or PostgreSQL NOTIFY when
@@ -62,6 +63,9 @@ class MatcherProcess:
         self.books: dict[int, PairBook] = {}
         self.processed = 0
         self.next_prune = 0.0  # time.monotonic()
+        self.new_pairs_s = settings.MATCHER_NEW_PAIRS_POLL_MS / 1000
+        self.next_new_pairs = 0.0  # time.monotonic()
+        self.owned_elsewhere: set[int] = set()  # new pairs another matcher has
 
     # ------------------------------------------------------------ start
     def pairs(self) -> list[Pair]:
@@ -163,6 +167,7 @@ class MatcherProcess:
             ", ".join(b.pair.symbol for b in self.books.values()),
         )
         last_beat = 0.0
+        self.next_new_pairs = time.monotonic() + self.new_pairs_s
         try:
             while not self.stopping:
                 if time.monotonic() - last_beat > 1:
@@ -171,6 +176,9 @@ class MatcherProcess:
                     self.heartbeat()
                     self.housekeeping()
                     last_beat = time.monotonic()
+                if time.monotonic() >= self.next_new_pairs:
+                    self.take_new_pairs(waker)
+                    self.next_new_pairs = time.monotonic() + self.new_pairs_s
                 try:
                     done = processor.run_once(self.batch_size)
                 except OwnershipLost:
@@ -207,6 +215,48 @@ class MatcherProcess:
                 for b in self.books.values()
             ),
         )
+
+    def take_new_pairs(self, waker: bus.WakeListener) -> list[str]:
+        """A matcher of all pairs (no ``--pairs``) takes the pairs listed since
+        it started, so a pair added in the admin trades without a restart.
+        Each is taken as at start: its lock, then a new owner epoch, then its
+        book rebuilt from a snapshot taken after the epoch (so its settlements
+        are fenced like the others'). A new pair whose lock another matcher
+        holds (a shard started with ``--pairs`` for it) is left to that one
+        and tried again at the next look, as a standby would. Returns the
+        symbols taken; never raises (the next look tries again)."""
+        if self.symbols is not None:
+            return []  # an explicit shard keeps exactly its list
+        taken: list[str] = []
+        try:
+            new = Pair.objects.select_related("base", "quote").exclude(
+                pk__in=list(self.books)
+            )
+            for pair in new.order_by("pk"):
+                if not self.locks.try_lock(pair.pk):
+                    if pair.pk not in self.owned_elsewhere:
+                        self.owned_elsewhere.add(pair.pk)
+                        log.info(
+                            "new pair %s is owned by another matcher (%s)",
+                            pair.symbol,
+                            self.locks.owner(pair.pk),
+                        )
+                    continue
+                # If the epoch or the rebuild fails we keep the lock (a
+                # session lock is re-entrant) and take the pair next time:
+                # unlocking could drop the one file lock of all pairs.
+                epochs = ownership_take(pair_ids=[pair.pk], owner=self.owner)
+                book = PairBook(pair, epoch=epochs[pair.pk])
+                book.rebuild()
+                self.books[pair.pk] = book  # the processor shares this dict
+                waker.add(pair.pk)
+                self.owned_elsewhere.discard(pair.pk)
+                taken.append(pair.symbol)
+                log.info("matcher %s took new pair %s", self.owner, pair.symbol)
+        except Exception:  # noqa: BLE001 - never stop matching the others
+            log.exception("taking new pairs failed; trying again later")
+            close_old_connections()
+        return taken
 
     def housekeeping(self) -> None:
         """Once a second: fire expired cancel-all-after timers, and now and

@@ -105,16 +105,23 @@ class WakeListener:
     liveness check) and stops, so a listener never goes deaf unnoticed."""
 
     def __init__(self, pair_ids: list[int], *, pg_conn: Any = None) -> None:
-        self.keys = [wake_key(p) for p in pair_ids]
+        self.keys: list[str] = []
         self.warned_at = -1e9
         self.pg = pg_conn if wakes_by_notify() else None
+        for pair_id in pair_ids:
+            self.add(pair_id)
+
+    def add(self, pair_id: int) -> None:
+        """Listen for ``pair_id`` too (a pair the matcher took while running)."""
+        self.keys.append(wake_key(pair_id))
         if self.pg is not None:
-            for pair_id in pair_ids:
-                self.pg.execute(f"LISTEN {wake_channel(pair_id)}")
+            self.pg.execute(f"LISTEN {wake_channel(int(pair_id))}")
 
     def wait(self, timeout: float) -> None:
         """Return on a wake hint, or after ``timeout`` seconds."""
-        if settings.REDIS_URL:
+        if not self.keys:
+            time.sleep(timeout)  # no pairs yet (a matcher of all, none listed)
+        elif settings.REDIS_URL:
             try:
                 redis = _redis()
                 if redis.blpop(self.keys, timeout=timeout):

@@ -1,7 +1,7 @@
 """A WebSocket connection's signed session (docs/websocket.md, "auth"): who
 it is, what it may do, the orders it placed (for cancel-on-disconnect), and
 the process's key watcher that ends a session within a second of its key's
-revocation.
+revocation or disable.
 
 Order entry goes through ``apps.orders.api.actions``, the same code as REST,
 charged to the key's rate-limit budget with the REST weights.
@@ -25,7 +25,7 @@ from apps.apikeys import ratelimit
 from apps.apikeys.auth import authenticate_stream
 from apps.apikeys.models import ApiKey
 from apps.apikeys.permissions import check_scope
-from apps.apikeys.selectors import apikeys_current
+from apps.apikeys.selectors import apikeys_current, apikeys_disabled
 from apps.core.errors import DomainError, ErrorCode
 from apps.markets.stream_wire import BOOK_MAX_DEPTH, BOOK_MAX_DEPTH_VERIFIED
 from apps.orders import cancels
@@ -166,23 +166,38 @@ class KeyWatcher:
             except Exception:  # noqa: BLE001 - the database away: look again
                 log.warning("key watcher: cannot read keys", exc_info=True)
                 continue
+            gone = [s for s in checked if s.api_key.pk not in current]
+            disabled = await self._disabled(gone)
             for session in checked:
                 if session not in self.sessions:
                     continue  # its connection ended during the read
                 row = current.get(session.api_key.pk)
                 if row is None:
-                    await self._end(session)
+                    await self._end(session, disabled=session.api_key.pk in disabled)
                 else:
                     key = session.api_key
                     key.scope, key.ip_allowlist = row.scope, row.ip_allowlist
                     key.weight_per_minute = row.weight_per_minute
 
-    async def _end(self, session: StreamSession) -> None:
+    async def _disabled(self, gone: list[StreamSession]) -> set[int]:
+        """Which of the stopped keys staff disabled (the rest were revoked,
+        or their owner was disabled): one more query, only when a key stopped."""
+        if not gone:
+            return set()
+        read = database_sync_to_async(apikeys_disabled)
+        try:
+            return await read(ids=sorted({s.api_key.pk for s in gone}))
+        except Exception:  # noqa: BLE001 - the reason is a courtesy; end anyway
+            log.warning("key watcher: cannot read why keys stopped", exc_info=True)
+            return set()
+
+    async def _end(self, session: StreamSession, *, disabled: bool = False) -> None:
         self.sessions.discard(session)
         session.ended = True
+        error = key_errors.KeyDisabled() if disabled else key_errors.KeyRevoked()
         if session.on_end is not None:
             try:
-                await session.on_end(key_errors.KeyRevoked())
+                await session.on_end(error)
             except Exception:  # noqa: BLE001 - the connection may be gone
                 log.warning("key watcher: ending a session failed", exc_info=True)
 

@@ -90,6 +90,7 @@ EXACT_ERRORS: dict[str, type[Exception]] = {
     "AUTH_MISSING_HEADERS": AuthenticationError,
     "AUTH_INVALID_KEY": AuthenticationError,
     "AUTH_KEY_REVOKED": AuthenticationError,
+    "AUTH_KEY_DISABLED": AuthenticationError,
     "AUTH_KEY_WRONG_ENVIRONMENT": AuthenticationError,
     "AUTH_INVALID_SIGNATURE": AuthenticationError,
     "AUTH_INVALID_TIMESTAMP": AuthenticationError,
