@@ -75,7 +75,6 @@ class ApiKeyAdminForm(forms.ModelForm):
         return data
 
 
-@admin.register(ApiKey)
 def _who(request: HttpRequest) -> dict[str, Any]:
     """The staff member and their address, for the key's change record (the
     owner sees it on their API keys page)."""
@@ -83,6 +82,7 @@ def _who(request: HttpRequest) -> dict[str, Any]:
     return {"actor": request.user, "ip": None if address is None else str(address)}
 
 
+@admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     form = ApiKeyAdminForm
     list_display = [
