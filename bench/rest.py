@@ -3,6 +3,7 @@
     python bench/rest.py [--server granian|daphne] [--clients 16] [--seconds 20]
                          [--response-type ack|result] [--workers 2 --threads 8]
                          [--database exchange_bench_rest] [--redis-db 12]
+                         [--batch 20]
 
 Creates a fresh PostgreSQL database (``--database``), starts the
 matcher and the chosen server with Redis (nonces, rate counters, wake-ups):
@@ -13,6 +14,11 @@ then drives signed limit orders around the mid (so about half trade) from
 ``--clients`` concurrent connections on this same machine. Each client has its
 own API key with a raised weight budget (the retail 1,200/min would stop it).
 Last line: ``rest: <N> orders/s, p50 <x> ms, p99 <y> ms``.
+
+``--batch N``: after the single orders, the same clients for the same time
+send ``POST /v1/orders/batch`` with N orders each; it prints
+``batch(N): <M> orders/s, ...`` and the ratio to the single-order rate
+measured in the same run (latencies are per batch request).
 """
 
 from __future__ import annotations
@@ -114,6 +120,7 @@ async def client_loop(
     latencies: list[float],
     errors: list[str],
     seed: int,
+    batch: int = 0,
 ) -> None:
     """One keep-alive connection sending signed orders back to back.
 
@@ -125,24 +132,28 @@ async def client_loop(
     rng = random.Random(seed)
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     try:
+        path = "/v1/orders/batch" if batch else "/v1/orders"
+        ok_statuses = (200,) if batch else (201, 202)
+
+        def order() -> dict[str, str]:
+            return {
+                "pair": "BTC-USD",
+                "side": rng.choice(("buy", "sell")),
+                "type": "limit",
+                "price": f"{63000 + rng.randint(-20, 20) / 2:.2f}",
+                "size": f"0.{rng.randint(1, 50):04d}",
+                "response_type": response_type,
+            }
+
         while time.perf_counter() < deadline:
-            side = rng.choice(("buy", "sell"))
-            body = json.dumps(
-                {
-                    "pair": "BTC-USD",
-                    "side": side,
-                    "type": "limit",
-                    "price": f"{63000 + rng.randint(-20, 20) / 2:.2f}",
-                    "size": f"0.{rng.randint(1, 50):04d}",
-                    "response_type": response_type,
-                }
-            ).encode()
+            payload = {"orders": [order() for _ in range(batch)]} if batch else order()
+            body = json.dumps(payload).encode()
             headers = signed_headers(
-                secret=secret, key=key, method="POST", path="/v1/orders", body=body
+                secret=secret, key=key, method="POST", path=path, body=body
             )
             head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
             request = (
-                f"POST /v1/orders HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}"
+                f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
             ).encode() + body
             started = time.perf_counter()
@@ -153,11 +164,11 @@ async def client_loop(
                 name, _, value = line.decode("latin-1").partition(":")
                 if name.lower() == "content-length":
                     length = int(value)
-            payload = await reader.readexactly(length)
+            answer = await reader.readexactly(length)
             latencies.append((time.perf_counter() - started) * 1000)
             status = int(status_line.split()[1])
-            if status not in (201, 202):
-                errors.append(f"{status} {payload[:120]!r}")
+            if status not in ok_statuses or (batch and b'"error"' in answer):
+                errors.append(f"{status} {answer[:120]!r}")
     finally:
         writer.close()
 
@@ -170,6 +181,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--response-type", choices=["ack", "result"], default="ack")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        default=0,
+        help="Also measure POST /v1/orders/batch with this many orders per call.",
+    )
     parser.add_argument(
         "--no-matcher",
         action="store_true",
@@ -246,59 +263,94 @@ def main() -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        latencies: list[float] = []
-        errors: list[str] = []
-        deadline = time.perf_counter() + args.seconds
-
-        async def run() -> None:
-            await asyncio.gather(
-                *(
-                    client_loop(
-                        port,
-                        key,
-                        secret,
-                        deadline,
-                        args.response_type,
-                        latencies,
-                        errors,
-                        i,
-                    )
-                    for i, (key, secret) in enumerate(keys)
-                )
-            )
-
         groups = {
             "server": [procs[-1].pid],
             "matcher": [p.pid for p in procs[:-1]],
             "load generator": [os.getpid()],
         }
-        cpu_before = cpu_seconds(groups)
-        started = time.perf_counter()
-        asyncio.run(run())
-        elapsed = time.perf_counter() - started
-        cpu = cpu_seconds(groups)
-        backlog = None if args.no_matcher else matcher_backlog()
+        phases = [measure(args, keys, port, groups, 0)]
+        if args.batch:
+            phases.append(measure(args, keys, port, groups, args.batch))
     finally:
         for proc in procs:
             proc.terminate()
         for proc in procs:
             proc.wait(timeout=30)
-    latencies.sort()
-    ok = len(latencies) - len(errors)
+    rates = [report(args, phase) for phase in phases]
+    if len(rates) == 2:
+        print(
+            f"batch({args.batch}) / single: {rates[1] / max(rates[0], 1e-9):.1f}x "
+            "the single-order rate, same run"
+        )
+
+
+def measure(
+    args: argparse.Namespace,
+    keys: list[tuple[str, str]],
+    port: int,
+    groups: dict[str, list[int]],
+    batch: int,
+) -> dict:
+    """One timed phase: every client sends single orders (batch 0) or batches."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    deadline = time.perf_counter() + args.seconds
+
+    async def run() -> None:
+        await asyncio.gather(
+            *(
+                client_loop(
+                    port,
+                    key,
+                    secret,
+                    deadline,
+                    args.response_type,
+                    latencies,
+                    errors,
+                    i,
+                    batch,
+                )
+                for i, (key, secret) in enumerate(keys)
+            )
+        )
+
+    cpu_before = cpu_seconds(groups)
+    started = time.perf_counter()
+    asyncio.run(run())
+    elapsed = time.perf_counter() - started
+    cpu = cpu_seconds(groups)
+    backlog = None if args.no_matcher else matcher_backlog()
+    return {
+        "batch": batch,
+        "latencies": sorted(latencies),
+        "errors": errors,
+        "elapsed": elapsed,
+        "cpu": {g: cpu[g] - cpu_before[g] for g in cpu},
+        "backlog": backlog,
+    }
+
+
+def report(args: argparse.Namespace, phase: dict) -> float:
+    """Print one phase; returns its orders/s."""
+    latencies, errors, elapsed = phase["latencies"], phase["errors"], phase["elapsed"]
+    per = max(1, phase["batch"])
+    ok = (len(latencies) - len(errors)) * per
     print(
         f"server={args.server} workers={args.workers}x{args.threads} clients={args.clients} "
-        f"response_type={args.response_type}: {len(latencies)} requests, {len(errors)} errors"
+        f"response_type={args.response_type} batch={phase['batch']}: "
+        f"{len(latencies)} requests, {len(errors)} errors"
         + (f" (first: {errors[0]})" if errors else "")
     )
-    done = max(1, len(latencies))
+    done = max(1, len(latencies) * per)
     print(
         "CPU per order: "
         + ", ".join(
-            f"{group} {(cpu[group] - cpu_before[group]) / done * 1000:.2f} ms"
-            for group in cpu
+            f"{group} {used / done * 1000:.2f} ms"
+            for group, used in phase["cpu"].items()
         )
         + f" (of {os.cpu_count() * elapsed / done * 1000:.2f} ms on {os.cpu_count()} cores)"
     )
+    backlog = phase["backlog"]
     if backlog is not None:
         # Accepted only counts if the matcher keeps up: what it had left when
         # the load stopped, and how long it took to settle the rest.
@@ -307,7 +359,9 @@ def main() -> None:
         )
     p50 = latencies[len(latencies) // 2]
     p99 = latencies[max(0, int(len(latencies) * 0.99) - 1)]
-    print(f"rest: {ok / elapsed:.0f} orders/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    label = f"batch({phase['batch']})" if phase["batch"] else "rest"
+    print(f"{label}: {ok / elapsed:.0f} orders/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    return ok / elapsed
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ class ErrorCode(StrEnum):
     VALIDATION_TOO_MANY_DECIMALS = "VALIDATION_TOO_MANY_DECIMALS"
     VALIDATION_OUT_OF_RANGE = "VALIDATION_OUT_OF_RANGE"
     VALIDATION_SANDBOX_SCENARIO = "VALIDATION_SANDBOX_SCENARIO"
+    VALIDATION_BATCH_SIZE = "VALIDATION_BATCH_SIZE"
     ORDER_PRICE_OFF_TICK = "ORDER_PRICE_OFF_TICK"
     ORDER_SIZE_OFF_LOT = "ORDER_SIZE_OFF_LOT"
     ORDER_SIZE_TOO_SMALL = "ORDER_SIZE_TOO_SMALL"
@@ -44,6 +45,7 @@ class ErrorCode(StrEnum):
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     ORDER_CLIENT_ID_CONFLICT = "ORDER_CLIENT_ID_CONFLICT"
     ORDER_NO_REFERENCE_PRICE = "ORDER_NO_REFERENCE_PRICE"
+    ORDER_BATCH_DUPLICATE_CLIENT_ID = "ORDER_BATCH_DUPLICATE_CLIENT_ID"
     STREAM_RESUME_TOO_OLD = "STREAM_RESUME_TOO_OLD"
     MARKET_NOT_FOUND = "MARKET_NOT_FOUND"
     MARKET_HALTED = "MARKET_HALTED"
@@ -126,6 +128,9 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
         False,
         "Sandbox: X-Sandbox-Scenario is unknown or does not apply to this request.",
     ),
+    E.VALIDATION_BATCH_SIZE: ErrorSpec(
+        400, False, "A batch is empty or has more entries than the maximum (20)."
+    ),
     E.ORDER_PRICE_OFF_TICK: ErrorSpec(400, False, "Price is not a tick multiple."),
     E.ORDER_SIZE_OFF_LOT: ErrorSpec(400, False, "Size is not a lot multiple."),
     E.ORDER_SIZE_TOO_SMALL: ErrorSpec(400, False, "Size is below the pair minimum."),
@@ -141,6 +146,11 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ),
     E.ORDER_NO_REFERENCE_PRICE: ErrorSpec(
         422, True, "No reference price to bound a market order."
+    ),
+    E.ORDER_BATCH_DUPLICATE_CLIENT_ID: ErrorSpec(
+        400,
+        False,
+        "Batch: an earlier order of the same batch has this client_order_id.",
     ),
     E.STREAM_RESUME_TOO_OLD: ErrorSpec(
         410,

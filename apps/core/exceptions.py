@@ -52,16 +52,23 @@ def _from_drf(exc: drf.APIException) -> DomainError:
     return DomainError(str(exc.detail), code=ErrorCode.VALIDATION_ERROR)
 
 
+def domain_error_of(exc: Exception) -> DomainError:
+    """``exc`` as the DomainError the API answers (an unexpected one logged
+    and answered SYSTEM_INTERNAL_ERROR). Also for one entry of a batch."""
+    if isinstance(exc, DomainError):
+        return exc
+    if isinstance(exc, Http404):
+        return DomainError(code=ErrorCode.NOT_FOUND)
+    if isinstance(exc, drf.APIException):
+        return _from_drf(exc)
+    log.exception("unhandled error in API view", exc_info=exc)
+    return DomainError(code=ErrorCode.SYSTEM_INTERNAL_ERROR)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
     request = context.get("request")
     request_id = getattr(request, "request_id", "") if request is not None else ""
-    if isinstance(exc, Http404):
-        exc = DomainError(code=ErrorCode.NOT_FOUND)
-    elif isinstance(exc, drf.APIException):
-        exc = _from_drf(exc)
-    elif not isinstance(exc, DomainError):
-        log.exception("unhandled error in API view", exc_info=exc)
-        exc = DomainError(code=ErrorCode.SYSTEM_INTERNAL_ERROR)
+    exc = domain_error_of(exc)
     body = error_body(exc.code, exc.message, request_id, exc.details)
     headers = dict(exc.headers or {})
     if exc.status == 503:

@@ -53,7 +53,25 @@ class QueuedCommand(NamedTuple):
     pair_id: int
     order_id: int
     created_at: datetime
+    cancel_reason: str
     order: QueuedOrder
+
+
+# OrderCommand.cancel_reason -> the engine's reason ("" is the common case).
+CANCEL_REASONS = {"": eng.Reason.USER_CANCELLED} | {
+    r.value: r for r in eng.CANCEL_REQUESTED
+}
+
+
+def cancel_command(command: QueuedCommand) -> eng.CancelOrder:
+    """A queued cancel as the engine takes it. An unknown reason raises
+    (KeyError): the batch fails loudly, never cancels under a wrong reason."""
+    return eng.CancelOrder(
+        command.order_id,
+        command.order.user_id,
+        unix_ms(command.created_at),
+        CANCEL_REASONS[command.cancel_reason],
+    )
 
 
 def engine_hold(order: Order | QueuedOrder, pair: Pair) -> int:

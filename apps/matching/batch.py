@@ -81,7 +81,7 @@ class Batch:
                     # knowing it means memory ran ahead of the database.
                     raise eng.InvariantError(f"order {ev.order_id} placed twice")
                 reasons[ev.order_id] = str(ev.reason)
-                if kind is eng.Cancelled and ev.reason == eng.Reason.USER_CANCELLED:
+                if kind is eng.Cancelled and ev.reason in eng.CANCEL_REQUESTED:
                     result = "cancelled"
             elif kind is eng.Done:
                 self._done(book, ev, reasons.get(ev.order_id, ""))

@@ -26,12 +26,11 @@ from django.utils import timezone
 
 from apps.accounts.ledger import balances_apply_in_transaction
 from apps.accounts.services import fee_user
-from apps.core.api.formats import unix_ms
 from apps.markets.models import Pair, PairStatus
-from apps.matching import engine as eng
 from apps.matching.adapter import (
     QueuedCommand,
     QueuedOrder,
+    cancel_command,
     engine_hold,
     place_command,
 )
@@ -48,7 +47,7 @@ from apps.orders.wire import order_event
 log = logging.getLogger(__name__)
 
 
-_COMMAND_COLUMNS = ("id", "kind", "pair_id", "order_id", "created_at")
+_COMMAND_COLUMNS = ("id", "kind", "pair_id", "order_id", "created_at", "cancel_reason")
 _ORDER_COLUMNS = QueuedOrder._fields[1:]
 
 BATCH_CAP = 1_000_000  # no cap of its own: the caller's limit applies
@@ -212,9 +211,7 @@ class BatchProcessor:
             book.sides[order.pk] = order.side
             events = book.engine.process(place_command(order, book.pair))
         else:
-            events = book.engine.process(
-                eng.CancelOrder(order.pk, order.user_id, unix_ms(command.created_at))
-            )
+            events = book.engine.process(cancel_command(command))
         return batch.record(book, events)
 
     def _persist(self, batch: Batch) -> None:

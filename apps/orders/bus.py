@@ -189,3 +189,43 @@ def wait_for(order_id: int, is_done: Callable[[], bool], timeout_s: float) -> bo
             return False
         time.sleep(min(delay, remaining))
         delay = min(delay * 2, 0.025)
+
+
+def wait_for_all(
+    order_ids: Iterable[int],
+    still_waiting: Callable[[], set[int]],
+    timeout_s: float,
+) -> set[int]:
+    """``wait_for`` for several orders under ONE deadline (a batch):
+    ``still_waiting()`` re-reads the database (one query for all of them)
+    and returns the ids not yet done. Returns what it last returned."""
+    deadline = time.monotonic() + timeout_s
+    waiting = set(order_ids)
+    if settings.REDIS_URL:
+        # The matcher publishes a batch's results together: the first pop
+        # usually finds every order done at the one re-read that follows.
+        while waiting:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return still_waiting()
+            try:
+                popped = _redis().blpop(
+                    [result_key(i) for i in sorted(waiting)],
+                    timeout=max(remaining, 0.01),
+                )
+            except Exception:  # noqa: BLE001 - poll the database instead
+                log.warning("result wait via Redis failed; polling", exc_info=True)
+                break
+            waiting = still_waiting()
+            if popped is None:
+                return waiting
+        if not waiting:
+            return waiting
+    delay = 0.002
+    while True:
+        waiting = still_waiting()
+        remaining = deadline - time.monotonic()
+        if not waiting or remaining <= 0:
+            return waiting
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.025)

@@ -16,6 +16,7 @@ from django.utils import timezone
 from apps.apikeys.models import ApiKey
 from apps.core.errors import DomainError, ErrorCode
 from apps.markets.models import Pair, PairStatus
+from apps.matching.engine import Reason
 from apps.orders import bus
 from apps.orders.models import (
     FINAL_STATUSES,
@@ -35,9 +36,11 @@ CANCEL_RESULTS = {
 }
 
 
-def order_cancel(*, order: Order) -> str:
+def order_cancel(*, order: Order, reason: Reason = Reason.USER_CANCELLED) -> str:
     """Queue a cancel for ``order`` (idempotent). Returns the cancel_result for
-    an order that is already final, else "requested". Refused while halted."""
+    an order that is already final, else "requested". Refused while halted.
+    ``reason``: what the cancelled order reports (one of the engine's
+    ``CANCEL_REQUESTED``); a cancel already queued keeps its own."""
     if order.status in FINAL_STATUSES:
         return CANCEL_RESULTS[OrderStatus(order.status)]
     pair = order.pair
@@ -47,9 +50,19 @@ def order_cancel(*, order: Order) -> str:
             order=order, kind=CommandKind.CANCEL, processed_at__isnull=True
         ).exists()
         if not already:
-            OrderCommand.objects.create(pair=pair, kind=CommandKind.CANCEL, order=order)
+            OrderCommand.objects.create(
+                pair=pair,
+                kind=CommandKind.CANCEL,
+                order=order,
+                cancel_reason=_stored_reason(reason),
+            )
             bus.wake_matcher(pair.pk)
     return "requested"
+
+
+def _stored_reason(reason: Reason) -> str:
+    """``OrderCommand.cancel_reason``: empty for the common user cancel."""
+    return "" if reason is Reason.USER_CANCELLED else reason.value
 
 
 def orders_cancel_all(
@@ -57,9 +70,11 @@ def orders_cancel_all(
     user: AbstractBaseUser | int,
     pair: Pair | None = None,
     api_key: ApiKey | None = None,
+    reason: Reason = Reason.USER_CANCELLED,
 ) -> list[Order]:
     """Queue a cancel for each of the user's live orders (optionally one pair's,
-    or one key's). Pairs that are halted are skipped (their books are frozen)."""
+    or one key's). Pairs that are halted are skipped (their books are frozen).
+    ``reason`` as in ``order_cancel``."""
     qs = Order.objects.select_related("pair").filter(
         user=user, status__in=LIVE_STATUSES
     )
@@ -71,7 +86,7 @@ def orders_cancel_all(
     for order in qs.order_by("pk"):
         if order.pair.status == PairStatus.HALTED:
             continue
-        order_cancel(order=order)
+        order_cancel(order=order, reason=reason)
         requested.append(order)
     return requested
 
@@ -100,7 +115,8 @@ def cancel_all_after_set(*, api_key: ApiKey, timeout_s: int) -> CancelAllAfter |
 
 def cancel_all_after_fire(*, now: datetime | None = None) -> int:
     """Cancel the live orders of every key whose timer expired, then disarm
-    it. Run by the matcher's housekeeping about once a second."""
+    it. Run by the matcher's housekeeping about once a second. The orders
+    report the reason ``dead_man_switch``, not ``user_cancelled``."""
     now = now or timezone.now()
     fired = 0
     for timer in CancelAllAfter.objects.select_related("api_key__user").filter(
@@ -113,7 +129,11 @@ def cancel_all_after_fire(*, now: datetime | None = None) -> int:
             )
             if not live.exists():
                 continue
-            orders_cancel_all(user=timer.api_key.user, api_key=timer.api_key)
+            orders_cancel_all(
+                user=timer.api_key.user,
+                api_key=timer.api_key,
+                reason=Reason.DEAD_MAN_SWITCH,
+            )
             fired += 1
             frozen = Order.objects.filter(
                 api_key=timer.api_key,

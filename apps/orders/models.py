@@ -197,6 +197,16 @@ class OrderCommand(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
     result = models.CharField(max_length=32, blank=True, default="")
+    # A database default: the order path's fixed INSERTs (placement.py) name
+    # their columns and leave this one out.
+    cancel_reason = models.CharField(
+        max_length=32,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Cancels: the reason the order reports (the engine's "
+        "CANCEL_REQUESTED); empty means user_cancelled.",
+    )
     epoch = models.BigIntegerField(
         null=True,
         blank=True,

@@ -252,3 +252,37 @@ def order_wait(
 
     bus.wait_for(order.pk, processed, timeout)
     return order
+
+
+def orders_wait(
+    *, orders: list[Order], timeout_s: float | None = None, until_final: bool = False
+) -> list[Order]:
+    """``order_wait`` for several orders under one deadline, each re-read
+    (``MATCHER_FIELDS``, one query per look for all of them); returns them.
+    The same order may come more than once (each instance is updated)."""
+    timeout = (
+        settings.ORDER_RESULT_TIMEOUT_MS / 1000 if timeout_s is None else timeout_s
+    )
+    by_pk: dict[int, list[Order]] = {}
+    for order in orders:
+        by_pk.setdefault(order.pk, []).append(order)
+
+    def waits(order: Order) -> bool:
+        if until_final:
+            return order.status not in FINAL_STATUSES
+        return order.status == OrderStatus.PENDING
+
+    def still_waiting() -> set[int]:
+        rows = Order.objects.filter(pk__in=list(by_pk)).values_list(
+            "pk", *MATCHER_FIELDS
+        )
+        for pk, *values in rows:
+            for order in by_pk[pk]:
+                for name, value in zip(MATCHER_FIELDS, values, strict=True):
+                    setattr(order, name, value)
+        return {pk for pk, same in by_pk.items() if waits(same[0])}
+
+    waiting = {pk for pk, same in by_pk.items() if waits(same[0])}
+    if waiting:
+        bus.wait_for_all(waiting, still_waiting, timeout)
+    return orders

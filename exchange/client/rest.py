@@ -275,6 +275,51 @@ class ExchangeClient:
             self._sleep_backoff(attempt)
             attempt += 1
 
+    def place_batch(
+        self, orders: list[dict[str, Any]], *, headers: dict[str, str] | None = None
+    ) -> Any:
+        """POST /v1/orders/batch: 1-20 orders (each the fields of
+        ``place_order``) in one call, safe to repeat.
+
+        Returns the ``results``, one per order in request order: ``{"status":
+        201, "order": {...}}`` or ``{"status": 400, "error": {...}}``; an order
+        refused alone does not raise. Sets each missing ``client_order_id`` and
+        retries a transient failure of the whole call as ``place_order`` does:
+        the resent batch replays the orders already placed (status 200).
+        """
+        orders = [
+            {**o, "client_order_id": o.get("client_order_id") or uuid.uuid4().hex}
+            for o in orders
+        ]
+        attempt = 0
+        while True:
+            try:
+                answer = self.request(
+                    "POST", "/v1/orders/batch", body={"orders": orders}, headers=headers
+                )
+                return answer["results"]
+            except ApiError as exc:
+                transient = exc.status == 0 or exc.status >= 500
+                if not transient or attempt >= self.max_retries:
+                    raise
+            self._sleep_backoff(attempt)
+            attempt += 1
+
+    def cancel_batch(
+        self,
+        order_ids: list[str] | None = None,
+        client_order_ids: list[str] | None = None,
+    ) -> Any:
+        """POST /v1/orders/cancel-batch: 1-20 orders by id and/or
+        client_order_id. Returns the ``results``, ``order_ids`` first then
+        ``client_order_ids``: ``{"status": 200, "cancel_result": ..., "order":
+        {...}}`` or ``{"status": 404, "error": {...}}``."""
+        body = {
+            "order_ids": list(order_ids or []),
+            "client_order_ids": list(client_order_ids or []),
+        }
+        return self.request("POST", "/v1/orders/cancel-batch", body=body)["results"]
+
     def get_order(self, order_id: int | str) -> Any:
         return self.request("GET", f"/v1/orders/{order_id}")
 

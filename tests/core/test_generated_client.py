@@ -109,3 +109,43 @@ def test_the_generated_client_works_against_a_live_server(
     )
     assert refused.status_code == 400
     assert refused.parsed.error.code == "ORDER_PRICE_OFF_TICK"
+
+
+def test_the_generated_client_places_and_cancels_a_batch(
+    generated, live_server, funded, alice, settings
+):
+    settings.ORDER_RESULT_TIMEOUT_MS = 30  # no matcher: answered pending
+    key = ApiKeyFactory(user=alice, scope="trade", ip_allowlist=["127.0.0.1", "::1"])
+    private = generated("client").Client(
+        base_url=live_server.url,
+        httpx_args={"event_hooks": {"request": [_sign_with(key)]}},
+    )
+    models = generated("models")
+    bid = {"pair": "BTC-USD", "side": "buy", "type": "limit", "size": "0.0100"}
+    body = models.OrderBatchPlaceInput.from_dict(
+        {
+            "orders": [
+                {**bid, "price": "62000.00", "client_order_id": "gen-b1"},
+                {**bid, "price": "62000.001"},
+            ]
+        }
+    )
+    placed = generated("api.orders.order_place_batch").sync_detailed(
+        client=private, body=body
+    )
+    assert placed.status_code == 200, placed.content
+    ok, refused = placed.parsed.results
+    assert (ok.status, ok.order.status, ok.order.held) == (202, "pending", "621.240000")
+    assert (refused.status, refused.error.code) == (400, "ORDER_PRICE_OFF_TICK")
+
+    cancel = models.OrderBatchCancelInput.from_dict({"client_order_ids": ["gen-b1"]})
+    cancelled = generated("api.orders.order_cancel_batch").sync_detailed(
+        client=private, body=cancel
+    )
+    assert cancelled.status_code == 200, cancelled.content
+    (only,) = cancelled.parsed.results
+    assert (only.status, only.cancel_result, only.order.id) == (
+        202,
+        "pending",
+        ok.order.id,
+    )

@@ -141,3 +141,23 @@ def test_order_placement_describes_each_success_status(spec):
     assert {"LimitBuy", "MarketBuyByFunds", "StopLimitSell"} <= set(
         requests["application/json"]["examples"]
     )
+
+
+def test_batch_endpoints_document_weight_slots_and_examples(spec):
+    place = spec["paths"]["/v1/orders/batch"]["post"]
+    cancel = spec["paths"]["/v1/orders/cancel-batch"]["post"]
+    assert (place["x-rate-limit-weight"], cancel["x-rate-limit-weight"]) == (10, 5)
+    assert place["x-required-scope"] == cancel["x-required-scope"] == "trade"
+    assert "VALIDATION_BATCH_SIZE" in place["responses"]["400"]["description"]
+    assert "ORDER_BATCH_DUPLICATE_CLIENT_ID" in place["responses"]["200"]["description"]
+    schemas = spec["components"]["schemas"]
+    slot = schemas["OrderBatchPlaceResult"]["properties"]
+    assert set(slot) == {"status", "order", "error"}
+    assert slot["error"]["allOf"][0]["$ref"].endswith("/ErrorDetail")
+    for op, response in (
+        (place, "OnePlacedOneRefused"),
+        (cancel, "OneCancelledOneUnknown"),
+    ):
+        assert op["requestBody"]["content"]["application/json"]["examples"]
+        ok = op["responses"]["200"]["content"]["application/json"]
+        assert response in ok["examples"]

@@ -15,7 +15,7 @@ from apps.orders.cancels import cancel_all_after_set
 from apps.orders.models import CancelAllAfter, CommandKind, Order, OrderCommand
 from tests.apikeys.factories import ApiKeyFactory
 from tests.apikeys.helpers import signed
-from tests.helpers import LIMIT_BUY, place
+from tests.helpers import LIMIT_BUY, events_of, place
 
 pytestmark = pytest.mark.django_db
 
@@ -90,7 +90,14 @@ def test_housekeeping_cancels_the_orders_of_a_key_whose_timer_expired(
     }
     assert set(
         Order.objects.filter(pk__in=mine_pks).values_list("reject_reason", flat=True)
-    ) == {"user_cancelled"}
+    ) == {"dead_man_switch"}
+    # The private orders stream (what a WebSocket client receives) says so too.
+    streamed = {
+        (e["id"], e["reason"])
+        for e in events_of(alice, "orders")
+        if e["status"] == "cancelled"
+    }
+    assert streamed == {(o["id"], "dead_man_switch") for o in mine}
 
 
 def test_housekeeping_fires_a_timer_set_through_the_service_once(

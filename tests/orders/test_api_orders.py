@@ -255,7 +255,8 @@ def test_cancel_all_after_cancels_the_keys_orders_when_not_refreshed(
     matcher()
     statuses = dict(Order.objects.values_list("api_key_id", "status"))
     assert statuses == {key.pk: "cancelled", other_key.pk: "open"}
-    assert Order.objects.get(uuid=mine["id"]).reject_reason == "user_cancelled"
+    body = signed(client, key, "GET", f"/v1/orders/{mine['id']}").json()
+    assert (body["status"], body["reason"]) == ("cancelled", "dead_man_switch")
     too_short = signed(
         client, key, "POST", "/v1/orders/cancel-all-after", {"timeout_s": 2}
     )

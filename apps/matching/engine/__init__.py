@@ -17,7 +17,7 @@ from .events import (
     Trade,
 )
 from .fees import band_limit, buy_limit_hold, fee_due
-from .reasons import DoneReason, Reason
+from .reasons import CANCEL_REQUESTED, DoneReason, Reason
 from .types import (
     BookConfig,
     InvariantError,
@@ -30,6 +30,7 @@ from .types import (
 )
 
 __all__ = [
+    "CANCEL_REQUESTED",
     "Accepted",
     "BookConfig",
     "BookDelta",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .reasons import Reason
 from .types import OrderType, Side, Stp, TimeInForce
 
 
@@ -43,11 +44,16 @@ class PlaceOrder:
 
 @dataclass(frozen=True, slots=True)
 class CancelOrder:
-    """Cancel a resting order or an untriggered stop of ``account_id``."""
+    """Cancel a resting order or an untriggered stop of ``account_id``.
+
+    ``reason`` is what its ``Cancelled`` event reports: ``USER_CANCELLED``, or
+    ``DEAD_MAN_SWITCH`` when the key's cancel-all-after timer fired (one of
+    ``CANCEL_REQUESTED``)."""
 
     order_id: int
     account_id: int
     ts: int
+    reason: Reason = Reason.USER_CANCELLED
 
 
 Command = PlaceOrder | CancelOrder

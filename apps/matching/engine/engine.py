@@ -225,14 +225,14 @@ class Engine(BookState):
         o = self._m.index.get(oid)
         if o is not None and o.account_id == acc:
             rem = self._m.cancel_resting(o)
-            ev.append(_new(Cancelled, (oid, acc, Reason.USER_CANCELLED, rem, cmd.ts)))
+            ev.append(_new(Cancelled, (oid, acc, cmd.reason, rem, cmd.ts)))
             ev.append(done_event(o, _CANCELLED))
             return
         stop = self._stops.by_id.get(oid)
         if stop is not None and stop.account_id == acc:
             self._stops.remove(oid)
             rem = stop.size or 0
-            ev.append(Cancelled(oid, acc, Reason.USER_CANCELLED, rem, cmd.ts))
+            ev.append(Cancelled(oid, acc, cmd.reason, rem, cmd.ts))
             ev.append(Done(oid, acc, _CANCELLED, 0, 0, 0, stop.hold))
             return
         ev.append(CancelRejected(oid, acc, Reason.ORDER_NOT_FOUND, cmd.ts))

@@ -26,8 +26,15 @@ class Reason(StrEnum):
     SELF_TRADE = "self_trade"
     IOC_REMAINDER = "ioc_remainder"
     USER_CANCELLED = "user_cancelled"
+    # The key's dead-man switch (cancel-all-after) expired: a cancel the user
+    # asked for in advance, reported apart so they can tell it from their own.
+    DEAD_MAN_SWITCH = "dead_man_switch"
     # Cancel command failures (CancelRejected).
     ORDER_NOT_FOUND = "order_not_found"
+
+
+# The reasons a CancelOrder may carry: cancels someone asked for.
+CANCEL_REQUESTED = frozenset({Reason.USER_CANCELLED, Reason.DEAD_MAN_SWITCH})
 
 
 class DoneReason(StrEnum):

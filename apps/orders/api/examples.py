@@ -101,3 +101,108 @@ ORDER_PLACE_EXAMPLES = [
         status_codes=["201"],
     ),
 ]
+
+# Batches (apps/orders/api/batch.py): a bid that rests and an ask off the tick.
+_RESTING_BID = {
+    **{k: v for k, v in PLACED.items() if k != "fills"},
+    "client_order_id": "mm-bid-1",
+    "price": "62990.000000",
+    "filled_size": "0.00000000",
+    "remaining_size": "0.01000000",
+    "filled_quote": "0.000000",
+    "average_price": None,
+    "fee": "0.000000",
+    "held": "631.159800",
+    "status": "open",
+    "updated_at": "2026-11-26T06:34:47.749310Z",
+}
+_OFF_TICK = {
+    "code": "ORDER_PRICE_OFF_TICK",
+    "message": "price must be a multiple of the tick size 0.010000.",
+    "request_id": "9f1c2e7a4b3d4c5e",
+    "retryable": False,
+    "details": {"field": "price", "tick_size": "0.010000"},
+}
+
+BATCH_PLACE_EXAMPLES = [
+    OpenApiExample(
+        "TwoQuotes",
+        summary="A bid and an ask in one call",
+        value={
+            "orders": [
+                {
+                    "pair": "BTC-USD",
+                    "side": "buy",
+                    "type": "limit",
+                    "price": "62990.00",
+                    "size": "0.0100",
+                    "client_order_id": "mm-bid-1",
+                },
+                {
+                    "pair": "BTC-USD",
+                    "side": "sell",
+                    "type": "limit",
+                    "price": "63010.005",
+                    "size": "0.0100",
+                    "client_order_id": "mm-ask-1",
+                },
+            ]
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "OnePlacedOneRefused",
+        summary="The bid rests; the ask, off the tick, is refused alone",
+        value={
+            "results": [
+                {"status": 201, "order": _RESTING_BID},
+                {"status": 400, "error": _OFF_TICK},
+            ]
+        },
+        response_only=True,
+        status_codes=["200"],
+    ),
+]
+
+BATCH_CANCEL_EXAMPLES = [
+    OpenApiExample(
+        "ByIdAndClientId",
+        summary="One order by id, one by client_order_id",
+        value={
+            "order_ids": [PLACED["id"]],
+            "client_order_ids": ["mm-ask-1"],
+        },
+        request_only=True,
+    ),
+    OpenApiExample(
+        "OneCancelledOneUnknown",
+        summary="The bid is cancelled; no order has the client_order_id",
+        value={
+            "results": [
+                {
+                    "status": 200,
+                    "cancel_result": "cancelled",
+                    "order": {
+                        **_RESTING_BID,
+                        "status": "cancelled",
+                        "reason": "user_cancelled",
+                        "done_at": "2026-11-26T06:35:02.118204Z",
+                        "updated_at": "2026-11-26T06:35:02.118204Z",
+                    },
+                },
+                {
+                    "status": 404,
+                    "error": {
+                        "code": "ORDER_NOT_FOUND",
+                        "message": "No such order for this account.",
+                        "request_id": "9f1c2e7a4b3d4c5e",
+                        "retryable": False,
+                        "details": {"order_id": "client:mm-ask-1"},
+                    },
+                },
+            ]
+        },
+        response_only=True,
+        status_codes=["200"],
+    ),
+]

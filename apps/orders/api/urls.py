@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.orders.api import views
+from apps.orders.api import batch, views
 
 urlpatterns = [
     path("orders", views.OrderListCreateView.as_view(), name="orders"),
@@ -13,6 +13,12 @@ urlpatterns = [
         "orders/cancel-all-after",
         views.CancelAllAfterView.as_view(),
         name="orders-cancel-all-after",
+    ),
+    path("orders/batch", batch.OrderBatchPlaceView.as_view(), name="orders-batch"),
+    path(
+        "orders/cancel-batch",
+        batch.OrderBatchCancelView.as_view(),
+        name="orders-cancel-batch",
     ),
     path("orders/<str:order_id>", views.OrderDetailView.as_view(), name="order-detail"),
     path(

@@ -7,6 +7,7 @@ import pytest
 from apps.matching.engine import (
     BookDelta,
     Cancelled,
+    CancelOrder,
     CancelRejected,
     Done,
     Engine,
@@ -31,6 +32,19 @@ def test_cancel_resting_order_emits_cancelled_done_and_delta() -> None:
         Done(1, 10, CANCELLED, 0, 0, 0, 500),
         BookDelta(BUY, 100, 3),
     ]
+
+
+def test_cancel_reports_the_reason_it_carries_for_resting_orders_and_stops() -> None:
+    h = Harness()
+    h.limit(1, 10, BUY, 100, 5)
+    h.stop(2, 10, BUY, 105, 2)
+    switch = Reason.DEAD_MAN_SWITCH
+    assert h.do(CancelOrder(1, 10, 7, switch))[:2] == [
+        Cancelled(1, 10, switch, 5, 7),
+        Done(1, 10, CANCELLED, 0, 0, 0, 500),
+    ]
+    assert h.do(CancelOrder(2, 10, 8, switch))[0] == Cancelled(2, 10, switch, 2, 8)
+    assert h.depth() == ([], [])
 
 
 def test_cancel_unknown_order_is_rejected_not_found() -> None:
