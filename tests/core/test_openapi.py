@@ -90,13 +90,21 @@ def test_order_placement_documents_scope_and_weight(spec):
 
 
 def test_docs_page_works_offline(client):
+    """Every asset from this server: Swagger UI from the sidecar's static
+    files, and its start-up script from the docs view itself (the split view:
+    no inline script, so the page's CSP can forbid inline scripts)."""
     page = client.get("/v1/docs")
     assert page.status_code == 200
-    assets = re.findall(r'(?:src|href)="([^"]+)"', page.content.decode())
-    assert assets and all(a.startswith("/static/") for a in assets)
+    html = page.content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets and all(a.startswith(("/static/", "/v1/docs?")) for a in assets)
+    assert re.findall(r"<script(?![^>]*\bsrc=)[^>]*>", html) == []
     for asset in assets:
         served = client.get(asset)
         assert served.status_code == 200, asset
+    script = client.get("/v1/docs?script=")
+    assert "SwaggerUIBundle" in script.content.decode()
+    assert script["Content-Type"].startswith("application/javascript")
 
 
 def test_optionally_signed_orderbook_lists_the_signing_errors(spec):
