@@ -37,6 +37,10 @@ class ErrorCode(StrEnum):
     VALIDATION_OUT_OF_RANGE = "VALIDATION_OUT_OF_RANGE"
     VALIDATION_SANDBOX_SCENARIO = "VALIDATION_SANDBOX_SCENARIO"
     VALIDATION_BATCH_SIZE = "VALIDATION_BATCH_SIZE"
+    VALIDATION_UNKNOWN_FIELD = "VALIDATION_UNKNOWN_FIELD"
+    VALIDATION_DUPLICATE_KEY = "VALIDATION_DUPLICATE_KEY"
+    VALIDATION_INVALID_TYPE = "VALIDATION_INVALID_TYPE"
+    VALIDATION_BODY_TOO_LARGE = "VALIDATION_BODY_TOO_LARGE"
     ORDER_PRICE_OFF_TICK = "ORDER_PRICE_OFF_TICK"
     ORDER_SIZE_OFF_LOT = "ORDER_SIZE_OFF_LOT"
     ORDER_SIZE_TOO_SMALL = "ORDER_SIZE_TOO_SMALL"
@@ -130,6 +134,24 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ),
     E.VALIDATION_BATCH_SIZE: ErrorSpec(
         400, False, "A batch is empty or has more entries than the maximum (20)."
+    ),
+    E.VALIDATION_UNKNOWN_FIELD: ErrorSpec(
+        400,
+        False,
+        "The body has a field this endpoint does not take (details.fields names "
+        "them; details.allowed lists the ones it takes).",
+    ),
+    E.VALIDATION_DUPLICATE_KEY: ErrorSpec(
+        400, False, "A JSON object in the body repeats a key (details.key)."
+    ),
+    E.VALIDATION_INVALID_TYPE: ErrorSpec(
+        400,
+        False,
+        "A field has the wrong JSON type, e.g. a number for a string or a string "
+        "for a boolean (details.field, details.expected).",
+    ),
+    E.VALIDATION_BODY_TOO_LARGE: ErrorSpec(
+        413, False, "The body is over the size limit (details.max_bytes)."
     ),
     E.ORDER_PRICE_OFF_TICK: ErrorSpec(400, False, "Price is not a tick multiple."),
     E.ORDER_SIZE_OFF_LOT: ErrorSpec(400, False, "Size is not a lot multiple."),

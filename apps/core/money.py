@@ -14,7 +14,11 @@ from apps.core.errors import DomainError, ErrorCode
 # Amounts are stored as signed 64-bit integers (BIGINT) of minor units.
 MAX_UNITS = 2**63 - 1
 
-_DECIMAL_RE = re.compile(r"^(?P<int>[0-9]{1,30})(?:\.(?P<frac>[0-9]{1,30}))?$")
+# Any number of ASCII digits: a value too long to store is out of range, not
+# "not a decimal" (the body limit bounds the length). fullmatch: no "\n" after.
+_DECIMAL_RE = re.compile(r"(?P<int>[0-9]+)(?:\.(?P<frac>[0-9]+))?")
+# Integer digits past which no scale fits a BIGINT (2^63-1 has 19 digits).
+_MAX_INT_DIGITS = len(str(MAX_UNITS))
 
 
 def parse_units(value: object, scale: int, *, field: str) -> int:
@@ -31,13 +35,16 @@ def parse_units(value: object, scale: int, *, field: str) -> int:
             code=ErrorCode.VALIDATION_INVALID_DECIMAL,
             details={"field": field},
         )
-    match = _DECIMAL_RE.match(value)
+    match = _DECIMAL_RE.fullmatch(value)
     if match is None:
         raise DomainError(
             f"{field} is not a plain decimal string: {value[:40]!r}.",
             code=ErrorCode.VALIDATION_INVALID_DECIMAL,
             details={"field": field},
         )
+    digits = match.group("int").lstrip("0")
+    if len(digits) > _MAX_INT_DIGITS:  # before int(): 5,000 digits would raise
+        check_units(MAX_UNITS + 1, scale, field=field)
     frac = match.group("frac") or ""
     if len(frac) > scale:
         if frac[scale:].strip("0"):
@@ -47,7 +54,7 @@ def parse_units(value: object, scale: int, *, field: str) -> int:
                 details={"field": field, "max_decimals": scale},
             )
         frac = frac[:scale]
-    units = int(match.group("int")) * 10**scale + int(frac.ljust(scale, "0") or "0")
+    units = int(digits or "0") * 10**scale + int(frac.ljust(scale, "0") or "0")
     check_units(units, scale, field=field)
     return units
 

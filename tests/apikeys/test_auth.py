@@ -287,11 +287,12 @@ def test_auth_errors_carry_request_id_server_time_and_rate_limit_headers(client,
     assert response["X-RateLimit-Cost"] == "1"
 
 
-def test_oversized_body_is_a_validation_error_not_a_500(client, read_key, settings):
-    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10
+def test_a_body_over_django_s_own_limit_is_413_not_a_500(client, read_key, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 10  # below API_MAX_BODY_BYTES: it wins
     response = signed(client, read_key, "POST", "/v1/test/read", {"padding": "x" * 100})
-    assert response.status_code == 400
-    assert error_code(response) == "VALIDATION_ERROR"
+    assert response.status_code == 413
+    assert error_code(response) == "VALIDATION_BODY_TOO_LARGE"
+    assert response.json()["error"]["details"] == {"max_bytes": 10}
 
 
 def test_key_lookup_is_cached_between_requests(client, read_key):

@@ -122,6 +122,10 @@ def test_every_error_code_maps_to_a_specific_ccxt_class(ex):
         ("MARKET_NOT_FOUND", ccxt.BadSymbol),
         ("MARKET_HALTED", ccxt.MarketClosed),
         ("ORDER_CLIENT_ID_CONFLICT", ccxt.DuplicateOrderId),
+        ("VALIDATION_UNKNOWN_FIELD", ccxt.BadRequest),
+        ("VALIDATION_DUPLICATE_KEY", ccxt.BadRequest),
+        ("VALIDATION_INVALID_TYPE", ccxt.BadRequest),
+        ("VALIDATION_BODY_TOO_LARGE", ccxt.BadRequest),
         # A code newer than the driver still gets its namespace's class.
         ("VALIDATION_SOMETHING_NEW", ccxt.BadRequest),
         ("ORDER_SOMETHING_NEW", ccxt.InvalidOrder),

@@ -28,12 +28,39 @@ def test_parse_units_is_exact_or_refuses(text, scale, units):
 
 
 @pytest.mark.parametrize(
-    "bad", ["1e5", "-1", "+1", " 1", "1.", ".5", "", "NaN", "1,5", 1.5, 3, None]
+    "bad",
+    ["1e5", "-1", "+1", " 1", "1.", ".5", "", "NaN", "1,5", 1.5, 3, None]
+    + ["1\n", "0.01\n", "\u0663", "１"],  # no newline after, ASCII digits only
 )
 def test_parse_units_rejects_anything_but_plain_decimal_strings(bad):
     with pytest.raises(DomainError) as err:
         parse_units(bad, 8, field="price")
     assert err.value.code == "VALIDATION_INVALID_DECIMAL"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["9" * 20, "9" * 31, "1" + "0" * 4400, "9" * 31 + ".5", "92233720368.54775808"],
+)
+def test_too_many_digits_is_out_of_range_not_a_bad_decimal(text):
+    """However long, a plain decimal is a decimal: beyond BIGINT it is out of
+    range (and 4,400 digits do not reach int()'s digit limit as a 500)."""
+    with pytest.raises(DomainError) as err:
+        parse_units(text, 8, field="size")
+    assert err.value.code == "VALIDATION_OUT_OF_RANGE"
+    assert err.value.details["field"] == "size"
+
+
+@pytest.mark.parametrize(
+    ("text", "units"),
+    [
+        ("0" * 40 + "1", 100_000_000),
+        ("92233720368.54775807", 2**63 - 1),
+        ("1." + "0" * 100, 100_000_000),
+    ],
+)
+def test_leading_and_trailing_zeros_are_no_digits_too_many(text, units):
+    assert parse_units(text, 8, field="size") == units
 
 
 @pytest.mark.parametrize(

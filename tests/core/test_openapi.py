@@ -137,7 +137,9 @@ def test_order_placement_describes_each_success_status(spec):
     pending = responses["202"]["description"]
     assert pending.startswith("Durably accepted, still pending")
     assert "deadline" in pending and "response_type=ack" in pending
-    assert "headers" not in responses["201"] and "headers" not in responses["202"]
+    for code in ("201", "202"):
+        assert "Idempotent-Replayed" not in responses[code]["headers"], code
+        assert "X-Request-Id" in responses[code]["headers"], code
     post = spec["paths"]["/v1/orders"]["post"]
     assert "Idempotent-Replayed" not in {p["name"] for p in post.get("parameters", [])}
     for code in ("200", "201", "202"):
@@ -169,3 +171,42 @@ def test_batch_endpoints_document_weight_slots_and_examples(spec):
         assert op["requestBody"]["content"]["application/json"]["examples"]
         ok = op["responses"]["200"]["content"]["application/json"]
         assert response in ok["examples"]
+
+
+def test_every_response_declares_the_headers_every_answer_carries(spec):
+    """X-Request-Id, X-Server-Time and the X-RateLimit-* set on every
+    response; Retry-After on 429 and 503 (components/headers, one each)."""
+    common = {
+        "X-Request-Id",
+        "X-Server-Time",
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+        "X-RateLimit-Cost",
+    }
+    assert common | {"Retry-After"} <= set(spec["components"]["headers"])
+    for path, method, op in operations(spec):
+        for status, response in op["responses"].items():
+            where = f"{method.upper()} {path} {status}"
+            headers = set(response.get("headers", {}))
+            assert common <= headers, where
+            assert ("Retry-After" in headers) == (status in {"429", "503"}), where
+
+
+def test_body_operations_list_the_strict_input_codes(spec):
+    """Every operation with a JSON body answers the body's refusals; every
+    operation may answer 413 for an oversized body."""
+    body_codes = {
+        "VALIDATION_MALFORMED_JSON",
+        "VALIDATION_DUPLICATE_KEY",
+        "VALIDATION_UNKNOWN_FIELD",
+        "VALIDATION_INVALID_TYPE",
+    }
+    for path, method, op in operations(spec):
+        where = f"{method.upper()} {path}"
+        assert "VALIDATION_BODY_TOO_LARGE" in op["responses"]["413"]["description"]
+        listed = set(re.findall(r"`([A-Z_]+)`", op["responses"]["400"]["description"]))
+        if "requestBody" in op:
+            assert body_codes <= listed, where
+        else:
+            assert not ({"VALIDATION_UNKNOWN_FIELD"} & listed), where

@@ -9,7 +9,7 @@ from apps.accounts.models import LedgerEntry
 from apps.orders.cancels import cancel_all_after_fire
 from apps.orders.models import Order, OrderCommand
 from tests.apikeys.factories import ApiKeyFactory
-from tests.apikeys.helpers import error_code, signed
+from tests.apikeys.helpers import error_code, sign_headers, signed
 from tests.helpers import LIMIT_BUY, USD, bal, place, run_concurrently
 from tests.orders.helpers import post
 
@@ -121,15 +121,15 @@ def test_market_orders_need_the_right_fields(client, funded, key):
 
 
 def test_malformed_json_is_a_400_not_a_500(client, funded, key):
-    response = signed(
-        client,
-        key,
-        "POST",
+    body = b"{not json"
+    response = client.post(
         "/v1/orders",
-        None,
-        extra={"data": b"{not json", "content_type": "application/json"},
+        data=body,
+        content_type="application/json",
+        headers=sign_headers(key, "POST", "/v1/orders", body),  # the bytes sent
     )
-    assert response.status_code in (400, 401)
+    assert response.status_code == 400
+    assert error_code(response) == "VALIDATION_MALFORMED_JSON"
 
 
 @pytest.mark.parametrize(

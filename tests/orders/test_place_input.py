@@ -1,5 +1,6 @@
 """The order body's fast path agrees with OrderPlaceInputSerializer on every
-input: the same validated data, or the same error."""
+input: the same validated data, or the same error (a field error, or one of
+StrictInputSerializer's refusals: unknown field, wrong JSON type)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from hypothesis import strategies as st
 from rest_framework.exceptions import ValidationError
 from rest_framework.fields import BooleanField, CharField, ChoiceField
 
+from apps.core.api.fields import DecimalString
+from apps.core.errors import DomainError
 from apps.orders.api.serializers import OrderPlaceInputSerializer, place_input
 
 FIELDS = (
@@ -66,8 +69,11 @@ bodies = st.dictionaries(
 
 def _serializer(data: Any) -> tuple[str, Any]:
     serializer = OrderPlaceInputSerializer(data=data)
-    if serializer.is_valid():
-        return "ok", dict(serializer.validated_data)
+    try:
+        if serializer.is_valid():
+            return "ok", dict(serializer.validated_data)
+    except DomainError as exc:
+        return "refused", (exc.code, exc.details)
     return "error", serializer.errors
 
 
@@ -76,6 +82,8 @@ def _fast(data: Any) -> tuple[str, Any]:
         return "ok", place_input(data)
     except ValidationError as exc:
         return "error", exc.detail
+    except DomainError as exc:
+        return "refused", (exc.code, exc.details)
 
 
 @settings(max_examples=600, deadline=None)
@@ -141,9 +149,9 @@ def test_the_serializer_has_nothing_the_fast_path_would_skip():
     }
     for name, field in serializer().fields.items():
         kind = type(field)
-        assert kind in (CharField, ChoiceField, BooleanField), name
+        assert kind in (CharField, DecimalString, ChoiceField, BooleanField), name
         validators = {type(v).__name__ for v in field.validators}
-        if kind is CharField:
+        if kind in (CharField, DecimalString):
             assert field.trim_whitespace and not field.allow_blank, name
             assert field.min_length is None, name
             assert validators <= allowed, name
@@ -151,3 +159,52 @@ def test_the_serializer_has_nothing_the_fast_path_would_skip():
             assert validators == set(), name
         if kind is ChoiceField:
             assert not field.allow_blank, name
+
+
+BASE = {"pair": "BTC-USD", "side": "buy", "type": "limit"}
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "details"),
+    [
+        (
+            {"post_onyl": True},
+            "VALIDATION_UNKNOWN_FIELD",
+            {"fields": ["post_onyl"], "allowed": FIELDS},
+        ),
+        (
+            {"client_order_id": 123},
+            "VALIDATION_INVALID_TYPE",
+            {"field": "client_order_id", "expected": "string", "got": "number"},
+        ),
+        (
+            {"post_only": "true"},
+            "VALIDATION_INVALID_TYPE",
+            {"field": "post_only", "expected": "boolean", "got": "string"},
+        ),
+        (
+            {"post_only": 1},
+            "VALIDATION_INVALID_TYPE",
+            {"field": "post_only", "expected": "boolean", "got": "number"},
+        ),
+        (
+            {"side": ["buy"]},
+            "VALIDATION_INVALID_TYPE",
+            {"field": "side", "expected": "string", "got": "array"},
+        ),
+        ({"price": 63000}, "VALIDATION_INVALID_DECIMAL", {"field": "price"}),
+        ({"size": 0.01}, "VALIDATION_INVALID_DECIMAL", {"field": "size"}),
+    ],
+)
+def test_both_paths_refuse_what_is_not_exactly_the_documented_body(
+    change, code, details
+):
+    body = {**BASE, "price": "63000.00", "size": "0.0100", **change}
+    assert _fast(body) == _serializer(body) == ("refused", (code, details))
+
+
+def test_a_body_that_is_not_an_object_is_an_invalid_type():
+    assert _fast(["x"]) == (
+        "refused",
+        ("VALIDATION_INVALID_TYPE", {"expected": "object", "got": "array"}),
+    )

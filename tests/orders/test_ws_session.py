@@ -190,6 +190,8 @@ def test_bad_orders_get_the_rest_codes(alice, funded, trade_key):
     assert code(ws.request(limit_buy(price=50000))) == "VALIDATION_INVALID_DECIMAL"
     assert code(ws.request(limit_buy(pair="NOPE-USD"))) == "MARKET_NOT_FOUND"
     assert code(ws.request(limit_buy(size="1000000"))) == "ACCOUNT_INSUFFICIENT_FUNDS"
+    assert code(ws.request(limit_buy(post_onyl=True))) == "VALIDATION_UNKNOWN_FIELD"
+    assert code(ws.request(limit_buy(post_only="yes"))) == "VALIDATION_INVALID_TYPE"
     missing = ws.request({"op": "cancel", "id": "c"})
     assert code(missing) == "VALIDATION_ERROR"
     unknown = ws.request({"op": "cancel", "id": "c", "order_id": "client:none"})

@@ -12,6 +12,7 @@ from rest_framework import serializers
 from apps.accounts.models import Balance, Wallet, Withdrawal, WithdrawalStatus
 from apps.accounts.selectors import WalletBalance
 from apps.core.api.fields import NamedChoiceField
+from apps.core.api.serializers import StrictInputSerializer
 from apps.core.money import format_units
 
 ASSET_CODE_RE = r"\A[A-Za-z0-9]{1,16}\Z"
@@ -87,7 +88,7 @@ class BalancesOutputSerializer(serializers.Serializer):
 # ----------------------------------------------------------------- transfers
 
 
-class TransferInputSerializer(serializers.Serializer):
+class TransferInputSerializer(StrictInputSerializer):
     asset = _asset_field()
     amount = DecimalStringField(help_text='Decimal string, e.g. "0.25".')
     from_wallet = WalletField()
@@ -124,7 +125,7 @@ class TransferOutputSerializer(serializers.Serializer):
 # ----------------------------------------------------------------- withdrawals
 
 
-class WithdrawalCreateInputSerializer(serializers.Serializer):
+class WithdrawalCreateInputSerializer(StrictInputSerializer):
     asset = _asset_field()
     amount = DecimalStringField(help_text='Decimal string, e.g. "0.25".')
     address = StrictCharField(
@@ -170,7 +171,7 @@ class WithdrawalOutputSerializer(serializers.Serializer):
 # ----------------------------------------------------------------- sandbox faucet
 
 
-class FaucetClaimInputSerializer(serializers.Serializer):
+class FaucetClaimInputSerializer(StrictInputSerializer):
     """Both fields optional: no body tops up every faucet asset."""
 
     asset = StrictRegexField(

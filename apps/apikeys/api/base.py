@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
+from rest_framework.exceptions import MethodNotAllowed
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -44,6 +45,7 @@ from apps.apikeys.auth import ApiKeyAuthentication
 from apps.apikeys.models import SCOPE_RANK, ApiKey, Scope
 from apps.apikeys.permissions import check_ip, check_scope
 from apps.core import scenarios
+from apps.core.api.parsers import check_body_size
 from apps.core.errors import DomainError
 from exchange.client import signing
 
@@ -81,6 +83,16 @@ class _WeightedAPIView(APIView):
         drf_request.rate_usage = None  # type: ignore[attr-defined]
         drf_request.sandbox_scenario = None  # type: ignore[attr-defined]
         return drf_request
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # Before authentication: a method the path does not have is 405
+        # whatever the credentials (the spec is public, nothing leaks), and a
+        # body over the limit is refused before it is read whole and hashed.
+        method = (request.method or "").lower()
+        if method not in self.http_method_names or not hasattr(self, method):
+            raise MethodNotAllowed(request.method or "")
+        check_body_size(request._request)
+        super().initial(request, *args, **kwargs)
 
     def _weight(self, request: Request) -> int:
         try:

@@ -11,9 +11,11 @@ from typing import Any
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from rest_framework import serializers
 
-# An amount on the wire, e.g. "63000.010000": always a decimal string, never a
-# JSON number (apps.core.money converts it to integer units at the edge).
-DecimalString = serializers.CharField
+
+class DecimalString(serializers.CharField):
+    """An amount on the wire, e.g. "63000.010000": always a decimal string,
+    never a JSON number (apps.core.money converts it to integer units at the
+    edge; a StrictInputSerializer refuses a number as VALIDATION_INVALID_DECIMAL)."""
 
 
 class NamedChoiceField(serializers.ChoiceField):

@@ -12,10 +12,12 @@ import inspect
 from typing import Any
 
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
 from apps.core import scenarios
+from apps.core.api.serializers import StrictInputSerializer
 from apps.core.errors import ERRORS, ErrorCode
 from exchange.client import signing
 
@@ -97,7 +99,9 @@ class ExchangeAutoSchema(AutoSchema):
         # A request that may be signed (auth=[{}, {...}] on an optionally signed
         # view) goes through every signing check, so it answers their errors too.
         signed = any(SIGNATURE_SCHEME in req for req in operation.get("security", []))
-        errors = error_codes_for(self.view, self.method, signed=signed)
+        errors = error_codes_for(
+            self.view, self.method, signed=signed, body=self._takes_strict_body()
+        )
         self._add_sandbox_scenario_header(operation)
         for status, codes in sorted(errors.items()):
             responses.setdefault(
@@ -114,7 +118,37 @@ class ExchangeAutoSchema(AutoSchema):
                     },
                 },
             )
+        self._add_response_headers(responses)
         return operation
+
+    def _takes_strict_body(self) -> bool:
+        """The operation's request body is a StrictInputSerializer's."""
+        if self.method.upper() not in ("POST", "PUT", "PATCH"):
+            return False  # no body (and no serializer to guess)
+        body = self.get_request_serializer()
+        kind = body if isinstance(body, type) else type(body)
+        return issubclass(kind, StrictInputSerializer)
+
+    def _add_response_headers(self, responses: dict[str, Any]) -> None:
+        """Every response declares the headers every /v1 answer carries (as
+        components/headers); 429 and 503 also Retry-After."""
+        refs = {name: self._header_ref(name) for name in RESPONSE_HEADERS}
+        for status, response in responses.items():
+            headers = response.setdefault("headers", {})
+            for name, ref in refs.items():
+                if name != "Retry-After" or status in RETRY_AFTER_STATUSES:
+                    headers.setdefault(name, ref)
+
+    def _header_ref(self, name: str) -> dict[str, str]:
+        kind, description = RESPONSE_HEADERS[name]
+        component = ResolvedComponent(
+            name=name,
+            type=ResolvedComponent.HEADER,
+            object=name,
+            schema={"schema": {"type": kind}, "description": description},
+        )
+        self.registry.register_on_missing(component)
+        return component.ref
 
     def _add_sandbox_scenario_header(self, operation: dict[str, Any]) -> None:
         """Sandbox: signed operations take X-Sandbox-Scenario (apps.core.scenarios)."""
@@ -134,8 +168,26 @@ class ExchangeAutoSchema(AutoSchema):
         )
 
 
+# The headers of every /v1 response (apps.core.middleware, the rate-limit
+# headers of apps.apikeys), and Retry-After on the statuses that carry it.
+RESPONSE_HEADERS: dict[str, tuple[str, str]] = {
+    "X-Request-Id": (
+        "string",
+        "This request's id (yours when you sent a well-formed X-Request-Id); "
+        "also error.request_id. Quote it to support.",
+    ),
+    "X-Server-Time": ("integer", "Server time, Unix ms, for clock-offset tracking."),
+    "X-RateLimit-Limit": ("integer", "The budget's weight per minute."),
+    "X-RateLimit-Remaining": ("integer", "Weight left in this window."),
+    "X-RateLimit-Reset": ("integer", "Unix time (seconds) when the window ends."),
+    "X-RateLimit-Cost": ("integer", "This request's weight."),
+    "Retry-After": ("integer", "Seconds to wait before retrying."),
+}
+RETRY_AFTER_STATUSES = frozenset({"429", "503"})
+
 COMMON_ERRORS = (
     ErrorCode.VALIDATION_ERROR,
+    ErrorCode.VALIDATION_BODY_TOO_LARGE,
     ErrorCode.METHOD_NOT_ALLOWED,
     ErrorCode.RATE_LIMIT_EXCEEDED,
     ErrorCode.SYSTEM_INTERNAL_ERROR,
@@ -144,6 +196,14 @@ COMMON_ERRORS = (
 SIGNED_ERRORS = tuple(
     c for c in ErrorCode if c.value.startswith(("AUTH_", "PERMISSION_"))
 )
+# What a StrictInputSerializer body (apps.core.api.serializers) and its
+# parser (apps.core.api.parsers) refuse.
+BODY_ERRORS = (
+    ErrorCode.VALIDATION_MALFORMED_JSON,
+    ErrorCode.VALIDATION_DUPLICATE_KEY,
+    ErrorCode.VALIDATION_UNKNOWN_FIELD,
+    ErrorCode.VALIDATION_INVALID_TYPE,
+)
 SANDBOX_SIGNED_ERRORS = (
     ErrorCode.VALIDATION_SANDBOX_SCENARIO,
     ErrorCode.SYSTEM_OVERLOADED,
@@ -151,14 +211,17 @@ SANDBOX_SIGNED_ERRORS = (
 
 
 def error_codes_for(
-    view: Any, method: str, *, signed: bool = False
+    view: Any, method: str, *, signed: bool = False, body: bool = False
 ) -> dict[int, list[str]]:
     """The codes an operation can answer, grouped by HTTP status: the common
     ones, the signing ones for a view that requires a scope (a
     ``SignedAPIView``, whose ``as_view`` refuses an empty one) or when
     ``signed`` (an operation whose security lists the signature, e.g.
-    optionally signed), and the view's ``error_codes``."""
+    optionally signed), the body's when ``body`` (a StrictInputSerializer
+    request body), and the view's ``error_codes``."""
     codes: list[ErrorCode] = list(COMMON_ERRORS)
+    if body:
+        codes += BODY_ERRORS
     if signed or getattr(view, "required_scope", ""):
         codes += SIGNED_ERRORS
     if getattr(view, "required_scope", "") and scenarios.scenarios_enabled():

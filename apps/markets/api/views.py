@@ -114,12 +114,22 @@ class OrderBookView(OptionallySignedAPIView):
     def depth(self, request: Request) -> int:
         """The validated depth, parsed once per request (weight and handler)."""
         if self._depth is None:
-            self._depth = parse_count(
-                request.query_params.get("depth"),
-                field="depth",
-                default=PUBLIC_MAX_DEPTH,
-                maximum=book_max_depth(request.api_key),
-            )  # type: ignore[attr-defined]
+            maximum = book_max_depth(request.api_key)  # type: ignore[attr-defined]
+            try:
+                self._depth = parse_count(
+                    request.query_params.get("depth"),
+                    field="depth",
+                    default=PUBLIC_MAX_DEPTH,
+                    maximum=maximum,
+                )
+            except ValidationFailed as exc:
+                if maximum < SIGNED_MAX_DEPTH:  # say how to get more
+                    exc.details["verified_max_depth"] = SIGNED_MAX_DEPTH
+                    exc.message += (
+                        f" Requests signed by a verified or market-maker "
+                        f"account get up to {SIGNED_MAX_DEPTH:,}."
+                    )
+                raise
         return self._depth
 
     def get_rate_weight(self, request: Request) -> int:
