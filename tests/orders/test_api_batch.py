@@ -109,7 +109,7 @@ def test_a_bad_order_fails_alone_with_the_error_a_single_call_answers(
         "ACCOUNT_INSUFFICIENT_FUNDS",
         "ORDER_INVALID_PARAMETERS",
         "VALIDATION_INVALID_DECIMAL",
-        "VALIDATION_ERROR",
+        "VALIDATION_INVALID_TYPE",
     ]
     # Only the two good orders hold anything.
     assert Order.objects.count() == 2
@@ -199,7 +199,7 @@ def test_a_batch_is_charged_once_with_its_documented_weight(client, funded, key)
         ({"orders": [LIMIT_BUY] * 21}, "VALIDATION_BATCH_SIZE"),
         ({"orders": LIMIT_BUY}, "VALIDATION_ERROR"),
         ({}, "VALIDATION_ERROR"),
-        ([LIMIT_BUY], "VALIDATION_ERROR"),
+        ([LIMIT_BUY], "VALIDATION_INVALID_TYPE"),  # not an object
     ],
 )
 def test_an_empty_oversized_or_malformed_batch_is_a_400_placing_nothing(

@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from apps.apikeys.api.base import SignedAPIView
 from apps.core.api.schema import ErrorDetailSerializer
+from apps.core.api.serializers import StrictInputSerializer, check_body
 from apps.core.errors import DomainError, ErrorCode, ValidationFailed
 from apps.core.exceptions import domain_error_of, error_body
 from apps.markets.selectors import pair_get_for_trading
@@ -51,7 +52,7 @@ class _Text(serializers.CharField):
         return super().to_internal_value(data)
 
 
-class OrderBatchPlaceInputSerializer(serializers.Serializer):
+class OrderBatchPlaceInputSerializer(StrictInputSerializer):
     orders = serializers.ListField(
         child=s.OrderPlaceInputSerializer(),
         min_length=1,
@@ -75,7 +76,7 @@ class OrderBatchPlaceOutputSerializer(serializers.Serializer):
     )
 
 
-class OrderBatchCancelInputSerializer(serializers.Serializer):
+class OrderBatchCancelInputSerializer(StrictInputSerializer):
     order_ids = serializers.ListField(
         child=_Text(max_length=80),
         required=False,
@@ -118,7 +119,9 @@ def _error_slot(exc: DomainError, request_id: str) -> dict[str, Any]:
 
 
 def _entries(data: Any) -> list[Any]:
-    """The body's ``orders``: VALIDATION_ERROR unless a list, then its size."""
+    """The body's ``orders``: the strict body rules (an object with only
+    ``orders``, an array), VALIDATION_ERROR if missing, then its size."""
+    check_body(data, OrderBatchPlaceInputSerializer().fields)
     orders = data.get("orders") if isinstance(data, dict) else None
     if not isinstance(orders, list):
         raise ValidationFailed(
