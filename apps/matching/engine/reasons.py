@@ -26,8 +26,11 @@ class Reason(StrEnum):
     SELF_TRADE = "self_trade"
     IOC_REMAINDER = "ioc_remainder"
     USER_CANCELLED = "user_cancelled"
-    # Cancel command failures (CancelRejected).
+    # Cancel and amend command failures (CancelRejected, AmendRejected).
     ORDER_NOT_FOUND = "order_not_found"
+    # Amend failures (AmendRejected; also INVALID_ORDER, HOLD_EXHAUSTED,
+    # POST_ONLY_WOULD_TAKE): the new size is not above what already filled.
+    SIZE_BELOW_FILLED = "size_below_filled"
 
 
 class DoneReason(StrEnum):
