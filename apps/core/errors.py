@@ -43,6 +43,13 @@ class ErrorCode(StrEnum):
     ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
     ORDER_CLIENT_ID_CONFLICT = "ORDER_CLIENT_ID_CONFLICT"
     ORDER_NO_REFERENCE_PRICE = "ORDER_NO_REFERENCE_PRICE"
+    ORDER_ALREADY_FILLED = "ORDER_ALREADY_FILLED"
+    ORDER_ALREADY_CANCELLED = "ORDER_ALREADY_CANCELLED"
+    ORDER_NOT_AMENDABLE = "ORDER_NOT_AMENDABLE"
+    ORDER_AMEND_NO_CHANGE = "ORDER_AMEND_NO_CHANGE"
+    ORDER_AMEND_SIZE_BELOW_FILLED = "ORDER_AMEND_SIZE_BELOW_FILLED"
+    ORDER_AMEND_PENDING = "ORDER_AMEND_PENDING"
+    ORDER_POST_ONLY_WOULD_TAKE = "ORDER_POST_ONLY_WOULD_TAKE"
     STREAM_RESUME_TOO_OLD = "STREAM_RESUME_TOO_OLD"
     MARKET_NOT_FOUND = "MARKET_NOT_FOUND"
     MARKET_HALTED = "MARKET_HALTED"
@@ -137,6 +144,32 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ),
     E.ORDER_NO_REFERENCE_PRICE: ErrorSpec(
         422, True, "No reference price to bound a market order."
+    ),
+    E.ORDER_ALREADY_FILLED: ErrorSpec(
+        409, False, "Amend: the order is already filled; nothing is left to change."
+    ),
+    E.ORDER_ALREADY_CANCELLED: ErrorSpec(
+        409, False, "Amend: the order is already cancelled."
+    ),
+    E.ORDER_NOT_AMENDABLE: ErrorSpec(
+        409,
+        False,
+        "Amend: only GTC limit orders that rest (or are about to) can be amended; "
+        "not market, IOC or FOK orders, untriggered stops or rejected orders.",
+    ),
+    E.ORDER_AMEND_NO_CHANGE: ErrorSpec(
+        400, False, "Amend: the new price and size equal the order's."
+    ),
+    E.ORDER_AMEND_SIZE_BELOW_FILLED: ErrorSpec(
+        409, False, "Amend: the new size is not above what already filled."
+    ),
+    E.ORDER_AMEND_PENDING: ErrorSpec(
+        409,
+        True,
+        "Amend: another amend of this order is still queued; retry once it is applied.",
+    ),
+    E.ORDER_POST_ONLY_WOULD_TAKE: ErrorSpec(
+        409, False, "Amend: a post-only order's new price would take liquidity."
     ),
     E.STREAM_RESUME_TOO_OLD: ErrorSpec(
         410,
