@@ -163,3 +163,53 @@ def test_amends_racing_fills_on_separate_connections_leave_the_books_clean(
         "rejected:size_below_filled",
     }
     assert_ledger()
+
+
+def test_an_amend_journals_the_orders_new_state_and_its_balances(
+    client, funded, alice, bob, matcher
+):
+    from tests.apikeys.factories import ApiKeyFactory
+    from tests.apikeys.helpers import signed
+    from tests.helpers import balance_event_problems, events_of, journal_problems
+
+    order = place(alice, funded, side="buy", price="63000", size="0.01")
+    matcher()
+    amends.order_amend(order=order, price=6_310_000, size=200)
+    matcher()
+    last = events_of(alice, "orders")[-1]
+    rest = signed(
+        client,
+        ApiKeyFactory(user=alice, scope="read"),
+        "GET",
+        f"/v1/orders/{order.uuid}",
+    ).json()
+    assert last == rest
+    assert (last["price"], last["size"], last["held"]) == (
+        "63100.000000",
+        "0.02000000",
+        "1264.524000",
+    )
+    assert journal_problems() == []
+    assert balance_event_problems() == []
+
+
+def test_an_amend_queued_behind_the_placement_applies_after_it(
+    funded, alice, bob, matcher, assert_ledger
+):
+    """A pending order can be amended: its placement is ahead in the queue,
+    and the bound held covers what it fills as a taker meanwhile."""
+    place(bob, funded, side="sell", price="62000", size="0.004")
+    matcher()
+    order = place(alice, funded, side="buy", price="63000", size="0.01")
+    command = amends.order_amend(order=order, price=6_100_000, size=120)
+    matcher()
+    command.refresh_from_db()
+    order.refresh_from_db()
+    assert command.result == "amended"
+    assert (order.filled_size, order.size, order.price, order.status) == (
+        40,
+        120,
+        6_100_000,
+        "partially_filled",
+    )
+    assert_ledger()
