@@ -7,12 +7,11 @@ only on a broken invariant; business outcomes are events with a Reason.
 
 from __future__ import annotations
 
+from .amend import Amending
 from .book import Order
 from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
 from .events import (
     Accepted,
-    Amended,
-    AmendRejected,
     BookDelta,
     Cancelled,
     CancelRejected,
@@ -21,10 +20,9 @@ from .events import (
     Rejected,
     StopTriggered,
 )
-from .fees import band_limit, buy_cover_needed, max_fee_bps
+from .fees import band_limit, max_fee_bps
 from .match import EXHAUSTED, LIMIT_REACHED, done_event
 from .reasons import DoneReason, Reason
-from .state import BookState
 from .types import (
     BPS,
     BookConfig,
@@ -52,11 +50,12 @@ _SELF_TRADE = Reason.SELF_TRADE
 _UNBOUNDED = 1 << 62
 
 
-class Engine(BookState):
+class Engine(Amending):
     """Price-time priority matching engine for one pair.
 
     Queries, restore, ``state_hash`` and ``check_invariants`` come from
-    BookState (state.py); this class applies commands.
+    BookState (state.py), amends from Amending (amend.py); this class
+    applies the other commands.
     """
 
     def __init__(self, cfg: BookConfig) -> None:
@@ -240,100 +239,6 @@ class Engine(BookState):
             ev.append(Done(oid, acc, _CANCELLED, 0, 0, 0, stop.hold))
             return
         ev.append(CancelRejected(oid, acc, Reason.ORDER_NOT_FOUND, cmd.ts))
-
-    def _amend(self, cmd: AmendOrder, ev: list[Event]) -> None:
-        """Shrink in place (same price, smaller size: priority kept) or
-        cancel-replace under the same id (priority lost). Every check comes
-        first, so a rejected amend leaves the order as it was."""
-        oid, acc, price, ts = cmd.order_id, cmd.account_id, cmd.price, cmd.ts
-        o = self._m.index.get(oid)
-        reason = self._amend_refusal(cmd, o)
-        if reason is not None or o is None:
-            released = max(cmd.hold_add, 0)
-            ev.append(
-                AmendRejected(oid, acc, reason or Reason.ORDER_NOT_FOUND, released, ts)
-            )
-            return
-        remaining = cmd.size - o.filled_size
-        hold = o.spent + self._need(o, price, remaining)
-        released = o.hold + cmd.hold_add - hold
-        if price == o.price and remaining <= o.remaining:
-            side = self._m.bids if o.is_buy else self._m.asks
-            side.levels[price].total -= o.remaining - remaining
-            if remaining != o.remaining:
-                self._m.touched[side.sign * price] = None
-            o.remaining, o.hold, o.cap = remaining, hold, hold
-            ev.append(
-                Amended(
-                    oid,
-                    acc,
-                    price,
-                    cmd.size,
-                    remaining,
-                    o.filled_size,
-                    hold,
-                    released,
-                    False,
-                    ts,
-                )
-            )
-            return
-        self._m.cancel_resting(o)
-        n = Order(oid, acc, o.is_buy, price, remaining, hold, hold, o.ts, o.stp)
-        n.filled_size, n.spent, n.fee = o.filled_size, o.spent, o.fee
-        n.taker_quote, n.maker_quote = o.taker_quote, o.maker_quote
-        ev.append(
-            Amended(
-                oid,
-                acc,
-                price,
-                cmd.size,
-                remaining,
-                o.filled_size,
-                hold,
-                released,
-                True,
-                ts,
-            )
-        )
-        replacement = PlaceOrder(
-            order_id=oid, account_id=acc, side=_BUY if o.is_buy else _SELL,
-            type=_LIMIT, size=cmd.size, price=price, post_only=cmd.post_only,
-            stp=o.stp, hold=hold, ts=o.ts,
-        )  # fmt: skip
-        opp = self._m.asks if o.is_buy else self._m.bids
-        limit_key = opp.sign * price
-        chunks = opp.chunks
-        crosses = bool(chunks) and chunks[0][0] <= limit_key
-        reason = self._m.match(n, opp, limit_key, ev, ts) if crosses else LIMIT_REACHED
-        self._after_match(replacement, n, reason, ev, ts)
-
-    def _amend_refusal(self, cmd: AmendOrder, o: Order | None) -> Reason | None:
-        """Why ``cmd`` cannot apply to ``o`` (None: it can)."""
-        if o is None or o.account_id != cmd.account_id:
-            return Reason.ORDER_NOT_FOUND
-        if cmd.price <= 0 or cmd.size <= 0 or cmd.hold_add < 0:
-            return Reason.INVALID_ORDER
-        remaining = cmd.size - o.filled_size
-        if remaining <= 0:
-            return Reason.SIZE_BELOW_FILLED
-        if o.hold + cmd.hold_add - o.spent < self._need(o, cmd.price, remaining):
-            return Reason.HOLD_EXHAUSTED
-        in_place = cmd.price == o.price and remaining <= o.remaining
-        if cmd.post_only and not in_place:
-            opp = self._m.asks if o.is_buy else self._m.bids
-            if opp.chunks and opp.chunks[0][0] <= opp.sign * cmd.price:
-                return Reason.POST_ONLY_WOULD_TAKE
-        return None
-
-    def _need(self, o: Order, price: int, remaining: int) -> int:
-        """What ``o`` would still need to hold with ``remaining`` lots at
-        ``price``, worst case (its fill state unchanged)."""
-        if not o.is_buy:
-            return remaining
-        return buy_cover_needed(
-            remaining, price, o.taker_quote, o.maker_quote, o.fee, self.cfg
-        )
 
     def _run_stops(self, now: int, ev: list[Event]) -> None:
         """Trigger stops one at a time until none is triggered (cascades)."""
