@@ -22,6 +22,7 @@ from apps.core.money import check_units
 from apps.matching.engine.fees import buy_amend_hold
 from apps.orders import bus
 from apps.orders.models import (
+    MATCHER_FIELDS,
     CommandKind,
     Order,
     OrderCommand,
@@ -196,7 +197,7 @@ def amend_wait(*, order: Order, command: OrderCommand, timeout_s: float) -> bool
 
     if not bus.wait_for(order.pk, processed, timeout_s):
         return False
-    order.refresh_from_db()
+    order.refresh_from_db(fields=MATCHER_FIELDS)  # keeps the cached pair
     result = command.result
     if result == "amended":
         return True

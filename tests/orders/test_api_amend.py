@@ -306,3 +306,20 @@ def test_the_spec_documents_amend_with_its_codes_and_example(client):
         "price": "62900.00",
         "size": "0.0080",
     }
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [("cancel_only", "MARKET_CANCEL_ONLY"), ("halted", "MARKET_HALTED")],
+)
+def test_a_pair_that_takes_no_orders_refuses_amends(
+    client, funded, alice, key, inline, status, code
+):
+    order = place(alice, funded, side="sell", price="63000", size="0.01")
+    inline()
+    funded.status = status
+    funded.save(update_fields=["status"])
+    response = amend(client, key, order, size="0.005")
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == code
+    assert not OrderCommand.objects.filter(kind=CommandKind.AMEND).exists()
