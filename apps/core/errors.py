@@ -50,6 +50,13 @@ class ErrorCode(StrEnum):
     ORDER_CLIENT_ID_CONFLICT = "ORDER_CLIENT_ID_CONFLICT"
     ORDER_NO_REFERENCE_PRICE = "ORDER_NO_REFERENCE_PRICE"
     ORDER_BATCH_DUPLICATE_CLIENT_ID = "ORDER_BATCH_DUPLICATE_CLIENT_ID"
+    ORDER_ALREADY_FILLED = "ORDER_ALREADY_FILLED"
+    ORDER_ALREADY_CANCELLED = "ORDER_ALREADY_CANCELLED"
+    ORDER_NOT_AMENDABLE = "ORDER_NOT_AMENDABLE"
+    ORDER_AMEND_NO_CHANGE = "ORDER_AMEND_NO_CHANGE"
+    ORDER_AMEND_SIZE_BELOW_FILLED = "ORDER_AMEND_SIZE_BELOW_FILLED"
+    ORDER_AMEND_PENDING = "ORDER_AMEND_PENDING"
+    ORDER_POST_ONLY_WOULD_TAKE = "ORDER_POST_ONLY_WOULD_TAKE"
     STREAM_RESUME_TOO_OLD = "STREAM_RESUME_TOO_OLD"
     MARKET_NOT_FOUND = "MARKET_NOT_FOUND"
     MARKET_HALTED = "MARKET_HALTED"
@@ -173,6 +180,32 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
         400,
         False,
         "Batch: an earlier order of the same batch has this client_order_id.",
+    ),
+    E.ORDER_ALREADY_FILLED: ErrorSpec(
+        409, False, "Amend: the order is already filled; nothing is left to change."
+    ),
+    E.ORDER_ALREADY_CANCELLED: ErrorSpec(
+        409, False, "Amend: the order is already cancelled."
+    ),
+    E.ORDER_NOT_AMENDABLE: ErrorSpec(
+        409,
+        False,
+        "Amend: only GTC limit orders that rest (or are about to) can be amended; "
+        "not market, IOC or FOK orders, untriggered stops or rejected orders.",
+    ),
+    E.ORDER_AMEND_NO_CHANGE: ErrorSpec(
+        400, False, "Amend: the new price and size equal the order's."
+    ),
+    E.ORDER_AMEND_SIZE_BELOW_FILLED: ErrorSpec(
+        409, False, "Amend: the new size is not above what already filled."
+    ),
+    E.ORDER_AMEND_PENDING: ErrorSpec(
+        409,
+        True,
+        "Amend: another amend of this order is still queued; retry once it is applied.",
+    ),
+    E.ORDER_POST_ONLY_WOULD_TAKE: ErrorSpec(
+        409, False, "Amend: a post-only order's new price would take liquidity."
     ),
     E.STREAM_RESUME_TOO_OLD: ErrorSpec(
         410,

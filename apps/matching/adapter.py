@@ -54,6 +54,9 @@ class QueuedCommand(NamedTuple):
     order_id: int
     created_at: datetime
     cancel_reason: str
+    amend_price: int | None
+    amend_size: int | None
+    hold_add: int
     order: QueuedOrder
 
 
@@ -74,11 +77,17 @@ def cancel_command(command: QueuedCommand) -> eng.CancelOrder:
     )
 
 
+def engine_units(pair: Pair, side: str, amount: int) -> int:
+    """An amount of an order's held asset (minor units, as rows keep it) in
+    engine units: quote minor units (buy) or lots (sell)."""
+    if pair.held_asset_id(side) == pair.base_id:
+        return amount // pair.lot_size
+    return amount
+
+
 def engine_hold(order: Order | QueuedOrder, pair: Pair) -> int:
     """The order's hold in engine units: quote minor units (buy) or lots (sell)."""
-    if pair.held_asset_id(order.side) == pair.base_id:
-        return order.hold_amount // pair.lot_size
-    return order.hold_amount
+    return engine_units(pair, order.side, order.hold_amount)
 
 
 def place_command(order: Order | QueuedOrder, pair: Pair) -> eng.PlaceOrder:
@@ -96,4 +105,20 @@ def place_command(order: Order | QueuedOrder, pair: Pair) -> eng.PlaceOrder:
         stp=STPS[order.stp],
         hold=engine_hold(order, pair),
         ts=unix_ms(order.created_at),
+    )
+
+
+def amend_command(command: QueuedCommand, pair: Pair) -> eng.AmendOrder:
+    """The engine's AmendOrder of a queued amend: its ``hold_add`` in engine
+    units (quote minor units for a buy, lots for a sell)."""
+    order = command.order
+    assert command.amend_price is not None and command.amend_size is not None
+    return eng.AmendOrder(
+        order_id=order.pk,
+        account_id=order.user_id,
+        price=command.amend_price,
+        size=command.amend_size,
+        hold_add=engine_units(pair, order.side, command.hold_add),
+        post_only=order.post_only,
+        ts=unix_ms(command.created_at),
     )

@@ -39,6 +39,9 @@ class OrderDelta:
     priority: int | None = None
     triggered: bool = False
     done: bool = False
+    # An amend: the order's new (price, size, hold_amount), as the row keeps
+    # them (ticks, lots, minor units of the held asset).
+    amend: tuple[int, int, int] | None = None
 
 
 @dataclass
@@ -60,8 +63,12 @@ class Batch:
             delta = self.orders[order_id] = OrderDelta()
         return delta
 
-    def record(self, book: PairBook, events: list[Any]) -> str:
-        """Fold one command's events into the batch; returns the command result."""
+    def record(
+        self, book: PairBook, events: list[Any], *, side: str | None = None
+    ) -> str:
+        """Fold one command's events into the batch; returns the command
+        result. ``side``: an amend's order's, for releasing its hold even when
+        the order already left the book."""
         result = "processed"
         entered: list[int] = []
         deltas: list[list[str]] = []
@@ -95,6 +102,12 @@ class Batch:
                 )
             elif kind is eng.CancelRejected:
                 result = "not_open"
+            elif kind is eng.Amended:
+                result = self._amended(book, ev, entered)
+            elif kind is eng.AmendRejected:
+                assert side is not None
+                result = f"rejected:{ev.reason}"
+                self._release(book, ev.order_id, ev.account_id, side, ev.released)
         for order_id in entered:
             delta = self.order(order_id)
             if not delta.done:
@@ -106,6 +119,25 @@ class Batch:
             )
             book.last_book_seq = book.event_seq
         return result
+
+    def _amended(self, book: PairBook, ev: eng.Amended, entered: list[int]) -> str:
+        """An applied amend: the order's new price, size and hold, its
+        excess hold released, and a new priority if it was requeued."""
+        delta = self.order(ev.order_id)
+        side = book.sides[ev.order_id]
+        lots = (
+            book.pair.lot_size
+            if book.pair.held_asset_id(side) == book.pair.base_id
+            else 1
+        )
+        delta.amend = (ev.price, ev.size, ev.hold * lots)
+        delta.status = (
+            OrderStatus.PARTIALLY_FILLED if ev.filled_size else OrderStatus.OPEN
+        )
+        if ev.requeued:
+            entered.append(ev.order_id)
+        self._release(book, ev.order_id, ev.account_id, side, ev.released)
+        return "amended"
 
     def reject_unplaced(
         self, book: PairBook, order: Order | QueuedOrder, reason: str

@@ -34,6 +34,7 @@ def batch_write(batch: Batch, now: datetime, pairs: dict[int, Pair]) -> None:
     transaction, after ``ownership_prove``; ``pairs`` are the books' pairs
     (assets loaded), by id."""
     trade_ids = _insert_trades(batch.trades, now)
+    _amend_orders(batch.orders)
     orders = _update_orders(batch.orders, now)
     changes = [
         change if index < 0 else _with_trade(change, trade_ids[index])
@@ -61,6 +62,18 @@ def batch_write(batch: Batch, now: datetime, pairs: dict[int, Pair]) -> None:
         if marked != len(ids):
             # Someone else processed these: this matcher lost its pair.
             raise eng.InvariantError("commands already processed by another matcher")
+
+
+def _amend_orders(orders: dict[int, OrderDelta]) -> None:
+    """The new price, size and hold of the batch's amended orders, before
+    ``_update_orders`` adds their fills and returns their rows. One UPDATE
+    each: amends are rare next to placements and fills."""
+    for order_id, delta in orders.items():
+        if delta.amend is not None:
+            price, size, hold = delta.amend
+            Order.objects.filter(pk=order_id).update(
+                price=price, size=size, hold_amount=hold
+            )
 
 
 def _stamp_trade_events(batch: Batch, now: Any) -> None:

@@ -30,8 +30,10 @@ from apps.markets.models import Pair, PairStatus
 from apps.matching.adapter import (
     QueuedCommand,
     QueuedOrder,
+    amend_command,
     cancel_command,
     engine_hold,
+    engine_units,
     place_command,
 )
 from apps.matching.batch import Batch
@@ -47,7 +49,17 @@ from apps.orders.wire import order_event
 log = logging.getLogger(__name__)
 
 
-_COMMAND_COLUMNS = ("id", "kind", "pair_id", "order_id", "created_at", "cancel_reason")
+_COMMAND_COLUMNS = (
+    "id",
+    "kind",
+    "pair_id",
+    "order_id",
+    "created_at",
+    "cancel_reason",
+    "amend_price",
+    "amend_size",
+    "hold_add",
+)
 _ORDER_COLUMNS = QueuedOrder._fields[1:]
 
 BATCH_CAP = 1_000_000  # no cap of its own: the caller's limit applies
@@ -152,7 +164,8 @@ class BatchProcessor:
     def _reject_poison(self, command: QueuedCommand) -> None:
         """A command that fails on its own, again and again: take it out of
         the queue in a transaction of its own. A placement is rejected with
-        its hold released; a cancel is marked failed (the order stays)."""
+        its hold released; an amend's extra hold is released; a cancel or an
+        amend is marked failed (the order stays as it was)."""
         log.error(
             "rejecting command %s (%s of order %s) that keeps failing the matcher",
             command.pk,
@@ -187,6 +200,17 @@ class BatchProcessor:
                     now=now,
                     assets={a.pk: a for a in (pair.base, pair.quote)},
                 )
+            if command.kind == CommandKind.AMEND:
+                pair = self.books[command.pair_id].pair
+                unused = engine_units(pair, order.side, command.hold_add)
+                release = release_change(
+                    pair, order.pk, order.user_id, order.side, unused
+                )
+                if release is not None:
+                    balances_apply_in_transaction(
+                        changes=[release],
+                        assets={a.pk: a for a in (pair.base, pair.quote)},
+                    )
             OrderCommand.objects.filter(
                 pk=command.pk, processed_at__isnull=True
             ).update(
@@ -210,6 +234,9 @@ class BatchProcessor:
                 return "rejected"
             book.sides[order.pk] = order.side
             events = book.engine.process(place_command(order, book.pair))
+        elif command.kind == CommandKind.AMEND:
+            events = book.engine.process(amend_command(command, book.pair))
+            return batch.record(book, events, side=order.side)
         else:
             events = book.engine.process(cancel_command(command))
         return batch.record(book, events)

@@ -52,6 +52,9 @@ FINAL_STATUSES = (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTE
 # What the matcher changes on an order; the rest is fixed at placement.
 MATCHER_FIELDS = (
     "status",
+    "price",  # an amend
+    "size",  # an amend
+    "hold_amount",  # an amend
     "filled_size",
     "filled_quote",
     "maker_quote",
@@ -181,6 +184,7 @@ class Trade(models.Model):
 class CommandKind(models.TextChoices):
     PLACE = "place", "Place"
     CANCEL = "cancel", "Cancel"
+    AMEND = "amend", "Amend"
 
 
 class OrderCommand(models.Model):
@@ -189,6 +193,11 @@ class OrderCommand(models.Model):
     Written by the API in the same transaction as the order (or cancel request);
     marked processed by the matcher in the same transaction as the outcome, so a
     command whose outcome committed is never applied twice.
+
+    An amend carries its new price and total size, and ``hold_add``: what
+    the API held for it on top of the order's hold, owned by the command
+    until the matcher applies it (folded into the order's ``hold_amount``)
+    or rejects it (released).
     """
 
     pair = models.ForeignKey("markets.Pair", on_delete=models.PROTECT, related_name="+")
@@ -206,6 +215,16 @@ class OrderCommand(models.Model):
         db_default="",
         help_text="Cancels: the reason the order reports (the engine's "
         "CANCEL_REQUESTED); empty means user_cancelled.",
+    )
+    amend_price = models.BigIntegerField(null=True, blank=True, help_text="Ticks.")
+    amend_size = models.BigIntegerField(
+        null=True, blank=True, help_text="Lots, the new total size."
+    )
+    hold_add = models.BigIntegerField(
+        default=0,
+        db_default=0,  # the order path's raw INSERTs name only their columns
+        help_text="Amend: held on top of the order's hold, in minor units of "
+        "the quote (buy) or base (sell).",
     )
     epoch = models.BigIntegerField(
         null=True,

@@ -11,7 +11,13 @@ from django.db.models import Q, QuerySet
 
 from apps.accounts.models import Balance, Wallet, Withdrawal, WithdrawalStatus
 from apps.orders.errors import OrderNotFound
-from apps.orders.models import LIVE_STATUSES, Order, Trade
+from apps.orders.models import (
+    LIVE_STATUSES,
+    CommandKind,
+    Order,
+    OrderCommand,
+    Trade,
+)
 from apps.orders.validation import CLIENT_ORDER_ID_RE
 
 
@@ -93,7 +99,9 @@ def held_problems() -> list[str]:
     """Held funds that belong to nothing, or things that lost their funds:
     every (user, asset, wallet)'s ``held`` must equal what its live orders
     still hold (the hold minus what fills spent) plus its pending
-    withdrawals. ``ledger_problems`` cannot see a release applied twice or
+    withdrawals, plus what queued amends hold on top of their orders
+    (``OrderCommand.hold_add``, until the matcher applies or releases it).
+    ``ledger_problems`` cannot see a release applied twice or
     never; this can. (For the matcher and API paths; a bare ``balance_hold``
     in a unit test holds for nothing by design.)
 
@@ -110,6 +118,13 @@ def held_problems() -> list[str]:
         )
         key = (order.user_id, pair.held_asset_id(order.side), Wallet.SPOT)
         expected[key] += order.hold_amount - spent
+    queued_amends = OrderCommand.objects.filter(
+        kind=CommandKind.AMEND, processed_at__isnull=True, hold_add__gt=0
+    ).select_related("order__pair")
+    for command in queued_amends:
+        order = command.order
+        key = (order.user_id, order.pair.held_asset_id(order.side), Wallet.SPOT)
+        expected[key] += command.hold_add
     for w in Withdrawal.objects.filter(status=WithdrawalStatus.PENDING):
         expected[(w.user_id, w.asset_id, w.wallet)] += w.amount
     problems = []

@@ -332,6 +332,17 @@ class ExchangeClient:
     def cancel_all(self, **params: Any) -> Any:
         return self.request("POST", "/v1/orders/cancel-all", body=params or None)
 
+    def amend_order(
+        self, order_id: int | str, *, price: str | None = None, size: str | None = None
+    ) -> Any:
+        """POST /v1/orders/{order_id}/amend (``order_id`` may be
+        ``client:<client_order_id>``): a new price and/or total size, as
+        decimal strings. A smaller size at the same price keeps the order's
+        queue priority; anything else is a cancel-replace that loses it.
+        Returns the order after the amend."""
+        body = {k: v for k, v in (("price", price), ("size", size)) if v is not None}
+        return self.request("POST", f"/v1/orders/{order_id}/amend", body=body)
+
     def fills(self, **params: Any) -> Any:
         return self.request("GET", "/v1/fills", params=params)
 

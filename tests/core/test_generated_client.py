@@ -67,7 +67,7 @@ def _sign_with(key):
 
 
 def test_the_generated_client_works_against_a_live_server(
-    generated, live_server, funded, alice
+    generated, live_server, funded, alice, settings
 ):
     api = generated("client")
     public = api.Client(base_url=live_server.url)
@@ -109,6 +109,26 @@ def test_the_generated_client_works_against_a_live_server(
     )
     assert refused.status_code == 400
     assert refused.parsed.error.code == "ORDER_PRICE_OFF_TICK"
+
+    # Amend (no matcher runs here: queued, so 202, the increase held at once).
+    settings.ORDER_RESULT_TIMEOUT_MS = 50
+    order_amend = generated("api.orders.order_amend")
+    amended = order_amend.sync_detailed(
+        order_id=placed.parsed.id,
+        client=private,
+        body=models.OrderAmendInput.from_dict({"size": "0.0200"}),
+    )
+    assert amended.status_code == 202, amended.content
+    assert amended.parsed.id == placed.parsed.id
+    balances = generated("api.account.account_balances").sync(client=private)
+    assert next(b for b in balances.spot if b.asset == "USD").held == "1262.520000"
+    again = order_amend.sync_detailed(
+        order_id=placed.parsed.id,
+        client=private,
+        body=models.OrderAmendInput.from_dict({"price": "62000.001"}),
+    )
+    assert again.status_code == 400
+    assert again.parsed.error.code == "ORDER_PRICE_OFF_TICK"
 
 
 def test_the_generated_client_places_and_cancels_a_batch(

@@ -3,10 +3,12 @@
 No Django, no I/O, no clock, no floats: see docs/matching-engine.md.
 """
 
-from .commands import CancelOrder, Command, PlaceOrder
+from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
 from .engine import Engine
 from .events import (
     Accepted,
+    Amended,
+    AmendRejected,
     BookDelta,
     Cancelled,
     CancelRejected,
@@ -16,7 +18,7 @@ from .events import (
     StopTriggered,
     Trade,
 )
-from .fees import band_limit, buy_limit_hold, fee_due
+from .fees import band_limit, buy_cover_needed, buy_limit_hold, fee_due
 from .reasons import CANCEL_REQUESTED, DoneReason, Reason
 from .types import (
     BookConfig,
@@ -32,6 +34,9 @@ from .types import (
 __all__ = [
     "CANCEL_REQUESTED",
     "Accepted",
+    "AmendOrder",
+    "AmendRejected",
+    "Amended",
     "BookConfig",
     "BookDelta",
     "CancelOrder",
@@ -55,6 +60,7 @@ __all__ = [
     "TimeInForce",
     "Trade",
     "band_limit",
+    "buy_cover_needed",
     "buy_limit_hold",
     "fee_due",
 ]

@@ -56,4 +56,30 @@ class CancelOrder:
     reason: Reason = Reason.USER_CANCELLED
 
 
-Command = PlaceOrder | CancelOrder
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AmendOrder:
+    """Change the limit ``price`` and total ``size`` (lots, fills included) of
+    a resting order of ``account_id``.
+
+    Same price and a smaller size: the order shrinks in place and keeps its
+    time priority. Any other change is a cancel-replace under the same id,
+    checked as a whole before the old order leaves the book (so a rejected
+    amend leaves it untouched): the replacement may trade at once, then
+    joins the back of its level.
+
+    ``hold_add`` is what the API held for the amend on top of the order's
+    hold (quote units for a BUY, lots for a SELL); ``post_only`` is the
+    order's flag (the book does not keep it). The amended order's hold
+    becomes exactly what its remainder needs; the rest is released.
+    """
+
+    order_id: int
+    account_id: int
+    price: int
+    size: int
+    hold_add: int = 0
+    post_only: bool = False
+    ts: int
+
+
+Command = PlaceOrder | CancelOrder | AmendOrder

@@ -7,8 +7,9 @@ only on a broken invariant; business outcomes are events with a Reason.
 
 from __future__ import annotations
 
+from .amend import Amending
 from .book import Order
-from .commands import CancelOrder, Command, PlaceOrder
+from .commands import AmendOrder, CancelOrder, Command, PlaceOrder
 from .events import (
     Accepted,
     BookDelta,
@@ -22,7 +23,6 @@ from .events import (
 from .fees import band_limit, max_fee_bps
 from .match import EXHAUSTED, LIMIT_REACHED, done_event
 from .reasons import DoneReason, Reason
-from .state import BookState
 from .types import (
     BPS,
     BookConfig,
@@ -50,11 +50,12 @@ _SELF_TRADE = Reason.SELF_TRADE
 _UNBOUNDED = 1 << 62
 
 
-class Engine(BookState):
+class Engine(Amending):
     """Price-time priority matching engine for one pair.
 
     Queries, restore, ``state_hash`` and ``check_invariants`` come from
-    BookState (state.py); this class applies commands.
+    BookState (state.py), amends from Amending (amend.py); this class
+    applies the other commands.
     """
 
     def __init__(self, cfg: BookConfig) -> None:
@@ -75,6 +76,8 @@ class Engine(BookState):
             self._place(cmd, ev)
         elif type(cmd) is CancelOrder:
             self._cancel(cmd, ev)
+        elif type(cmd) is AmendOrder:
+            self._amend(cmd, ev)
         else:
             raise TypeError(f"not an engine command: {cmd!r}")
         m = self._m

@@ -139,6 +139,40 @@ class CancelRejected(NamedTuple):
     ts: int
 
 
+@_strict_eq
+class Amended(NamedTuple):
+    """An AmendOrder applied: the order now has ``price``, total ``size`` and
+    ``remaining_size``, and holds ``hold``; ``released`` (of its previous
+    hold plus the amend's ``hold_add``) goes back to available.
+    ``requeued``: it was cancel-replaced and lost its time priority (trades
+    it makes at once, and its Done or resting, follow this event)."""
+
+    order_id: int
+    account_id: int
+    price: int
+    size: int
+    remaining_size: int
+    filled_size: int
+    hold: int
+    released: int
+    requeued: bool
+    ts: int
+
+
+@_strict_eq
+class AmendRejected(NamedTuple):
+    """An AmendOrder failed; the order (if any) is unchanged and the amend's
+    ``hold_add`` is ``released``. Reasons: ORDER_NOT_FOUND (unknown,
+    finished, a stop, or another account's), INVALID_ORDER,
+    SIZE_BELOW_FILLED, HOLD_EXHAUSTED, POST_ONLY_WOULD_TAKE."""
+
+    order_id: int
+    account_id: int
+    reason: Reason
+    released: int
+    ts: int
+
+
 Event = (
     Accepted
     | Rejected
@@ -148,4 +182,6 @@ Event = (
     | BookDelta
     | StopTriggered
     | CancelRejected
+    | Amended
+    | AmendRejected
 )

@@ -84,3 +84,28 @@ def buy_cover_needed(
         + notional * max_fee_bps(cfg)
     )
     return notional + -(-num // BPS) - fee_charged
+
+
+def buy_amend_hold(
+    filled_quote: int,
+    price: int,
+    remaining: int,
+    old_price: int,
+    old_remaining: int,
+    cfg: BookConfig,
+) -> int:
+    """What an amended resting BUY must hold in all (spent plus cover), at
+    most: the API holds this much before the amend is queued, the engine
+    keeps what is exactly needed when it applies it and releases the rest.
+
+    The order has ``filled_quote`` spent on fills (before fees); after the
+    amend it has ``remaining`` lots at ``price``. Until the matcher applies
+    the amend the order may still fill at ``old_price`` (the API read a
+    snapshot): up to ``min(old_remaining, remaining - 1)`` more lots, each
+    costing ``old_price`` instead of ``price``, so a lower new price needs
+    that difference on top. Fees are counted at the highest rate."""
+    k = cfg.quote_per_tick_lot
+    total = filled_quote + remaining * price * k
+    if old_price > price:
+        total += min(old_remaining, max(remaining - 1, 0)) * (old_price - price) * k
+    return total + -(-total * max_fee_bps(cfg) // BPS)

@@ -29,8 +29,11 @@ class Reason(StrEnum):
     # The key's dead-man switch (cancel-all-after) expired: a cancel the user
     # asked for in advance, reported apart so they can tell it from their own.
     DEAD_MAN_SWITCH = "dead_man_switch"
-    # Cancel command failures (CancelRejected).
+    # Cancel and amend command failures (CancelRejected, AmendRejected).
     ORDER_NOT_FOUND = "order_not_found"
+    # Amend failures (AmendRejected; also INVALID_ORDER, HOLD_EXHAUSTED,
+    # POST_ONLY_WOULD_TAKE): the new size is not above what already filled.
+    SIZE_BELOW_FILLED = "size_below_filled"
 
 
 # The reasons a CancelOrder may carry: cancels someone asked for.

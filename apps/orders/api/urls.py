@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.orders.api import batch, views
+from apps.orders.api import amend, batch, views
 
 urlpatterns = [
     path("orders", views.OrderListCreateView.as_view(), name="orders"),
@@ -25,6 +25,11 @@ urlpatterns = [
         "orders/<str:order_id>/cancel",
         views.OrderCancelView.as_view(),
         name="order-cancel",
+    ),
+    path(
+        "orders/<str:order_id>/amend",
+        amend.OrderAmendView.as_view(),
+        name="order-amend",
     ),
     path("fills", views.FillListView.as_view(), name="fills"),
 ]
