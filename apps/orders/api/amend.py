@@ -11,12 +11,12 @@ from typing import Any
 
 from django.conf import settings
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
-from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.apikeys.api.base import SignedAPIView
 from apps.core.api.fields import DecimalString
+from apps.core.api.serializers import StrictInputSerializer
 from apps.core.errors import DomainError, ErrorCode
 from apps.orders import amends, selectors
 from apps.orders.api import actions
@@ -28,7 +28,7 @@ from apps.orders.validation import price_to_ticks, size_to_lots
 AMEND_WEIGHT = 1
 
 
-class OrderAmendInputSerializer(serializers.Serializer):
+class OrderAmendInputSerializer(StrictInputSerializer):
     price = DecimalString(
         required=False, allow_null=True, help_text="New limit price (default: same)."
     )
