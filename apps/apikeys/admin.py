@@ -17,6 +17,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
 
 from apps.apikeys import services
 from apps.apikeys.ip import client_address
@@ -99,13 +100,40 @@ class ApiKeyAdmin(admin.ModelAdmin):
     ]
     list_filter = ["scope", "disabled_at", "revoked_at"]
     search_fields = ["key", "label", "user__username", "user__email"]
+
+    @admin.display(description="Changes (owner's and staff's)")
+    def change_record(self, obj: ApiKey) -> str:
+        """The key's ApiKeyChange rows, newest first (read-only; the services
+        write them with each change)."""
+        rows = obj.changes.select_related("actor").order_by("-created_at", "-pk")[:50]
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} {} by {}{} from {}: {}</li>",
+                (
+                    (
+                        f"{c.created_at:%Y-%m-%d %H:%M:%S}",
+                        c.get_action_display(),
+                        c.actor or "system",
+                        " (staff)" if c.by_staff else "",
+                        c.ip or "-",
+                        c.summary() or "-",
+                    )
+                    for c in rows
+                ),
+            ),
+        )
+
     readonly_fields = [
         "key",
         "user",
         "created_at",
         "last_used_at",
+        "last_used_ip",
         "disabled_at",
         "revoked_at",
+        "change_record",
     ]
     fields = [
         "key",
@@ -117,8 +145,10 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "weight_per_minute",
         "created_at",
         "last_used_at",
+        "last_used_ip",
         "disabled_at",
         "revoked_at",
+        "change_record",
     ]
     actions = [
         "disable_keys",

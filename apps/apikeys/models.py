@@ -107,6 +107,12 @@ class ApiKeyChange(models.Model):
     def summary(self) -> str:
         """The change in words, e.g. "drift_ms: 2000; scope: trade" (by field
         name: jsonb does not keep the keys' order)."""
+
+        def text(value: object) -> str:
+            if isinstance(value, list):
+                return ", ".join(map(str, value)) or "(empty)"
+            return str(value)
+
         return "; ".join(
-            f"{name}: {value}" for name, value in sorted(self.changes.items())
+            f"{name}: {text(value)}" for name, value in sorted(self.changes.items())
         )

@@ -1,12 +1,16 @@
 from django.conf import settings
 from django.contrib.auth import views as django_auth_views
+from django.templatetags.static import static
 from django.urls import path
+from django.views.generic import RedirectView
 
 from apps.accounts.faucet import faucet_enabled
 from apps.web import account_views, auth_views, market_views, views
 
 app_name = "web"
 urlpatterns = [
+    # Browsers ask for /favicon.ico on pages without a <link rel=icon> (the admin).
+    path("favicon.ico", RedirectView.as_view(url=static("web/favicon.svg"))),
     path("", market_views.markets_overview, name="home"),
     path("markets/<str:symbol>", market_views.market_page, name="market"),
     path("login/", auth_views.LoginView.as_view(), name="login"),

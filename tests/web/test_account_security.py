@@ -287,3 +287,24 @@ def test_production_cookies_are_secure_http_only_and_same_site():
         "Lax",
         "('HTTP_X_FORWARDED_PROTO', 'https')\n",
     ]
+
+
+def test_staff_actions_in_the_admin_are_recorded_for_the_owner(client, alice):
+    key = ApiKeyFactory(user=alice, scope="read")
+    staff = UserFactory(username="operator", is_staff=True, is_superuser=True)
+    client.force_login(staff)
+    response = client.post(
+        "/admin/apikeys/apikey/",
+        {"action": "disable_keys", "_selected_action": [key.pk]},
+        REMOTE_ADDR="10.1.2.3",
+    )
+    assert response.status_code == 302
+    change = ApiKeyChange.objects.get(api_key=key, action="disabled")
+    assert (change.actor, change.by_staff, change.ip) == (staff, True, "10.1.2.3")
+    page = client.get(f"/admin/apikeys/apikey/{key.pk}/change/").content.decode()
+    assert "Disabled by operator (staff) from 10.1.2.3" in page
+    client.force_login(alice)
+    mine = client.get("/settings/api-keys/").content.decode()
+    assert "disabled by staff since" in mine
+    listing = mine[mine.index('id="key-changes"') :]
+    assert "Disabled" in listing and "<td>staff</td>" in listing
