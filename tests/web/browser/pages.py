@@ -34,3 +34,21 @@ def canvas_painted(page: Any, selector: str) -> bool:
             selector,
         )
     )
+
+
+def wait_for(page: Any, expression: str, arg: Any = None, timeout: float = 15) -> Any:
+    """Poll ``expression`` (a JS function of ``arg``) until it returns a truthy
+    value, which is returned. Playwright's own ``wait_for_function`` polls by
+    evaluating the function's text inside the page, which the pages' CSP
+    (no 'unsafe-eval') refuses whenever the first check is false; each
+    ``page.evaluate`` is a DevTools call that the CSP does not govern."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression, arg)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(100)

@@ -14,7 +14,7 @@ import pytest
 
 from apps.markets.services import markets_seed
 from exchange.client import ApiError, ExchangeClient
-from tests.web.browser.pages import PHONE, save_screenshot
+from tests.web.browser.pages import PHONE, save_screenshot, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -56,7 +56,7 @@ def test_sign_up_key_trade_cancel_on_the_page_and_revoke(live_exchange, new_page
     secret = page.inner_text("#secret").strip()
     assert key.startswith("hkt_test_") and len(secret) > 30
     page.click("button.copy[data-copy=secret]")
-    page.wait_for_function("() => document.querySelector('button.copied') !== null")
+    wait_for(page, "() => document.querySelector('button.copied') !== null")
     assert page.evaluate("navigator.clipboard.readText()") == secret
     save_screenshot(page, "api-key-created")
 

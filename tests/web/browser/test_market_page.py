@@ -16,7 +16,7 @@ from exchange.client import ExchangeClient
 from tests.apikeys.factories import ApiKeyFactory
 from tests.matching.processes import wait_drained
 from tests.web.browser.market_scenery import build_markets, traders
-from tests.web.browser.pages import PHONE, canvas_painted
+from tests.web.browser.pages import PHONE, canvas_painted, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -55,7 +55,8 @@ def assert_book_matches_rest(page: Any, base: str) -> None:
     book = httpx.get(f"{base}/v1/orderbook/BTC-USD?depth=5", timeout=5).json()
     want_bids = [shown(p) for p, _ in book["bids"][:5]]
     want_asks = [shown(p) for p, _ in book["asks"][:5]]
-    page.wait_for_function(
+    wait_for(
+        page,
         """([bids, asks]) => {
           const cells = (role) => Array.from(
             document.querySelectorAll(`[data-role=${role}] td.price`),
@@ -83,7 +84,8 @@ def test_market_page_is_live_follows_api_orders_and_recovers(
     for symbol in ("BTC-USD", "ETH-USD", "ETH-BTC"):
         row = page.locator(f"tr[data-pair={symbol}]")
         assert row.locator("a.pair-link").get_attribute("href") == f"/markets/{symbol}"
-        page.wait_for_function(
+        wait_for(
+            page,
             "(s) => document.querySelector(`tr[data-pair=${s}]`).dataset.seq",
             arg=symbol,
         )
@@ -101,11 +103,10 @@ def test_market_page_is_live_follows_api_orders_and_recovers(
     wait_live(page)
     assert page.evaluate("(s) => HKT.crc32(s)", DOC_CHECKSUM[0]) == DOC_CHECKSUM[1]
     assert_book_matches_rest(page, live.base)
-    page.wait_for_function(
-        "document.querySelectorAll('[data-role=trades] tr').length >= 20"
-    )
-    page.wait_for_function(
-        "Number(document.querySelector('[data-role=market]').dataset.candles) > 30"
+    wait_for(page, "document.querySelectorAll('[data-role=trades] tr').length >= 20")
+    wait_for(
+        page,
+        "Number(document.querySelector('[data-role=market]').dataset.candles) > 30",
     )
     assert canvas_painted(page, "canvas.depth")
     assert canvas_painted(page, "[data-role=candles] canvas")
@@ -123,7 +124,8 @@ def test_market_page_is_live_follows_api_orders_and_recovers(
             pair="BTC-USD", side="buy", type="limit", price=new_bid, size="0.0123"
         )
         assert placed["status"] == "open", placed
-        page.wait_for_function(
+        wait_for(
+            page,
             "(p) => document.querySelector('[data-role=bids] td.price').textContent === p",
             arg=shown(new_bid),
         )
@@ -137,7 +139,8 @@ def test_market_page_is_live_follows_api_orders_and_recovers(
         )
         assert taken["status"] == "filled", taken
     wait_drained(live.matcher)
-    page.wait_for_function(
+    wait_for(
+        page,
         "(p) => document.querySelector('[data-role=trades] td.price').textContent === p",
         arg=shown(ask),
     )
@@ -194,11 +197,11 @@ def test_market_page_is_live_follows_api_orders_and_recovers(
 
     # Another candle interval: REST history, then the stream.
     page.click("button[data-interval='5m']")
-    page.wait_for_function(
-        "document.querySelector('[data-role=market]').dataset.interval === '5m'"
+    wait_for(
+        page, "document.querySelector('[data-role=market]').dataset.interval === '5m'"
     )
-    page.wait_for_function(
-        "Number(document.querySelector('[data-role=market]').dataset.candles) > 5"
+    wait_for(
+        page, "Number(document.querySelector('[data-role=market]').dataset.candles) > 5"
     )
     assert (
         page.locator("button[data-interval='5m']").get_attribute("aria-pressed")
@@ -210,8 +213,9 @@ def test_market_page_is_live_follows_api_orders_and_recovers(
     phone = new_page(PHONE)
     phone.goto(live.url("/markets/BTC-USD"))
     wait_live(phone)
-    phone.wait_for_function(
-        "Number(document.querySelector('[data-role=market]').dataset.candles) > 30"
+    wait_for(
+        phone,
+        "Number(document.querySelector('[data-role=market]').dataset.candles) > 30",
     )
     assert canvas_painted(phone, "canvas.depth")
     width = phone.evaluate("document.documentElement.scrollWidth")
@@ -219,8 +223,6 @@ def test_market_page_is_live_follows_api_orders_and_recovers(
     screenshot(phone, "market-phone")
     phone.goto(live.url("/"))
     wait_live(phone)
-    phone.wait_for_function(
-        "document.querySelector('tr[data-pair=ETH-BTC]').dataset.seq"
-    )
+    wait_for(phone, "document.querySelector('tr[data-pair=ETH-BTC]').dataset.seq")
     screenshot(phone, "markets-phone")
     assert phone.errors == []
