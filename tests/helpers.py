@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from django.db import connection
@@ -124,3 +125,27 @@ def balance_event_problems() -> list[str]:
             problems.append(f"balance {b}: row {expected}, last event {got}")
     problems += [f"{key}: an event without a balance row" for key in last]
     return problems
+
+
+@contextmanager
+def matcher_running(matcher: Callable[[], int], pause: float = 0.005) -> Iterator[None]:
+    """Run the in-process ``matcher`` fixture in a thread (its own database
+    connection) until the block ends: requests made meanwhile get the
+    matcher's outcome, as with the real process."""
+    stop = threading.Event()
+
+    def run() -> None:
+        try:
+            while not stop.is_set():
+                if not matcher():
+                    stop.wait(pause)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()

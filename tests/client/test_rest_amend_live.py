@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from exchange.client import ApiError, ExchangeClient
 from tests.apikeys.factories import ApiKeyFactory
+from tests.helpers import matcher_running
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,21 +14,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture
 def running_matcher(matcher, settings):
     settings.ORDER_RESULT_TIMEOUT_MS = 20_000
-    stop = threading.Event()
-
-    def run() -> None:
-        try:
-            while not stop.is_set():
-                if not matcher():
-                    stop.wait(0.005)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    yield matcher
-    stop.set()
-    thread.join()
+    with matcher_running(matcher):
+        yield matcher
 
 
 def test_amend_order_returns_the_order_after_the_amend(

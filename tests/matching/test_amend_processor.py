@@ -4,15 +4,12 @@ every hold and the ledger exact."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 
 from apps.matching import processor as processor_module
 from apps.orders import amends
 from apps.orders.models import CommandKind, Order, OrderCommand
-from tests.helpers import BTC, bal, place, run_concurrently
+from tests.helpers import BTC, bal, matcher_running, place, run_concurrently
 
 pytestmark = pytest.mark.django_db
 
@@ -112,20 +109,8 @@ def test_amends_racing_fills_on_separate_connections_leave_the_books_clean(
     interleaving happened, every hold and the ledger are exact."""
     order = place(alice, funded, side="buy", price="63000", size="0.01")
     matcher()
-    stop = threading.Event()
-
-    def run_matcher() -> None:
-        try:
-            while not stop.is_set():
-                if not matcher():
-                    stop.wait(0.002)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run_matcher)
-    thread.start()
     sizes = iter([120, 90, 150, 110])
-    try:
+    with matcher_running(matcher, pause=0.002):
 
         def act():
             size = next(sizes, None)
@@ -135,9 +120,6 @@ def test_amends_racing_fills_on_separate_connections_leave_the_books_clean(
             return amends.order_amend(order=fresh, price=6_250_000, size=size)
 
         outcomes = run_concurrently(act, 8)
-    finally:
-        stop.set()
-        thread.join()
     matcher()
     unexpected = [
         o

@@ -4,10 +4,7 @@ rate-limit charge per batch; money held exactly as single calls hold it."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 from django.test import Client
 
 from apps.accounts.models import LedgerEntry
@@ -18,7 +15,7 @@ from apps.orders.models import Order, OrderCommand
 from tests.apikeys.factories import ApiKeyFactory
 from tests.apikeys.helpers import error_code, signed
 from tests.factories import AssetFactory, PairFactory
-from tests.helpers import BTC, LIMIT_BUY, USD, bal, place
+from tests.helpers import BTC, LIMIT_BUY, USD, bal, matcher_running, place
 from tests.orders.helpers import post
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_wait")]
@@ -334,19 +331,7 @@ def test_batch_waits_once_for_the_matchers_outcome_of_all_its_orders(
     place(bob, funded, side="sell", price="63000", size="0.004")
     place(bob, funded, side="sell", price="63500", size="0.01")
     matcher()
-    stop = threading.Event()
-
-    def run_matcher() -> None:
-        try:
-            while not stop.is_set():
-                if not matcher():
-                    stop.wait(0.005)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run_matcher)
-    thread.start()
-    try:
+    with matcher_running(matcher):
         placed = post(
             Client(),
             key,
@@ -364,9 +349,6 @@ def test_batch_waits_once_for_the_matchers_outcome_of_all_its_orders(
         cancelled = results(
             post(Client(), key, {"client_order_ids": ["rests"]}, CANCEL_BATCH)
         )
-    finally:
-        stop.set()
-        thread.join()
     orders = [s["order"] for s in slots]
     assert [(s["status"], o["status"]) for s, o in zip(slots, orders, strict=True)] == [
         (201, "partially_filled"),

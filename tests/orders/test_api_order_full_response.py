@@ -3,15 +3,12 @@ when replayed for a repeated client_order_id."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 from django.test import Client
 
 from apps.orders.models import Order
 from tests.apikeys.factories import ApiKeyFactory
-from tests.helpers import LIMIT_BUY, place
+from tests.helpers import LIMIT_BUY, matcher_running, place
 from tests.orders.helpers import post
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("quick_wait")]
@@ -53,27 +50,12 @@ def test_full_response_waits_for_the_matcher_and_returns_201_with_fills(
     place(bob, funded, side="sell", price="63000", size="0.004")
     place(bob, funded, side="sell", price="63500", size="0.002")
     matcher()
-    stop = threading.Event()
-
-    def run_matcher() -> None:
-        try:
-            while not stop.is_set():
-                if not matcher():
-                    stop.wait(0.005)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=run_matcher)
-    thread.start()
-    try:
+    with matcher_running(matcher):
         response = post(
             Client(),
             key,
             {**LIMIT_BUY, "price": "64000", "size": "0.006", "response_type": "full"},
         )
-    finally:
-        stop.set()
-        thread.join()
     assert response.status_code == 201, response.content
     order = response.json()
     assert (order["status"], order["filled_size"]) == ("filled", "0.00600000")
