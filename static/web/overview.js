@@ -17,9 +17,7 @@
       var field = el.dataset.field;
       var value = t[field];
       if (field === "change_percent") {
-        el.textContent = value === null ? "–" : (value[0] === "-" ? "" : "+") + value + "%";
-        el.classList.toggle("up", value !== null && value[0] !== "-" && !HKT.isZero(value));
-        el.classList.toggle("down", value !== null && value[0] === "-");
+        HKT.showChange(el, value);
       } else if (field === "quote_volume") {
         el.textContent = HKT.formatCompact(value, priceDp);
       } else {

@@ -81,6 +81,14 @@
 
   /** A decimal string with a unit suffix for large values (1.2M), for the
    * volume columns. Display only. */
+  // A 24-hour change in percent ("-1.25" -> "-1.25%", "0.40" -> "+0.40%"),
+  // coloured up or down; null (no trade yet) shows a dash.
+  HKT.showChange = function (el, value) {
+    el.textContent = value === null ? "–" : (value[0] === "-" ? "" : "+") + value + "%";
+    el.classList.toggle("up", value !== null && value[0] !== "-" && !HKT.isZero(value));
+    el.classList.toggle("down", value !== null && value[0] === "-");
+  };
+
   HKT.formatCompact = function (text, decimals) {
     if (text === null || text === undefined) return "–";
     var value = Number(text);
