@@ -20,6 +20,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from apps.accounts.services import account_events_prune
+from apps.core.cache_purge import cache_purge_expired
 from apps.markets.models import Pair
 from apps.matching.books import PairBook
 from apps.matching.fencing import OwnershipLost, consistent_snapshot, ownership_take
@@ -36,6 +37,7 @@ log = logging.getLogger("apps.matching")
 # are due, else every PRUNE_EVERY_S.
 PRUNE_ROWS_PER_TURN = 10_000
 PRUNE_EVERY_S = 60.0
+CACHE_PURGE_EVERY_S = 60.0
 
 
 class MatcherProcess:
@@ -63,6 +65,7 @@ class MatcherProcess:
         self.books: dict[int, PairBook] = {}
         self.processed = 0
         self.next_prune = 0.0  # time.monotonic()
+        self.next_cache_purge = 0.0  # time.monotonic()
         self.new_pairs_s = settings.MATCHER_NEW_PAIRS_POLL_MS / 1000
         self.next_new_pairs = 0.0  # time.monotonic()
         self.owned_elsewhere: set[int] = set()  # new pairs another matcher has
@@ -271,6 +274,20 @@ class MatcherProcess:
                 log.info("cancel-all-after fired for %d key(s)", fired)
         if time.monotonic() >= self.next_prune:
             self.prune_account_events()
+        if time.monotonic() >= self.next_cache_purge:
+            self.purge_cache()
+
+    def purge_cache(self) -> None:
+        """Once a minute: the database cache's expired rows (nonces, rate
+        counters) on the embedded default; nothing with Redis."""
+        self.next_cache_purge = time.monotonic() + CACHE_PURGE_EVERY_S
+        try:
+            purged = cache_purge_expired()
+        except Exception:  # noqa: BLE001 - never stop matching for this
+            log.exception("purging the cache's expired rows failed")
+        else:
+            if purged:
+                log.debug("purged %d expired cache rows", purged)
 
     def prune_account_events(self) -> None:
         """Delete a bounded number of expired private events; come back next
