@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -28,6 +29,7 @@ from apps.accounts.ledger import (
     balances_apply_in_transaction,
 )
 from apps.accounts.models import Account, Balance, LedgerReason, Tier, Wallet
+from apps.apikeys.services import apikeys_follow_market_maker_tier
 from apps.core.errors import ValidationFailed
 from apps.markets.models import Asset
 
@@ -229,10 +231,16 @@ def account_create(
 
 
 @transaction.atomic
-def account_set_tier(*, user: AbstractBaseUser, tier: str) -> Account:
+@transaction.atomic
+def account_set_tier(
+    *, user: AbstractBaseUser, tier: str, actor: Any = None, ip: str | None = None
+) -> Account:
     """Set the user's verification tier (staff). It decides the book depth the
     user may read (``DEEP_BOOK_TIERS``) from the next request or WebSocket
-    ``auth`` on. Locks the account row (created if missing)."""
+    ``auth`` on, and the rate tier of the user's keys: becoming (or ceasing
+    to be) a market maker moves their keys to (or from) the market-maker
+    budget (``apikeys_follow_market_maker_tier``; ``actor``/``ip`` go into
+    each key's change record). Locks the account row (created if missing)."""
     try:
         clean = Tier(tier)
     except ValueError:
@@ -243,8 +251,13 @@ def account_set_tier(*, user: AbstractBaseUser, tier: str) -> Account:
     account_get(user=user)
     account = Account.objects.select_for_update().get(user=user)
     if account.tier != clean:
+        was_market_maker = account.tier == Tier.MARKET_MAKER
         account.tier = clean
         account.save(update_fields=["tier"])
+        if was_market_maker != (clean == Tier.MARKET_MAKER):
+            apikeys_follow_market_maker_tier(
+                user=user, market_maker=not was_market_maker, actor=actor, ip=ip
+            )
     return account
 
 

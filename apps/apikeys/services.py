@@ -14,6 +14,7 @@ from django.utils import timezone
 from apps.apikeys.crypto import encrypt_secret
 from apps.apikeys.ip import clean_allowlist
 from apps.apikeys.models import (
+    MARKET_MAKER_WEIGHT_PER_MINUTE,
     MAX_DRIFT_MS,
     MIN_DRIFT_MS,
     RETAIL_WEIGHT_PER_MINUTE,
@@ -305,3 +306,27 @@ def apikey_revoke_all(*, user: Any, actor: Any = None, ip: str | None = None) ->
         _record(row, ApiKeyChange.Action.REVOKED, actor=actor, ip=ip, changes={})
         _forget_on_commit(row.key)
     return len(rows)
+
+
+@transaction.atomic
+def apikeys_follow_market_maker_tier(
+    *, user: Any, market_maker: bool, actor: Any = None, ip: str | None = None
+) -> int:
+    """Move the user's live keys to the market-maker rate tier (6,000/min)
+    when their account becomes a market maker, and back to retail (1,200/min)
+    when it stops being one; a key whose budget staff set to another figure
+    keeps it. Each change is recorded like any other. Returns how many keys
+    changed. Locks those keys' rows (through ``apikey_update``)."""
+    old, new = (
+        (RETAIL_WEIGHT_PER_MINUTE, MARKET_MAKER_WEIGHT_PER_MINUTE)
+        if market_maker
+        else (MARKET_MAKER_WEIGHT_PER_MINUTE, RETAIL_WEIGHT_PER_MINUTE)
+    )
+    rows = ApiKey.objects.filter(
+        user=user, revoked_at__isnull=True, weight_per_minute=old
+    ).order_by("pk")
+    changed = 0
+    for row in rows:
+        apikey_update(api_key=row, weight_per_minute=new, actor=actor, ip=ip)
+        changed += 1
+    return changed

@@ -14,9 +14,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from apps.accounts.models import Tier
 from apps.accounts.sandbox import account_sign_up
+from apps.accounts.selectors import account_tier_get
 from apps.apikeys.ip import client_address
-from apps.apikeys.models import ApiKey
+from apps.apikeys.models import MARKET_MAKER_WEIGHT_PER_MINUTE, ApiKey
 from apps.apikeys.selectors import (
     apikey_changes_for_user,
     apikey_get_for_user,
@@ -65,6 +67,14 @@ def _address(request: HttpRequest) -> str | None:
     return None if address is None else str(address)
 
 
+def _tier_weight(user: Any) -> int | None:
+    """A market maker's new keys start on the market-maker rate tier (the
+    account's tier drives it: ``account_set_tier``); None is retail."""
+    if account_tier_get(user_id=user.pk) == Tier.MARKET_MAKER:
+        return MARKET_MAKER_WEIGHT_PER_MINUTE
+    return None
+
+
 def _own_key(request: HttpRequest, key: str) -> ApiKey:
     try:
         return apikey_get_for_user(user=request.user, key=key)
@@ -96,6 +106,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
                 ip_allowlist=data["ip_allowlist"],
                 drift_ms=data["drift_ms"],
                 label=data["label"],
+                weight_per_minute=_tier_weight(request.user),
                 actor=request.user,
                 ip=_address(request),
             )
