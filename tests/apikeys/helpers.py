@@ -73,3 +73,22 @@ def signed(
 
 def error_code(response: Any) -> str:
     return response.json()["error"]["code"]
+
+
+def assert_vector_holds(vector: dict[str, Any]) -> None:
+    """A published signing test vector (docs/signing.md, the spec's worked
+    example) agrees with the signer: body hash, prehash and signature."""
+    from exchange.client import signing
+
+    body = vector["body"].encode("utf-8")
+    assert signing.body_sha256(body) == vector["body_sha256"]
+    prehash = signing.prehash(
+        timestamp=vector["timestamp"],
+        nonce=vector["nonce"],
+        key=vector["key"],
+        method=vector["method"],
+        path=vector["path"],
+        body=body,
+    )
+    assert prehash == vector["prehash"]
+    assert signing.sign(vector["secret"], prehash) == vector["signature"]

@@ -13,6 +13,7 @@ from apps.apikeys.crypto import encrypt_secret
 from apps.apikeys.models import ApiKey
 from exchange.client import signing
 from exchange.client.sign_cli import main as hkt_sign
+from tests.apikeys.helpers import assert_vector_holds
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "signing.md"
 
@@ -35,18 +36,7 @@ def test_docs_publish_the_three_required_vectors():
 
 @pytest.mark.parametrize("vector", VECTORS, ids=lambda v: f"{v['method']} {v['path']}")
 def test_doc_vector_matches_the_signing_module(vector):
-    body = vector["body"].encode("utf-8")
-    assert signing.body_sha256(body) == vector["body_sha256"]
-    prehash = signing.prehash(
-        timestamp=vector["timestamp"],
-        nonce=vector["nonce"],
-        key=vector["key"],
-        method=vector["method"],
-        path=vector["path"],
-        body=body,
-    )
-    assert prehash == vector["prehash"]
-    assert signing.sign(vector["secret"], prehash) == vector["signature"]
+    assert_vector_holds(vector)
 
 
 @pytest.mark.parametrize("vector", VECTORS, ids=lambda v: f"{v['method']} {v['path']}")
