@@ -166,19 +166,6 @@ def test_amend_and_rebuild_hash_the_same() -> None:
     amend(h, 2, 11, 102, 5)
     rebuilt = Engine(FEES)
     for o in h.engine.resting_orders():
-        rebuilt.restore_resting(
-            order_id=o.order_id,
-            account_id=o.account_id,
-            side=o.side,
-            price=o.price,
-            remaining_size=o.remaining_size,
-            hold=o.hold,
-            ts=o.ts,
-            stp=o.stp,
-            filled_size=o.filled_size,
-            taker_quote=o.taker_quote,
-            maker_quote=o.maker_quote,
-            fee_total=o.fee_total,
-        )
+        rebuilt.restore_resting(**o.restore_kwargs())
     rebuilt.set_last_price(h.engine.last_price)
     assert rebuilt.state_hash() == h.engine.state_hash()

@@ -156,19 +156,6 @@ def test_random_stream_with_amends_accounts_for_every_held_unit(seed: int) -> No
     assert {"amended:True", "amended:False", "order_not_found"} <= kinds, kinds
     rebuilt = Engine(CFG)
     for o in resting.values():
-        rebuilt.restore_resting(
-            order_id=o.order_id,
-            account_id=o.account_id,
-            side=o.side,
-            price=o.price,
-            remaining_size=o.remaining_size,
-            hold=o.hold,
-            ts=o.ts,
-            stp=o.stp,
-            filled_size=o.filled_size,
-            taker_quote=o.taker_quote,
-            maker_quote=o.maker_quote,
-            fee_total=o.fee_total,
-        )
+        rebuilt.restore_resting(**o.restore_kwargs())
     rebuilt.set_last_price(engine.last_price)
     assert rebuilt.state_hash() == engine.state_hash()
