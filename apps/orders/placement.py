@@ -164,6 +164,8 @@ def place_in_one_statement(
     req: OrderRequest,
     hold: BalanceChange,
     api_key: ApiKey | None,
+    *,
+    savepoint: bool = True,
 ) -> Order | None:
     """PostgreSQL hot path of ``order_place``: the hold (balance and ledger
     entry), the order, its command and their two events (the journal's
@@ -172,7 +174,12 @@ def place_in_one_statement(
     four statements, COMMIT); the order path's database cost is mostly round
     trips. Without Redis the matcher's NOTIFY rides along.
     tests/orders/test_place_pg.py checks it writes what the general path
-    writes."""
+    writes.
+
+    Returns None, having written nothing, when the funds are short (the
+    caller's transaction stays usable; the general path answers exactly).
+    ``savepoint=False``: no savepoint even inside a transaction (a batch's
+    one transaction, which rolls back whole on a database error)."""
     order = _new_order(user_id, pair, req, hold.d_held, api_key)
     now = order.created_at
     hold_in = hold_params(
@@ -191,9 +198,13 @@ def place_in_one_statement(
     notify = bus.wakes_by_notify()  # in the statement; else after it
     if notify:
         params.append(bus.wake_channel(pair.pk))
-    # A savepoint only when called inside a transaction (tests, scripts);
-    # alone the statement is its own transaction.
-    atomic = transaction.atomic() if connection.in_atomic_block else nullcontext()
+    # A savepoint only when called inside a transaction (tests, scripts) and
+    # asked to; alone the statement is its own transaction.
+    atomic = (
+        transaction.atomic()
+        if savepoint and connection.in_atomic_block
+        else nullcontext()
+    )
     with overdraft_refused(hold), atomic, connection.cursor() as cursor:
         cursor.execute(_place_pg_sql(notify), params)
         row = cursor.fetchone()

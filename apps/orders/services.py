@@ -180,6 +180,7 @@ def order_place(
     pair: Pair,
     req: OrderRequest,
     api_key: ApiKey | None = None,
+    in_shared_transaction: bool = False,
 ) -> PlaceResult:
     """Hold the funds and queue the order as ``pending``, in one transaction.
 
@@ -190,6 +191,12 @@ def order_place(
     ORDER_CLIENT_ID_CONFLICT; of two racing requests with the same id one
     commits and the other replays it (see the except clause), so only one
     order and one hold ever exist.
+
+    ``in_shared_transaction``: the caller's transaction holds several
+    placements (a batch's, on PostgreSQL): the one statement runs without a
+    savepoint of its own, and a database error propagates for the caller to
+    roll back the whole transaction (a refusal, a DomainError, leaves it
+    usable).
     """
     # Before the pair's checks: a replay is answered even on a halted pair.
     replay = _replay(user_id, pair, req)
@@ -208,14 +215,18 @@ def order_place(
     )
     try:
         placed = (
-            place_in_one_statement(user_id, pair, req, hold, api_key)
+            place_in_one_statement(
+                user_id, pair, req, hold, api_key, savepoint=not in_shared_transaction
+            )
             if _place_in_one_statement()
             else None
         )
         if placed is not None:
             return PlaceResult(placed, False)
         order = place_general(user_id, pair, req, hold, api_key)
-    except (IntegrityError, InsufficientFunds):
+    except (IntegrityError, InsufficientFunds) as exc:
+        if in_shared_transaction and isinstance(exc, IntegrityError):
+            raise  # the transaction may be lost: the caller rolls it back whole
         # A request racing this one with the same client_order_id committed
         # first: its order took the id (unique constraint) or, where the hold
         # comes first (PostgreSQL's statement), its hold took the funds.
@@ -225,6 +236,13 @@ def order_place(
             raise
         return replay
     return PlaceResult(order, False)
+
+
+def placements_share_transaction() -> bool:
+    """Whether several ``order_place`` calls may share one transaction
+    (``in_shared_transaction``): where a placement is one statement that
+    refuses short funds without an error (PostgreSQL)."""
+    return _place_in_one_statement()
 
 
 def _place_in_one_statement() -> bool:

@@ -241,6 +241,80 @@ def test_an_unexpected_failure_of_one_entry_still_answers_the_others(
     assert_ledger()
 
 
+def test_a_batch_commits_its_orders_in_one_transaction_on_postgresql(
+    client, funded, alice, key, assert_ledger
+):
+    """One commit for the batch (PostgreSQL): every row it wrote carries the
+    same inserting transaction id, the refused order's slot included."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite places each order in its own transaction")
+    entries = [bid("60000"), bid(size="100"), bid("60001"), bid("60002")]
+    slots = results(post(client, key, {"orders": entries}, BATCH))
+    assert [r["status"] for r in slots] == [202, 400, 202, 202]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT xmin::text FROM orders_order UNION "
+            "SELECT DISTINCT xmin::text FROM orders_ordercommand"
+        )
+        assert len(cursor.fetchall()) == 1
+    assert Order.objects.count() == 3
+    assert_ledger()
+
+
+def test_a_client_order_id_racing_another_request_is_replayed_in_its_slot(
+    client, funded, alice, key, monkeypatch, assert_ledger
+):
+    """The racing request committed the id between this batch's look-up and
+    its insert: on PostgreSQL that breaks the batch's one transaction, which
+    rolls back whole and places again one by one. Each slot answers as a
+    single call would, and no order or hold exists twice."""
+    first = post(client, key, bid("62000", client_order_id="race"))
+    assert first.status_code == 202
+    real, missed = services._replay, []
+
+    def late_look_up(user_id, pair, req):  # the racer's row not seen yet, once
+        if req.client_order_id == "race" and not missed:
+            missed.append(req)
+            return None
+        return real(user_id, pair, req)
+
+    monkeypatch.setattr(services, "_replay", late_look_up)
+    entries = [bid("61000"), bid("62000", client_order_id="race"), bid("61001")]
+    slots = results(post(client, key, {"orders": entries}, BATCH))
+    assert missed
+    assert [r["status"] for r in slots] == [202, 200, 202]
+    assert slots[1]["order"]["id"] == first.json()["id"]
+    assert Order.objects.count() == 3
+    assert LedgerEntry.objects.filter(reason="hold").count() == 3
+    held = sum(o.hold_amount for o in Order.objects.all())
+    assert bal(alice, funded.quote) == (1_000_000 * USD - held, held)
+    assert_ledger()
+
+
+def test_a_batch_wakes_the_matcher_once_per_pair(
+    client,
+    funded,
+    eth_usd,
+    key,
+    settings,
+    monkeypatch,
+    django_capture_on_commit_callbacks,
+):
+    from apps.orders import bus
+
+    woken: list[int] = []
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # never reached: _push_wake is ours
+    monkeypatch.setattr(bus, "_push_wake", woken.append)
+    ask = {"pair": "ETH-USD", "side": "sell", "type": "limit", "price": "3000"}
+    entries = [bid("60000"), {**ask, "size": "1"}, bid("60001"), {**ask, "size": "2"}]
+    with django_capture_on_commit_callbacks(execute=True):
+        slots = results(post(client, key, {"orders": entries}, BATCH))
+    assert [r["status"] for r in slots] == [202] * 4
+    assert sorted(woken) == sorted([funded.pk, eth_usd.pk])
+
+
 def test_cancel_batch_by_ids_and_client_ids_answers_each_in_order(
     client, funded, alice, bob, key, matcher, assert_ledger
 ):

@@ -25,16 +25,23 @@ from apps.markets.models import Asset
 
 
 @functools.cache
-def _balance_update_sql(guard_available: bool, guard_held: bool) -> str:
+def _balance_update_sql(
+    guard_available: bool, guard_held: bool, guard_funds: bool = False
+) -> str:
     """UPDATE ... RETURNING id, available, held of one (user, asset, wallet)
     row; it updates and returns nothing when the row does not exist or a
     guard fails. A guard keeps a growing column within BIGINT, in NUMERIC:
     SQLite would silently turn an overflowing sum into a float. A column that
-    does not grow needs none. Fixed texts, so psycopg prepares them."""
+    does not grow needs none. ``guard_funds`` (a hold's) also updates nothing
+    when available would go negative, so that the caller's transaction
+    survives a refusal (the CHECK constraint stays the backstop). Fixed
+    texts, so psycopg prepares them."""
     guarded = (("available", guard_available), ("held", guard_held))
     guards = "".join(
         f"AND CAST({column} AS NUMERIC) + %s <= %s " for column, on in guarded if on
     )
+    if guard_funds:
+        guards += "AND available + %s >= 0 "
     return (
         f"UPDATE {connection.ops.quote_name(Balance._meta.db_table)} "
         "SET available = available + %s, held = held + %s, updated_at = %s "
@@ -43,7 +50,9 @@ def _balance_update_sql(guard_available: bool, guard_held: bool) -> str:
     )
 
 
-def _balance_update(change: BalanceChange, now: Any) -> tuple[str, list[Any]]:
+def _balance_update(
+    change: BalanceChange, now: Any, *, guard_funds: bool = False
+) -> tuple[str, list[Any]]:
     """The single-row UPDATE of ``change`` and its parameters."""
     grows_available, grows_held = change.d_available > 0, change.d_held > 0
     params = [
@@ -58,7 +67,9 @@ def _balance_update(change: BalanceChange, now: Any) -> tuple[str, list[Any]]:
         params += [change.d_available, MAX_UNITS]
     if grows_held:
         params += [change.d_held, MAX_UNITS]
-    return _balance_update_sql(grows_available, grows_held), params
+    if guard_funds:
+        params.append(change.d_available)
+    return _balance_update_sql(grows_available, grows_held, guard_funds), params
 
 
 def apply_single(change: BalanceChange, now: datetime) -> Balance | None:
@@ -118,11 +129,13 @@ def hold_ctes(*, balance: str, order: str, streams: str) -> HoldCtes:
              {streams} AS (<.streams>),
              <any name> AS (<.events>), ...
 
-    ``.balance`` is the single-row UPDATE. It is empty when the row is missing
-    or the result would pass BIGINT: the order's INSERT selects FROM it so
-    that nothing is written then, and the caller takes the general path for
-    the exact answer. A negative result raises (run the statement inside
-    ``overdraft_refused``). ``.ledger`` inserts the hold's entry, reading the
+    ``.balance`` is the single-row UPDATE. It is empty when the row is missing,
+    the funds are short or the result would pass BIGINT: the order's INSERT
+    selects FROM it so that nothing is written then (the caller's
+    transaction stays usable), and the caller takes the general path for
+    the exact answer. Should a negative result still reach the row (it
+    cannot: the guard), the CHECK constraint raises; run the statement inside
+    ``overdraft_refused``. ``.ledger`` inserts the hold's entry, reading the
     balance after the change from ``{balance}`` and the order's id from
     ``{order}``. ``.streams`` and ``.events`` journal the hold's ``balances``
     event (its payload built in SQL from ``{balance}``) and the caller's one
@@ -151,7 +164,7 @@ def hold_ctes(*, balance: str, order: str, streams: str) -> HoldCtes:
         ),
     )
     return HoldCtes(
-        _balance_update_sql(False, True), ledger, journal.streams, journal.events
+        _balance_update_sql(False, True, True), ledger, journal.streams, journal.events
     )
 
 
@@ -182,7 +195,7 @@ def hold_params(
         change.user_id, now, {**doc, "event": event.payload}
     )
     return HoldParams(
-        _balance_update(change, now)[1],
+        _balance_update(change, now, guard_funds=True)[1],
         [
             value
             for column, value in zip(LEDGER_COLUMNS, entry, strict=True)
