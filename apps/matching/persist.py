@@ -56,12 +56,29 @@ def batch_write(batch: Batch, now: datetime, pairs: dict[int, Pair]) -> None:
     for command_id, result_epoch in batch.command_results.items():
         by_result.setdefault(result_epoch, []).append(command_id)
     for (result, epoch), ids in by_result.items():
-        marked = OrderCommand.objects.filter(
-            pk__in=ids, processed_at__isnull=True
-        ).update(processed_at=now, result=result, epoch=epoch)
+        marked = _mark_processed(ids, now, result, epoch)
         if marked != len(ids):
             # Someone else processed these: this matcher lost its pair.
             raise eng.InvariantError("commands already processed by another matcher")
+
+
+def _mark_processed(ids: list[int], now: datetime, result: str, epoch: int) -> int:
+    """Stamp the still unprocessed commands of ``ids``; how many it stamped.
+    On PostgreSQL one array parameter (``= ANY``): a fixed text psycopg
+    prepares, where ``pk__in`` spelt out a placeholder per command, which
+    PostgreSQL parsed and planned anew each batch (~90 ms for 5,000)."""
+    if connection.vendor != "postgresql":
+        return OrderCommand.objects.filter(
+            pk__in=ids, processed_at__isnull=True
+        ).update(processed_at=now, result=result, epoch=epoch)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(OrderCommand._meta.db_table)} "
+            "SET processed_at = %s, result = %s, epoch = %s "
+            "WHERE id = ANY(%s::bigint[]) AND processed_at IS NULL",
+            [db_datetime(now), result, epoch, ids],
+        )
+        return cursor.rowcount
 
 
 def _amend_orders(orders: dict[int, OrderDelta]) -> None:
