@@ -10,7 +10,8 @@ Checks, in this order, each failure with its own code:
 3. the timestamp is Unix ms within the key's drift tolerance of server time
    ........................................ AUTH_INVALID_TIMESTAMP,
                                             AUTH_TIMESTAMP_EXPIRED / _IN_FUTURE
-4. the signature matches (constant time) .. AUTH_INVALID_SIGNATURE
+4. the signature matches (constant time) over the path as sent or either
+   canonical spelling of it (signed_paths) .. AUTH_INVALID_SIGNATURE
 5. the nonce is well-formed and unused by this key within the window
    ........................................ AUTH_INVALID_NONCE, AUTH_NONCE_REUSED
 
@@ -27,6 +28,7 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -74,25 +76,62 @@ class SignedRequest:
     nonce: str
     signature: str
     method: str
-    path: str  # path plus "?query" exactly as sent
+    path: str  # path plus "?query" exactly as sent, or its minimal spelling
     body: bytes
+    # Other spellings of the same path the signature may cover (signed_paths).
+    other_paths: tuple[str, ...] = ()
+
+
+# Where a WSGI server puts the request target exactly as sent: gunicorn's
+# RAW_URI; uWSGI's, mod_wsgi's and waitress's REQUEST_URI. granian's WSGI
+# interface (REST in production) and wsgiref (runserver, the tests' live
+# server) have neither: they pass only the decoded PATH_INFO.
+_RAW_URI_KEYS = ("RAW_URI", "REQUEST_URI")
+
+
+def raw_path(request: HttpRequest) -> str | None:
+    """The path exactly as the client sent it, percent-encoding included, when
+    the server passes it on (ASGI ``raw_path``, WSGI ``RAW_URI`` or
+    ``REQUEST_URI``); None when it only passes the decoded path."""
+    scope = getattr(request, "scope", None)
+    if isinstance(scope, dict):
+        raw = scope.get("raw_path")
+        return raw.split(b"?", 1)[0].decode("latin-1") if raw else None
+    for name in _RAW_URI_KEYS:
+        uri = request.META.get(name)
+        if isinstance(uri, str) and uri.startswith("/"):
+            return uri.split("?", 1)[0]
+    return None
+
+
+def canonical_paths(path: str) -> tuple[str, str]:
+    """The two canonical spellings of a decoded path: percent-encoding only
+    what must be (``/v1/orders/client:abc/cancel``, as httpx, curl and our
+    client send it), and everything outside RFC 3986's unreserved characters
+    with upper-case hex (``/v1/orders/client%3Aabc/cancel``, as generated
+    OpenAPI clients send a path parameter)."""
+    full = "/".join(quote(segment, safe="") for segment in path.split("/"))
+    return escape_uri_path(path), full
+
+
+def signed_paths(request: HttpRequest) -> tuple[str, ...]:
+    """The path-and-query lines a signature on ``request`` may cover, the one
+    shown in errors first: the path exactly as sent when the server passes it
+    on, then the two canonical spellings of the decoded path (a server that
+    decodes it, like granian's WSGI, can only check those; every server
+    accepts them, so a client behaves the same on all of them). Spellings of
+    one path name the same resource, so accepting either weakens nothing; the
+    query string is always the raw one (every server passes it as sent)."""
+    query = request.META.get("QUERY_STRING", "")
+    raw = raw_path(request)
+    paths = dict.fromkeys(([raw] if raw else []) + list(canonical_paths(request.path)))
+    return tuple(f"{path}?{query}" if query else path for path in paths)
 
 
 def signed_path(request: HttpRequest) -> str:
-    """The path and query string as the client sent them.
-
-    Under ASGI (daphne) the raw bytes of the path are in the scope; otherwise
-    (WSGI, the test client) the decoded path is re-encoded canonically, which
-    is what every client that percent-encodes only when it must has sent.
-    """
-    scope = getattr(request, "scope", None)
-    raw = scope.get("raw_path") if isinstance(scope, dict) else None
-    if raw:
-        path = raw.split(b"?", 1)[0].decode("latin-1")
-    else:
-        path = escape_uri_path(request.path)
-    query = request.META.get("QUERY_STRING", "")
-    return f"{path}?{query}" if query else path
+    """The path and query string as the client sent them, or, when the server
+    does not pass the raw path on, their minimal spelling."""
+    return signed_paths(request)[0]
 
 
 def signed_request_from_http(request: HttpRequest) -> SignedRequest:
@@ -111,14 +150,16 @@ def signed_request_from_http(request: HttpRequest) -> SignedRequest:
         body = request.body
     except RequestDataTooBig:
         raise ValidationFailed("The request body is too large.") from None
+    paths = signed_paths(request)
     return SignedRequest(
         key=values[signing.HEADER_KEY],
         timestamp=values[signing.HEADER_TIMESTAMP],
         nonce=values[signing.HEADER_NONCE],
         signature=values[signing.HEADER_SIGNATURE],
         method=request.method or "GET",
-        path=signed_path(request),
+        path=paths[0],
         body=body,
+        other_paths=paths[1:],
     )
 
 
@@ -189,21 +230,24 @@ def _check_signature(signed: SignedRequest, api_key: ApiKey) -> None:
     # The domain is the server's environment; a legacy key (no prefix) has
     # none and signs the v1 prehash.
     legacy = signing.key_environment(signed.key) is None
-    expected = signing.sign_request(
-        environment=None if legacy else settings.EXCHANGE_ENV,
-        secret=decrypt_secret(api_key.secret_encrypted),
-        key=signed.key,
-        method=signed.method,
-        path=signed.path,
-        body=signed.body,
-        timestamp=signed.timestamp,
-        nonce=signed.nonce,
-    )
-    if not signing.signature_matches(expected, signed.signature):
-        raise errors.InvalidSignature(
-            "The signature does not match; see docs/signing.md for the prehash.",
-            details={"signed_path": signed.path, "method": signed.method},
+    secret = decrypt_secret(api_key.secret_encrypted)
+    for path in (signed.path, *signed.other_paths):
+        expected = signing.sign_request(
+            environment=None if legacy else settings.EXCHANGE_ENV,
+            secret=secret,
+            key=signed.key,
+            method=signed.method,
+            path=path,
+            body=signed.body,
+            timestamp=signed.timestamp,
+            nonce=signed.nonce,
         )
+        if signing.signature_matches(expected, signed.signature):
+            return
+    raise errors.InvalidSignature(
+        "The signature does not match; see docs/signing.md for the prehash.",
+        details={"signed_path": signed.path, "method": signed.method},
+    )
 
 
 def nonce_cache_key(api_key: ApiKey, nonce: str) -> str:

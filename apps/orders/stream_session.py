@@ -28,6 +28,7 @@ from apps.apikeys.permissions import check_scope
 from apps.apikeys.selectors import apikeys_current, apikeys_disabled
 from apps.core.errors import DomainError, ErrorCode
 from apps.markets.stream_wire import BOOK_MAX_DEPTH, BOOK_MAX_DEPTH_VERIFIED
+from apps.matching.engine import Reason
 from apps.orders import cancels
 from apps.orders.api import actions
 from apps.orders.models import LIVE_STATUSES, Order
@@ -118,7 +119,8 @@ def session_cancel_all(session: StreamSession, data: Any) -> actions.Answer:
 
 def session_close(session: StreamSession) -> int:
     """The connection is gone: with cancel-on-disconnect, queue a cancel for
-    each of the session's orders still live. Returns how many."""
+    each of the session's orders still live, reported with the reason
+    ``cancel_on_disconnect``. Returns how many."""
     if not session.cancel_on_disconnect or not session.placed:
         return 0
     live = Order.objects.select_related("pair").filter(
@@ -127,7 +129,7 @@ def session_close(session: StreamSession) -> int:
     count = 0
     for order in live.order_by("pk"):
         try:
-            cancels.order_cancel(order=order)
+            cancels.order_cancel(order=order, reason=Reason.CANCEL_ON_DISCONNECT)
             count += 1
         except DomainError:  # a halted pair: its book is frozen
             log.warning("cancel-on-disconnect: order %s not cancelled", order.pk)

@@ -26,6 +26,7 @@ from typing import Any
 
 from ccxt.base.decimal_to_precision import TICK_SIZE
 from ccxt.base.errors import (
+    ArgumentsRequired,
     AuthenticationError,
     BadRequest,
     BadSymbol,
@@ -77,6 +78,7 @@ API: dict[str, dict[str, dict[str, int]]] = {
         "post": {
             "orders": 1,
             "orders/{order_id}/cancel": 1,
+            "orders/{order_id}/amend": 1,
             "orders/cancel-all": 10,
             "orders/cancel-all-after": 1,
         },
@@ -242,6 +244,7 @@ class hkt(Exchange, ImplicitAPI):
                     "createStopMarketOrder": True,
                     "createStopOrder": True,
                     "createTriggerOrder": True,
+                    "editOrder": True,
                     "fetchBalance": True,
                     "fetchCanceledOrders": True,
                     "fetchClosedOrders": True,
@@ -686,6 +689,42 @@ class hkt(Exchange, ImplicitAPI):
             self.extend(request, params)
         )
         return self.parse_order(self.safe_dict(response, "order", {}))
+
+    def edit_order(
+        self,
+        id: str,
+        symbol: str,
+        type: str,
+        side: str,
+        amount: Any = None,
+        price: Any = None,
+        params={},  # noqa: B006
+    ) -> Any:
+        """Amend a live GTC limit order (``POST /v1/orders/{id}/amend``, by id
+        or ``params={"clientOrderId": ...}``): a new total ``amount`` (what
+        already filled included) and/or a new ``price``. A smaller amount at
+        the same price keeps the order's place in the queue; a new price or a
+        larger amount is a cancel-replace under the same id that loses it (and
+        may trade at once). Returns the order after the amend, or as it
+        stands (``info.status`` ``pending``...) if the matcher has not answered
+        within the server's deadline. ``type`` must be ``limit`` and ``side``
+        is not sent: an amend changes neither."""
+        if symbol is None:
+            raise ArgumentsRequired(self.id + " edit_order() needs a symbol")
+        if type is not None and type != "limit":
+            raise InvalidOrder(
+                self.id + " edit_order() amends limit orders only (type 'limit')"
+            )
+        self.load_markets()
+        market = self.market(symbol)
+        request: dict[str, Any] = {"order_id": self.order_ref(id, params)}
+        if amount is not None:
+            request["size"] = self.amount_to_precision(symbol, amount)
+        if price is not None:
+            request["price"] = self.price_to_precision(symbol, price)
+        params = self.omit(params, "clientOrderId")
+        response = self.private_post_orders_order_id_amend(self.extend(request, params))
+        return self.parse_order(response, market)
 
     def cancel_all_orders(self, symbol: Any = None, params={}) -> Any:  # noqa: B006
         """The orders whose cancel was requested: ``canceled`` when done at once,

@@ -346,3 +346,48 @@ def test_checks_run_in_the_documented_order(client, read_key, server_clock):
         headers={**everything_wrong, "X-Api-Key": revoked.key},
     )
     assert error_code(response) == "AUTH_KEY_REVOKED"
+
+
+# The path line (docs/signing.md, "The prehash"): the path as sent, or either
+# canonical spelling of it. The test client is WSGI without a raw URI, as
+# granian is; tests/apikeys/test_path_spellings_live.py runs real servers.
+ORDER_BY_REF = "/v1/orders/client%3Amm-1"
+
+
+@pytest.mark.urls("exchange.urls")
+@pytest.mark.parametrize(
+    "signed_as",
+    ["/v1/orders/client%3Amm-1", "/v1/orders/client:mm-1"],
+    ids=["as-sent", "decoded"],
+)
+def test_either_canonical_spelling_of_the_path_verifies(client, read_key, signed_as):
+    headers = sign_headers(read_key, "GET", signed_as)
+    response = client.get(ORDER_BY_REF, headers=headers)
+    # Authenticated: the order lookup answers, not the signature check.
+    assert (response.status_code, error_code(response)) == (404, "ORDER_NOT_FOUND")
+
+
+@pytest.mark.urls("exchange.urls")
+def test_a_spelling_the_server_cannot_see_does_not_verify(client, read_key):
+    lower = "/v1/orders/client%3amm-1"
+    headers = sign_headers(read_key, "GET", lower)
+    response = client.get(lower, headers=headers)
+    assert (response.status_code, error_code(response)) == (
+        401,
+        "AUTH_INVALID_SIGNATURE",
+    )
+    assert response.json()["error"]["details"]["signed_path"] == (
+        "/v1/orders/client:mm-1"
+    )
+    # Where the server passes the request target on, the path as sent verifies.
+    headers = sign_headers(read_key, "GET", lower)
+    response = client.get(lower, headers=headers, REQUEST_URI=lower)
+    assert (response.status_code, error_code(response)) == (404, "ORDER_NOT_FOUND")
+
+
+@pytest.mark.urls("exchange.urls")
+def test_a_replay_in_another_spelling_is_refused_as_nonce_reused(client, read_key):
+    headers = sign_headers(read_key, "GET", ORDER_BY_REF)
+    assert error_code(client.get(ORDER_BY_REF, headers=headers)) == "ORDER_NOT_FOUND"
+    replay = client.get("/v1/orders/client:mm-1", headers=headers)
+    assert (replay.status_code, error_code(replay)) == (401, "AUTH_NONCE_REUSED")

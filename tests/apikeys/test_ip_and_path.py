@@ -9,7 +9,7 @@ import pytest
 from django.core.handlers.asgi import ASGIRequest
 from django.test import RequestFactory
 
-from apps.apikeys.auth import signed_path
+from apps.apikeys.auth import signed_path, signed_paths
 from apps.apikeys.ip import address_allowed, client_address, parse_address
 
 
@@ -54,22 +54,58 @@ def test_all_hops_trusted_gives_the_left_most(settings):
     assert client_address(request) == ipaddress.ip_address("10.0.0.3")
 
 
-def test_signed_path_under_asgi_is_the_raw_path_as_sent():
+def _asgi_request(raw_path: bytes, path: str, query: bytes = b"") -> ASGIRequest:
     scope = {
         "type": "http",
         "method": "GET",
-        "path": "/v1/ticker/BTC-USD",
-        "raw_path": b"/v1/ticker/BTC%2DUSD",
-        "query_string": b"depth=5&x=%C3%A9",
+        "path": path,
+        "raw_path": raw_path,
+        "query_string": query,
         "headers": [],
     }
-    assert (
-        signed_path(ASGIRequest(scope, BytesIO()))
-        == "/v1/ticker/BTC%2DUSD?depth=5&x=%C3%A9"
+    return ASGIRequest(scope, BytesIO())
+
+
+def test_signed_paths_under_asgi_are_the_raw_path_then_the_canonical_ones():
+    request = _asgi_request(
+        b"/v1/ticker/BTC%2DUSD", "/v1/ticker/BTC-USD", b"depth=5&x=%C3%A9"
+    )
+    assert signed_path(request) == "/v1/ticker/BTC%2DUSD?depth=5&x=%C3%A9"
+    assert signed_paths(request) == (
+        "/v1/ticker/BTC%2DUSD?depth=5&x=%C3%A9",
+        "/v1/ticker/BTC-USD?depth=5&x=%C3%A9",
     )
 
 
-def test_signed_path_under_wsgi_re_encodes_the_path_and_keeps_the_query():
-    request = RequestFactory().get("/v1/x%20y/caf%C3%A9?b=2&a=1")
-    assert signed_path(request) == "/v1/x%20y/caf%C3%A9?b=2&a=1"
-    assert signed_path(RequestFactory().get("/v1/time")) == "/v1/time"
+def test_signed_paths_of_a_client_ref_are_as_sent_and_both_canonical_spellings():
+    request = _asgi_request(
+        b"/v1/orders/client%3aab/cancel", "/v1/orders/client:ab/cancel"
+    )
+    assert signed_paths(request) == (
+        "/v1/orders/client%3aab/cancel",
+        "/v1/orders/client:ab/cancel",
+        "/v1/orders/client%3Aab/cancel",
+    )
+
+
+def test_signed_paths_under_wsgi_without_the_raw_uri_are_the_canonical_spellings():
+    # granian's WSGI interface and wsgiref pass only the decoded PATH_INFO.
+    request = RequestFactory().get("/v1/x%20y/caf%C3%A9/client%3Aab?b=2&a=1")
+    assert signed_path(request) == "/v1/x%20y/caf%C3%A9/client:ab?b=2&a=1"
+    assert signed_paths(request) == (
+        "/v1/x%20y/caf%C3%A9/client:ab?b=2&a=1",
+        "/v1/x%20y/caf%C3%A9/client%3Aab?b=2&a=1",
+    )
+    assert signed_paths(RequestFactory().get("/v1/time")) == ("/v1/time",)
+
+
+@pytest.mark.parametrize("name", ["RAW_URI", "REQUEST_URI"])
+def test_signed_paths_under_wsgi_start_with_the_raw_uri_when_the_server_gives_it(name):
+    request = RequestFactory().get(
+        "/v1/orders/client:ab?b=2", **{name: "/v1/orders/client%3aab?b=2"}
+    )
+    assert signed_paths(request) == (
+        "/v1/orders/client%3aab?b=2",
+        "/v1/orders/client:ab?b=2",
+        "/v1/orders/client%3Aab?b=2",
+    )

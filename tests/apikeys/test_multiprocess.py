@@ -5,24 +5,16 @@ README "Deploy at scale")."""
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 import pytest
-from django.db import connection
 from django_ratelimit.core import _get_window
 
 from apps.apikeys import services
 from exchange.client import signing
 from tests.apikeys.factories import ApiKeyFactory
-from tests.matching.processes import wait_until_serving
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.apikeys.servers import start_servers, stop_servers
 
 pytestmark = [
     pytest.mark.slow,
@@ -32,73 +24,6 @@ pytestmark = [
         "through Redis (the database-cache default is covered by the other tests)",
     ),
 ]
-
-
-def _database_url() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return (
-        f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
-    )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _server(kind: str, port: int) -> list[str]:
-    if kind == "granian":
-        return [
-            str(Path(sys.executable).with_name("granian")),
-            "--interface",
-            "wsgi",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "exchange.wsgi:application",
-        ]
-    script = Path(sys.executable).with_name("daphne")
-    daphne = [str(script)] if script.exists() else [sys.executable, "-m", "daphne"]
-    return [*daphne, "-b", "127.0.0.1", "-p", str(port), "exchange.asgi:application"]
-
-
-def _start_servers(
-    kinds: list[str],
-) -> tuple[list[subprocess.Popen[bytes]], list[str]]:
-    env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
-        "DJANGO_SETTINGS_MODULE": "exchange.settings",
-    }
-    procs, urls, logs = [], [], []
-    for kind in kinds:
-        port = _free_port()
-        logs.append(
-            tempfile.TemporaryFile()
-        )  # not a pipe: nobody reads it, it can't fill
-        procs.append(
-            subprocess.Popen(
-                _server(kind, port),
-                cwd=ROOT,
-                env=env,
-                stdout=subprocess.DEVNULL,
-                stderr=logs[-1],
-            )
-        )
-        urls.append(f"http://127.0.0.1:{port}")
-    for proc, url, log in zip(procs, urls, logs, strict=True):
-
-        def tail(log=log) -> str:
-            log.seek(0)
-            return log.read().decode()[-2000:]
-
-        wait_until_serving(proc, url, tail)
-    return procs, urls
 
 
 def _key_id_with_a_fresh_window(need_s: int = 20) -> str:
@@ -113,7 +38,7 @@ def _key_id_with_a_fresh_window(need_s: int = 20) -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_two_server_processes_share_one_budget_and_one_nonce_store(alice, monkeypatch):
-    procs, (server_a, server_b) = _start_servers(["daphne", "granian"])
+    procs, (server_a, server_b) = start_servers(["daphne", "granian"])
     try:
         key_id = _key_id_with_a_fresh_window()
         monkeypatch.setattr(services, "new_key_id", lambda: key_id)
@@ -149,11 +74,4 @@ def test_two_server_processes_share_one_budget_and_one_nonce_store(alice, monkey
             assert refused.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
             assert int(refused.headers["Retry-After"]) >= 1
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_servers(procs)

@@ -212,6 +212,66 @@ def test_market_stop_post_only_and_cancel_all_through_ccxt(
     assert_ledger()
 
 
+def test_edit_order_amends_in_place_or_cancel_replaces_as_the_api_does(
+    funded, alice, bob, tmp_path, assert_ledger
+):
+    key = ApiKeyFactory(user=alice, scope="trade", ip_allowlist=LOCAL)
+    bob_key = ApiKeyFactory(user=bob, scope="trade", ip_allowlist=LOCAL)
+    with exchange(tmp_path) as (matcher, base):
+        ex, seller = driver(base, key), driver(base, bob_key)
+        first = ex.create_order("BTC/USD", "limit", "buy", 0.004, 60000)
+        second = ex.create_order(
+            "BTC/USD", "limit", "buy", 0.004, 60000, {"clientOrderId": "ccxt-ed-2"}
+        )
+        assert ex.has["editOrder"] is True
+
+        # A smaller amount at the same price: in place, same id, same queue
+        # place (first still fills before second).
+        cut = ex.edit_order(first["id"], "BTC/USD", "limit", "buy", 0.002)
+        assert (cut["id"], cut["status"], cut["amount"], cut["price"]) == (
+            first["id"],
+            "open",
+            0.002,
+            60000.0,
+        )
+        assert cut["info"]["held"] == "120.240000"  # 120 USD + 0.2% worst fee
+        seller.create_order("BTC/USD", "market", "sell", 0.002)
+        assert wait_for_status(ex, first["id"], "filled")["filled"] == 0.002
+        assert ex.fetch_order(second["id"])["filled"] == 0
+
+        # A new price is a cancel-replace under the same id that loses the
+        # queue place: moved away and back, second now queues behind third.
+        third = ex.create_order("BTC/USD", "limit", "buy", 0.004, 60000)
+        moved = ex.edit_order(
+            None, "BTC/USD", "limit", "buy", None, 59000, {"clientOrderId": "ccxt-ed-2"}
+        )
+        assert (moved["id"], moved["clientOrderId"], moved["price"]) == (
+            second["id"],
+            "ccxt-ed-2",
+            59000.0,
+        )
+        assert (moved["status"], moved["amount"]) == ("open", 0.004)
+        back = ex.edit_order(second["id"], "BTC/USD", "limit", "buy", 0.005, 60000)
+        assert (back["id"], back["price"], back["amount"]) == (
+            second["id"],
+            60000.0,
+            0.005,
+        )
+        seller.create_order("BTC/USD", "market", "sell", 0.004)
+        assert wait_for_status(ex, third["id"], "filled")["filled"] == 0.004
+        assert ex.fetch_order(second["id"])["filled"] == 0
+
+        with pytest.raises(ccxt.InvalidOrder, match="ORDER_AMEND_NO_CHANGE"):
+            ex.edit_order(second["id"], "BTC/USD", "limit", "buy", 0.005)
+        with pytest.raises(ccxt.InvalidOrder, match="ORDER_ALREADY_FILLED"):
+            ex.edit_order(first["id"], "BTC/USD", "limit", "buy", 0.001)
+        with pytest.raises(ccxt.InvalidOrder, match="limit orders only"):
+            ex.edit_order(second["id"], "BTC/USD", "market", "buy", 0.001)
+        ex.cancel_order(second["id"])
+        wait_drained(matcher)
+    assert_ledger()
+
+
 def test_ccxt_errors_are_ccxt_exception_classes(funded, alice, bob, tmp_path):
     eth = AssetFactory(code="ETH", name="Ether", scale=8)
     PairFactory(

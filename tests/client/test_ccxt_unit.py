@@ -164,6 +164,7 @@ IMPLEMENTED = {
     "fetchBalance": "fetch_balance",
     "createOrder": "create_order",
     "createMarketBuyOrderWithCost": "create_market_buy_order_with_cost",
+    "editOrder": "edit_order",
     "cancelOrder": "cancel_order",
     "cancelAllOrders": "cancel_all_orders",
     "fetchOrder": "fetch_order",

@@ -169,3 +169,55 @@ def test_the_generated_client_places_and_cancels_a_batch(
         "pending",
         ok.order.id,
     )
+
+
+def test_the_generated_client_cancels_by_client_order_id(
+    generated, live_server, funded, alice, settings
+):
+    # The generated client percent-encodes path parameters: the cancel goes out
+    # as /v1/orders/client%3Agen-c1/cancel, signed as sent (docs/signing.md).
+    settings.ORDER_RESULT_TIMEOUT_MS = 30  # no matcher: answered pending
+    key = ApiKeyFactory(user=alice, scope="trade", ip_allowlist=["127.0.0.1", "::1"])
+    sent: list[str] = []
+    private = generated("client").Client(
+        base_url=live_server.url,
+        httpx_args={
+            "event_hooks": {
+                "request": [
+                    lambda request: sent.append(request.url.raw_path.decode()),
+                    _sign_with(key),
+                ]
+            }
+        },
+    )
+    body = generated("models").OrderPlaceInput.from_dict(
+        {
+            "pair": "BTC-USD",
+            "side": "buy",
+            "type": "limit",
+            "price": "63000.00",
+            "size": "0.0100",
+            "client_order_id": "gen-c1",
+            "response_type": "ack",
+        }
+    )
+    placed = generated("api.orders.order_place").sync_detailed(
+        client=private, body=body
+    )
+    assert placed.status_code == 202, placed.content
+
+    cancelled = generated("api.orders.order_cancel").sync_detailed(
+        order_id="client:gen-c1", client=private
+    )
+    assert sent[-1] == "/v1/orders/client%3Agen-c1/cancel"
+    assert cancelled.status_code == 202, cancelled.content
+    assert (cancelled.parsed.cancel_result, cancelled.parsed.order.id) == (
+        "pending",
+        placed.parsed.id,
+    )
+    fetched = generated("api.orders.order_get").sync_detailed(
+        order_id="client:gen-c1", client=private
+    )
+    assert sent[-1] == "/v1/orders/client%3Agen-c1"
+    assert fetched.status_code == 200, fetched.content
+    assert fetched.parsed.id == placed.parsed.id

@@ -15,7 +15,7 @@ from django.db.models import Q
 from apps.accounts.models import AccountEvent, Balance
 from apps.core.money import format_units
 from apps.orders.models import Order, OrderStatus, Trade
-from exchange.client import ApiError, TradingStream
+from exchange.client import ApiError, ExchangeClient, TradingStream
 from tests.apikeys.factories import ApiKeyFactory
 from tests.markets.test_ws_e2e import OrderFlow, exchange, seed_book
 from tests.matching.processes import wait_drained
@@ -213,6 +213,7 @@ def test_order_entry_and_cancel_on_disconnect_with_the_real_matcher(
         assert {o["status"] for o in mine} == {"open"}
         other = trading(base, key)
         kept = other.place(**buy("62000", "kept"))["order"]
+        other.subscribe_private("orders")
         session.close()
         deadline = time.monotonic() + 10
         ids = [o["id"] for o in mine]
@@ -222,4 +223,20 @@ def test_order_entry_and_cancel_on_disconnect_with_the_real_matcher(
             assert time.monotonic() < deadline, "cancel-on-disconnect did not happen"
             time.sleep(0.05)
         assert Order.objects.get(uuid=kept["id"]).status == OrderStatus.OPEN
+        # Told apart from the user's own cancels, on the stream and over REST.
+        seen: list[dict[str, Any]] = []
+        drain(other, alice, seen)
+        streamed = {
+            (m["data"]["id"], m["data"]["reason"])
+            for m in seen
+            if m["channel"] == "orders" and m["data"]["status"] == "cancelled"
+        }
+        assert streamed == {(i, "cancel_on_disconnect") for i in ids}
+        with ExchangeClient(base, key.key, key.secret) as api:
+            for order_id in ids:
+                body = api.get_order(order_id)
+                assert (body["status"], body["reason"]) == (
+                    "cancelled",
+                    "cancel_on_disconnect",
+                )
         other.close()

@@ -272,6 +272,10 @@ def test_cancel_on_disconnect_cancels_exactly_the_sessions_orders(
         "theirs": OrderStatus.OPEN,
         "rest": OrderStatus.OPEN,
     }
+    reasons = Order.objects.filter(status=OrderStatus.CANCELLED)
+    assert set(reasons.values_list("reject_reason", flat=True)) == {
+        "cancel_on_disconnect"
+    }
     assert theirs
     other.close()
 

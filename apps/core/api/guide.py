@@ -37,7 +37,13 @@ v2
 ```
 
 Sign the bytes you send: serialise the JSON body once, hash and send those same
-bytes. A key made before the environment prefixes (`hkt_` + 32 hex) signs the
+bytes. Likewise sign the path exactly as it goes on the wire, percent-encoding
+included: `/v1/orders/client:abc/cancel` (encoding only what must be encoded,
+as httpx and curl send it) or `/v1/orders/client%3Aabc/cancel` (every character
+outside `A-Za-z0-9-._~` encoded, upper-case hex, as generated clients send a
+path parameter). Every server accepts a signature over either spelling of the
+path it received, whichever was sent (some servers see only the decoded path);
+other spellings (`%3a`, `%2D`) are not guaranteed to verify. A key made before the environment prefixes (`hkt_` + 32 hex) signs the
 seven lines `v1`, timestamp, nonce, key, method, path, body hash (no domain line).
 
 ### Worked example

@@ -46,9 +46,10 @@ class PlaceOrder:
 class CancelOrder:
     """Cancel a resting order or an untriggered stop of ``account_id``.
 
-    ``reason`` is what its ``Cancelled`` event reports: ``USER_CANCELLED``, or
-    ``DEAD_MAN_SWITCH`` when the key's cancel-all-after timer fired (one of
-    ``CANCEL_REQUESTED``)."""
+    ``reason`` is what its ``Cancelled`` event reports: ``USER_CANCELLED``,
+    ``DEAD_MAN_SWITCH`` when the key's cancel-all-after timer fired, or
+    ``CANCEL_ON_DISCONNECT`` when the WebSocket session that placed it ended
+    (one of ``CANCEL_REQUESTED``)."""
 
     order_id: int
     account_id: int

@@ -29,6 +29,9 @@ class Reason(StrEnum):
     # The key's dead-man switch (cancel-all-after) expired: a cancel the user
     # asked for in advance, reported apart so they can tell it from their own.
     DEAD_MAN_SWITCH = "dead_man_switch"
+    # The WebSocket session that placed it ended, and it had asked for
+    # cancel-on-disconnect: reported apart for the same reason.
+    CANCEL_ON_DISCONNECT = "cancel_on_disconnect"
     # Cancel and amend command failures (CancelRejected, AmendRejected).
     ORDER_NOT_FOUND = "order_not_found"
     # Amend failures (AmendRejected; also INVALID_ORDER, HOLD_EXHAUSTED,
@@ -37,7 +40,9 @@ class Reason(StrEnum):
 
 
 # The reasons a CancelOrder may carry: cancels someone asked for.
-CANCEL_REQUESTED = frozenset({Reason.USER_CANCELLED, Reason.DEAD_MAN_SWITCH})
+CANCEL_REQUESTED = frozenset(
+    {Reason.USER_CANCELLED, Reason.DEAD_MAN_SWITCH, Reason.CANCEL_ON_DISCONNECT}
+)
 
 
 class DoneReason(StrEnum):

@@ -173,7 +173,12 @@ class OrderOutputSerializer(serializers.Serializer):
     )
     status = serializers.ChoiceField(choices=OrderStatus.values)
     reason = serializers.CharField(
-        help_text="Why it was rejected or cancelled; empty otherwise."
+        help_text="Why it was rejected or cancelled; empty otherwise. "
+        "user_cancelled: you cancelled it; dead_man_switch: the key's "
+        "cancel-all-after timer fired; cancel_on_disconnect: the WebSocket "
+        "session that placed it, with that option, ended. The matcher's own "
+        "(ioc_remainder, self_trade, post_only_would_take, ...) say why it "
+        "refused or stopped the order. A string, not a closed set."
     )
     triggered = serializers.BooleanField()
     created_at = serializers.DateTimeField()
