@@ -210,3 +210,11 @@ def test_body_operations_list_the_strict_input_codes(spec):
             assert body_codes <= listed, where
         else:
             assert not ({"VALIDATION_UNKNOWN_FIELD"} & listed), where
+
+
+def test_every_operation_lists_the_repeated_parameter_refusal(spec):
+    """Every weighted endpoint refuses a query parameter given twice
+    (apps.core.api.query), so every operation lists the code under 400."""
+    for path, method, op in operations(spec):
+        listed = set(re.findall(r"`([A-Z_]+)`", op["responses"]["400"]["description"]))
+        assert "VALIDATION_DUPLICATE_PARAM" in listed, f"{method.upper()} {path}"

@@ -461,24 +461,28 @@ def test_no_symbol_gives_a_500(client, btc_usd, endpoint, symbol):
     assert error_code(response) == "MARKET_NOT_FOUND"
 
 
+ALL = {"orderbook", "trades", "candles"}
+
+
 @pytest.mark.parametrize(
-    ("query", "refused_by"),
+    ("query", "refused_by", "code"),
     [
-        ("depth=%00", {"orderbook"}),
-        ("depth=%F0%9F%92%A5", {"orderbook"}),
-        ("depth=1&depth=2", set()),  # the last one counts, as in Django
-        ("limit=%00", {"trades", "candles"}),
-        ("depth=" + "9" * 50, {"orderbook"}),
+        ("depth=%00", {"orderbook"}, "VALIDATION_ERROR"),
+        ("depth=%F0%9F%92%A5", {"orderbook"}, "VALIDATION_ERROR"),
+        ("depth=1&depth=2", ALL, "VALIDATION_DUPLICATE_PARAM"),  # any repeat
+        ("limit=%00", {"trades", "candles"}, "VALIDATION_ERROR"),
+        ("depth=" + "9" * 50, {"orderbook"}, "VALIDATION_ERROR"),
     ],
 )
-def test_no_query_gives_a_500(client, btc_usd, query, refused_by):
+def test_no_query_gives_a_500(client, btc_usd, query, refused_by, code):
     """A bad value of an endpoint's own parameter is 400 VALIDATION_ERROR;
-    another endpoint's parameter is not read at all."""
+    another endpoint's parameter is not read at all; a repeated parameter is
+    refused everywhere."""
     for endpoint in ("orderbook", "trades", "candles"):
         response = _get(client, f"/v1/{endpoint}/BTC-USD?{query}")
         if endpoint in refused_by:
             assert response.status_code == 400, endpoint
-            assert error_code(response) == "VALIDATION_ERROR", endpoint
+            assert error_code(response) == code, endpoint
         else:
             assert response.status_code == 200, endpoint
 

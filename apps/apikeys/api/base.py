@@ -18,7 +18,10 @@ An endpoint subclasses one of them and declares, e.g. (apps/*/api/views.py)::
 A signed request is checked in this order (docs/signing.md), each failure with
 its own code: headers/key -> timestamp -> signature -> nonce (the
 authentication, ``apps.apikeys.auth``) -> IP allow-list -> scope -> rate limit.
-A public request is only rate-limited, per client IP.
+A public request is only rate-limited, per client IP. Then, for both, the
+input: a query parameter given twice is VALIDATION_DUPLICATE_PARAM
+(``apps.core.api.query``), before the handler reads any of them; the body is
+parsed and checked in the handler.
 
 Every response, errors included, carries X-RateLimit-Limit, -Remaining, -Reset
 (epoch seconds of the window's end) and -Cost. A request refused before the
@@ -46,6 +49,7 @@ from apps.apikeys.models import SCOPE_RANK, ApiKey, Scope
 from apps.apikeys.permissions import check_ip, check_scope
 from apps.core import scenarios
 from apps.core.api.parsers import check_body_size
+from apps.core.api.query import check_query
 from apps.core.errors import DomainError
 from exchange.client import signing
 
@@ -140,6 +144,7 @@ class PublicAPIView(_WeightedAPIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         self._enforce_rate_limit(request)
+        check_query(request.query_params)
 
 
 class SignedAPIView(_WeightedAPIView):
@@ -196,6 +201,7 @@ class SignedAPIView(_WeightedAPIView):
         self._play_generic_scenario(request, scenario)
         self._enforce_rate_limit(request)
         request.sandbox_scenario = scenario  # type: ignore[attr-defined]
+        check_query(request.query_params)
 
     def _play_generic_scenario(self, request: Request, scenario: str | None) -> None:
         """Sandbox: answer as the real refusals would, without charging."""
