@@ -1,11 +1,13 @@
-"""Strict query strings: a parameter given twice is refused with its own code
-on every endpoint, before the handler reads any parameter."""
+"""Strict query strings: a parameter given twice, or one the operation does
+not declare, is refused with its own code on every endpoint, before the
+handler reads any parameter; the declarations are the spec's."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from django.urls import resolve
 
 from apps.orders.models import Order
 from tests.apikeys.helpers import error_code, signed
@@ -99,4 +101,75 @@ def test_every_operation_refuses_a_repeated_parameter(client, funded, withdraw_k
                 response.content,
             )
             tried += 1
+    assert tried >= 15
+
+
+def _operations(spec):
+    """(method, concrete path, view class) of every weighted operation."""
+    for template, item in spec["paths"].items():
+        if template == "/v1/health":
+            continue
+        path = re.sub(r"\{pair\}", "BTC-USD", template)
+        path = re.sub(r"\{[^}]+\}", "client:any-order", path)
+        view = resolve(path).func.view_class
+        for method, op in item.items():
+            if method in {"get", "post", "put", "patch", "delete"}:
+                yield method.upper(), path, view, op
+
+
+def test_each_operation_takes_exactly_the_query_parameters_its_spec_declares(
+    client, db
+):
+    spec = client.get("/v1/openapi.json").json()
+    takes_some = 0
+    for method, path, view, op in _operations(spec):
+        declared = {p["name"] for p in op.get("parameters", []) if p["in"] == "query"}
+        assert set(view.allowed_query_params(method)) == declared, (method, path)
+        takes_some += bool(declared)
+    assert takes_some == 6  # orders, order, fills, orderbook, trades, candles
+
+
+def test_an_unknown_parameter_is_refused_naming_it_and_the_allowed_ones(
+    client, funded, read_key
+):
+    response = signed(client, read_key, "GET", "/v1/fills?limt=5&pair=BTC-USD")
+    assert (response.status_code, error_code(response)) == (
+        400,
+        "VALIDATION_UNKNOWN_PARAM",
+    )
+    details = response.json()["error"]["details"]
+    assert details == {
+        "params": ["limt"],
+        "allowed": ["pair", "order_id", "limit", "cursor"],
+    }
+
+
+def test_a_parameter_of_another_endpoint_is_unknown_here(client, funded):
+    response = client.get("/v1/trades/BTC-USD?depth=10")
+    assert error_code(response) == "VALIDATION_UNKNOWN_PARAM"
+    assert response.json()["error"]["details"]["allowed"] == ["limit"]
+    response = client.get("/v1/markets?pair=BTC-USD")
+    assert error_code(response) == "VALIDATION_UNKNOWN_PARAM"
+    assert response.json()["error"]["details"]["allowed"] == []
+
+
+def test_an_order_with_fills_true_is_still_answered_with_its_fills(
+    client, funded, alice, read_key
+):
+    from tests.helpers import place
+
+    order = place(alice, funded, side="buy", price="50000", size="0.1")
+    answer = signed(client, read_key, "GET", f"/v1/orders/{order.uuid}?fills=true")
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["fills"] == []
+
+
+def test_every_operation_refuses_an_unknown_parameter(client, funded, withdraw_key):
+    spec = client.get("/v1/openapi.json").json()
+    tried = 0
+    for method, path, _view, _op in _operations(spec):
+        response = signed(client, withdraw_key, method, f"{path}?zzz=1")
+        assert error_code(response) == "VALIDATION_UNKNOWN_PARAM", (method, path)
+        assert response.json()["error"]["details"]["params"] == ["zzz"]
+        tried += 1
     assert tried >= 15

@@ -104,7 +104,8 @@ a repeated key `VALIDATION_DUPLICATE_KEY`; a value of the wrong JSON type
 `VALIDATION_INVALID_DECIMAL`; one beyond what the exchange stores
 `VALIDATION_OUT_OF_RANGE`. Nothing is coerced or ignored. A query parameter
 given twice (`?depth=10&depth=20`) is `VALIDATION_DUPLICATE_PARAM`
-(`details.param`).
+(`details.param`); one the operation does not list (`?limt=5`)
+`VALIDATION_UNKNOWN_PARAM` (`details.params`, `details.allowed`).
 
 ## Headers of every response
 

@@ -205,8 +205,11 @@ BODY_ERRORS = (
     ErrorCode.VALIDATION_INVALID_TYPE,
 )
 # What every weighted endpoint (apps.apikeys.api.base) refuses in the query
-# string (apps.core.api.query), whether or not it reads parameters.
-QUERY_ERRORS = (ErrorCode.VALIDATION_DUPLICATE_PARAM,)
+# string (apps.core.api.query), whether or not it takes parameters.
+QUERY_ERRORS = (
+    ErrorCode.VALIDATION_DUPLICATE_PARAM,
+    ErrorCode.VALIDATION_UNKNOWN_PARAM,
+)
 SANDBOX_SIGNED_ERRORS = (
     ErrorCode.VALIDATION_SANDBOX_SCENARIO,
     ErrorCode.SYSTEM_OVERLOADED,
