@@ -6,7 +6,7 @@ from django.shortcuts import render
 
 from apps.accounts.models import Account, Balance, LedgerEntry, Tier
 from apps.accounts.services import account_set_tier, balance_adjust
-from apps.apikeys.ip import client_address
+from apps.apikeys.ip import change_author
 from apps.core.admin import ReadOnlyAdmin
 from apps.core.errors import DomainError
 from apps.core.money import format_units, parse_units
@@ -34,13 +34,6 @@ class ExchangeUserAdmin(UserAdmin):
     inlines = [AccountInline]
 
 
-def _who(request) -> dict:
-    """The staff member and their address, for the change records of the keys
-    a tier change moves (the owner sees them on their API keys page)."""
-    address = client_address(request)
-    return {"actor": request.user, "ip": None if address is None else str(address)}
-
-
 @admin.register(Account)
 class AccountAdmin(admin.ModelAdmin):
     """The verification tier: it decides the order-book depth a user may read
@@ -60,11 +53,13 @@ class AccountAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        account_set_tier(user=obj.user, tier=form.cleaned_data["tier"], **_who(request))
+        account_set_tier(
+            user=obj.user, tier=form.cleaned_data["tier"], **change_author(request)
+        )
 
     def _set_tier(self, request, queryset, tier: str) -> None:
         for account in queryset.select_related("user").order_by("pk"):
-            account_set_tier(user=account.user, tier=tier, **_who(request))
+            account_set_tier(user=account.user, tier=tier, **change_author(request))
             self.log_change(request, account, f"Set the tier to {tier}")
         self.message_user(request, f"{queryset.count()} account(s) now {tier}.")
 

@@ -20,7 +20,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
 from apps.apikeys import services
-from apps.apikeys.ip import client_address
+from apps.apikeys.ip import change_author
 from apps.apikeys.models import (
     MARKET_MAKER_WEIGHT_PER_MINUTE,
     RETAIL_WEIGHT_PER_MINUTE,
@@ -74,13 +74,6 @@ class ApiKeyAdminForm(forms.ModelForm):
         except DomainError as exc:
             raise forms.ValidationError(_messages(exc)) from exc
         return data
-
-
-def _who(request: HttpRequest) -> dict[str, Any]:
-    """The staff member and their address, for the key's change record (the
-    owner sees it on their API keys page)."""
-    address = client_address(request)
-    return {"actor": request.user, "ip": None if address is None else str(address)}
 
 
 @admin.register(ApiKey)
@@ -179,7 +172,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             ip_allowlist=data["ip_allowlist"],
             drift_ms=data["drift_ms"],
             weight_per_minute=data["weight_per_minute"],
-            **_who(request),
+            **change_author(request),
         )
 
     def _each(
@@ -195,7 +188,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         changed = 0
         for api_key in queryset.order_by("pk"):
             try:
-                change(api_key, **_who(request))
+                change(api_key, **change_author(request))
             except DomainError as exc:
                 self.message_user(
                     request, f"{api_key}: {exc.code} {exc.message}", messages.ERROR

@@ -171,6 +171,17 @@ def client_address(request: HttpRequest) -> IPAddress | None:
     )
 
 
+def change_author(request: HttpRequest) -> dict[str, Any]:
+    """Who makes a change, as the ``actor`` and ``ip`` keyword arguments of
+    the services that record one (``apikey_create``, ``apikey_update``,
+    ``apikey_revoke``, ``account_set_tier``): the signed-in user and the
+    client's address as text (None if unknown), X-Forwarded-For believed only
+    from a trusted proxy, as the API does. The owner sees both in the key's
+    change history."""
+    address = client_address(request)
+    return {"actor": request.user, "ip": None if address is None else str(address)}
+
+
 def address_from(remote_addr: str, forwarded_for: str) -> IPAddress | None:
     """The client's address from the peer's address and the X-Forwarded-For
     header as received (REST: ``REMOTE_ADDR``; WebSocket: the ASGI scope's

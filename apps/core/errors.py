@@ -39,6 +39,8 @@ class ErrorCode(StrEnum):
     VALIDATION_BATCH_SIZE = "VALIDATION_BATCH_SIZE"
     VALIDATION_UNKNOWN_FIELD = "VALIDATION_UNKNOWN_FIELD"
     VALIDATION_DUPLICATE_KEY = "VALIDATION_DUPLICATE_KEY"
+    VALIDATION_DUPLICATE_PARAM = "VALIDATION_DUPLICATE_PARAM"
+    VALIDATION_UNKNOWN_PARAM = "VALIDATION_UNKNOWN_PARAM"
     VALIDATION_INVALID_TYPE = "VALIDATION_INVALID_TYPE"
     VALIDATION_BODY_TOO_LARGE = "VALIDATION_BODY_TOO_LARGE"
     ORDER_PRICE_OFF_TICK = "ORDER_PRICE_OFF_TICK"
@@ -150,6 +152,18 @@ ERRORS: dict[ErrorCode, ErrorSpec] = {
     ),
     E.VALIDATION_DUPLICATE_KEY: ErrorSpec(
         400, False, "A JSON object in the body repeats a key (details.key)."
+    ),
+    E.VALIDATION_DUPLICATE_PARAM: ErrorSpec(
+        400,
+        False,
+        "The query string gives a parameter more than once (details.param), "
+        "e.g. ?depth=10&depth=20.",
+    ),
+    E.VALIDATION_UNKNOWN_PARAM: ErrorSpec(
+        400,
+        False,
+        "The query string has a parameter this operation does not take "
+        "(details.params names them; details.allowed lists the ones it takes).",
     ),
     E.VALIDATION_INVALID_TYPE: ErrorSpec(
         400,

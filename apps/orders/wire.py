@@ -17,6 +17,7 @@ from apps.accounts.models import AccountChannel
 from apps.core.api.formats import iso_utc
 from apps.core.money import format_units
 from apps.markets.models import Pair
+from apps.orders.models import Trade
 
 
 class OrderFields(Protocol):
@@ -154,6 +155,25 @@ def fill_body(
         "fee": format_units(fee, quote.scale),
         "fee_asset": quote.code,
     }
+
+
+def trade_fill_body(trade: Trade, *, user_id: int) -> dict[str, Any]:
+    """``user_id``'s side of a stored trade as a ``fill_body``: the maker's
+    when they made it, else the taker's (without its ``time``: REST writes it
+    as ISO 8601, the web page formats the datetime). The trade comes with its
+    pair's assets and both orders loaded (``selectors.fills_for_user``)."""
+    maker = trade.maker_user_id == user_id
+    return fill_body(
+        trade.pair,
+        trade_seq=trade.seq,
+        maker=maker,
+        taker_side=trade.taker_side,
+        order_uuid=(trade.maker_order if maker else trade.taker_order).uuid,
+        price=trade.price,
+        size=trade.size,
+        quote_units=trade.quote,
+        fee=trade.maker_fee if maker else trade.taker_fee,
+    )
 
 
 def fill_event(

@@ -25,7 +25,7 @@ from apps.orders.selectors import (
     order_get_for_user,
     orders_for_user,
 )
-from apps.orders.wire import fill_body, order_body
+from apps.orders.wire import order_body, trade_fill_body
 from apps.web.forms import OrderFilterForm, TransferForm
 
 ORDERS_PER_PAGE = 50
@@ -116,25 +116,13 @@ def faucet(request: HttpRequest) -> HttpResponse:
 # -------------------------------------------------------------------- orders
 
 
-def _fill_rows(user_id: int, trades: list[Trade]) -> dict[int, list[dict[str, Any]]]:
-    """The user's side of each trade (as ``GET /v1/fills``), by order pk."""
-    by_order: dict[int, list[dict[str, Any]]] = {}
+def _fill_rows(user_id: int, trades: list[Trade]) -> dict[str, list[dict[str, Any]]]:
+    """The user's side of each trade (as ``GET /v1/fills``), by order id."""
+    by_order: dict[str, list[dict[str, Any]]] = {}
     for trade in trades:
-        maker = trade.maker_user_id == user_id
-        order = trade.maker_order if maker else trade.taker_order
-        body = fill_body(
-            trade.pair,
-            trade_seq=trade.seq,
-            maker=maker,
-            taker_side=trade.taker_side,
-            order_uuid=order.uuid,
-            price=trade.price,
-            size=trade.size,
-            quote_units=trade.quote,
-            fee=trade.maker_fee if maker else trade.taker_fee,
-        )
+        body = trade_fill_body(trade, user_id=user_id)
         body["time"] = trade.created_at
-        by_order.setdefault(order.pk, []).append(body)
+        by_order.setdefault(body["order_id"], []).append(body)
     return by_order
 
 
@@ -145,7 +133,7 @@ def _order_rows(user_id: int, orders: list[Order]) -> list[dict[str, Any]]:
     for order in orders:
         body = order_body(order, order.pair)
         body["created"] = order.created_at
-        body["fills"] = list(reversed(fills.get(order.pk, [])))
+        body["fills"] = list(reversed(fills.get(body["id"], [])))
         body["pk"] = order.pk
         rows.append(body)
     return rows

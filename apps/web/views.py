@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST
 from apps.accounts.models import Tier
 from apps.accounts.sandbox import account_sign_up
 from apps.accounts.selectors import account_tier_get
-from apps.apikeys.ip import client_address
+from apps.apikeys.ip import change_author
 from apps.apikeys.models import MARKET_MAKER_WEIGHT_PER_MINUTE, ApiKey
 from apps.apikeys.selectors import (
     apikey_changes_for_user,
@@ -60,13 +60,6 @@ def signup(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _address(request: HttpRequest) -> str | None:
-    """The client's address for a key's change record (the API's rule:
-    X-Forwarded-For only from TRUSTED_PROXIES)."""
-    address = client_address(request)
-    return None if address is None else str(address)
-
-
 def _tier_weight(user: Any) -> int | None:
     """A market maker's new keys start on the market-maker rate tier (the
     account's tier drives it: ``account_set_tier``); None is retail."""
@@ -107,8 +100,7 @@ def api_keys(request: HttpRequest) -> HttpResponse:
                 drift_ms=data["drift_ms"],
                 label=data["label"],
                 weight_per_minute=_tier_weight(request.user),
-                actor=request.user,
-                ip=_address(request),
+                **change_author(request),
             )
         except DomainError as exc:
             _form_error(form, exc)
@@ -150,8 +142,7 @@ def api_key_edit(request: HttpRequest, key: str) -> HttpResponse:
                 ip_allowlist=data["ip_allowlist"],
                 drift_ms=data["drift_ms"],
                 label=data["label"],
-                actor=request.user,
-                ip=_address(request),
+                **change_author(request),
             )
         except DomainError as exc:
             _form_error(form, exc)
@@ -164,8 +155,6 @@ def api_key_edit(request: HttpRequest, key: str) -> HttpResponse:
 @login_required
 @require_POST
 def api_key_revoke(request: HttpRequest, key: str) -> HttpResponse:
-    api_key = apikey_revoke(
-        api_key=_own_key(request, key), actor=request.user, ip=_address(request)
-    )
+    api_key = apikey_revoke(api_key=_own_key(request, key), **change_author(request))
     messages.success(request, f"Revoked {api_key.key}; its next request is refused.")
     return redirect("web:api-keys")

@@ -116,6 +116,8 @@ EXACT_ERRORS: dict[str, type[Exception]] = {
     "VALIDATION_BATCH_SIZE": BadRequest,
     "VALIDATION_UNKNOWN_FIELD": BadRequest,
     "VALIDATION_DUPLICATE_KEY": BadRequest,
+    "VALIDATION_DUPLICATE_PARAM": BadRequest,
+    "VALIDATION_UNKNOWN_PARAM": BadRequest,
     "VALIDATION_INVALID_TYPE": BadRequest,
     "VALIDATION_BODY_TOO_LARGE": BadRequest,
     "ORDER_PRICE_OFF_TICK": InvalidOrder,

@@ -10,7 +10,12 @@ from django.core.handlers.asgi import ASGIRequest
 from django.test import RequestFactory
 
 from apps.apikeys.auth import signed_path, signed_paths
-from apps.apikeys.ip import address_allowed, client_address, parse_address
+from apps.apikeys.ip import (
+    address_allowed,
+    change_author,
+    client_address,
+    parse_address,
+)
 
 
 @pytest.mark.parametrize(
@@ -52,6 +57,17 @@ def test_all_hops_trusted_gives_the_left_most(settings):
         "/", REMOTE_ADDR="10.0.0.1", HTTP_X_FORWARDED_FOR="10.0.0.3"
     )
     assert client_address(request) == ipaddress.ip_address("10.0.0.3")
+
+
+def test_change_author_is_the_user_and_the_address_the_api_would_see(settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    request = RequestFactory().get(
+        "/", REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="192.0.2.9, 198.51.100.4"
+    )
+    request.user = staff = object()
+    assert change_author(request) == {"actor": staff, "ip": "198.51.100.4"}
+    request.META["REMOTE_ADDR"] = "unknown"
+    assert change_author(request) == {"actor": staff, "ip": None}
 
 
 def _asgi_request(raw_path: bytes, path: str, query: bytes = b"") -> ASGIRequest:

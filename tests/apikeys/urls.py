@@ -34,6 +34,7 @@ def _user(request: Request) -> str | None:
 class ReadView(_Echo, SignedAPIView):
     required_scope = "read"
     rate_weight = 1
+    query_parameters = {"GET": ["depth", "pair"]}  # the signed query's test
 
 
 class TradeView(_Echo, SignedAPIView):
@@ -65,6 +66,7 @@ class DepthView(_Echo, PublicAPIView):
 
     rate_weight = 1
     rate_weight_description = "1 up to depth 100, 5 up to 500, 10 above."
+    query_parameters = {"GET": ["depth"]}
 
     def get_rate_weight(self, request: Request) -> int:
         depth = request.query_params.get("depth", "")

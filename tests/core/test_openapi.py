@@ -210,3 +210,12 @@ def test_body_operations_list_the_strict_input_codes(spec):
             assert body_codes <= listed, where
         else:
             assert not ({"VALIDATION_UNKNOWN_FIELD"} & listed), where
+
+
+def test_every_operation_lists_the_query_string_refusals(spec):
+    """Every weighted endpoint refuses a query parameter given twice or one it
+    does not take (apps.core.api.query), so every operation lists both."""
+    query_codes = {"VALIDATION_DUPLICATE_PARAM", "VALIDATION_UNKNOWN_PARAM"}
+    for path, method, op in operations(spec):
+        listed = set(re.findall(r"`([A-Z_]+)`", op["responses"]["400"]["description"]))
+        assert query_codes <= listed, f"{method.upper()} {path}"

@@ -461,26 +461,29 @@ def test_no_symbol_gives_a_500(client, btc_usd, endpoint, symbol):
     assert error_code(response) == "MARKET_NOT_FOUND"
 
 
+UNKNOWN, REPEATED = "VALIDATION_UNKNOWN_PARAM", "VALIDATION_DUPLICATE_PARAM"
+
+
 @pytest.mark.parametrize(
-    ("query", "refused_by"),
+    ("query", "refused_by", "elsewhere"),
     [
-        ("depth=%00", {"orderbook"}),
-        ("depth=%F0%9F%92%A5", {"orderbook"}),
-        ("depth=1&depth=2", set()),  # the last one counts, as in Django
-        ("limit=%00", {"trades", "candles"}),
-        ("depth=" + "9" * 50, {"orderbook"}),
+        ("depth=%00", {"orderbook"}, UNKNOWN),
+        ("depth=%F0%9F%92%A5", {"orderbook"}, UNKNOWN),
+        ("depth=1&depth=2", set(), REPEATED),  # before any value is read
+        ("limit=%00", {"trades", "candles"}, UNKNOWN),
+        ("depth=" + "9" * 50, {"orderbook"}, UNKNOWN),
+        ("%00=1", set(), UNKNOWN),
     ],
 )
-def test_no_query_gives_a_500(client, btc_usd, query, refused_by):
+def test_no_query_gives_a_500(client, btc_usd, query, refused_by, elsewhere):
     """A bad value of an endpoint's own parameter is 400 VALIDATION_ERROR;
-    another endpoint's parameter is not read at all."""
+    another endpoint's parameter is unknown there, a repeated one refused
+    (tests/core/test_strict_query.py): each a 400 with its code, never a 500."""
     for endpoint in ("orderbook", "trades", "candles"):
         response = _get(client, f"/v1/{endpoint}/BTC-USD?{query}")
-        if endpoint in refused_by:
-            assert response.status_code == 400, endpoint
-            assert error_code(response) == "VALIDATION_ERROR", endpoint
-        else:
-            assert response.status_code == 200, endpoint
+        assert response.status_code == 400, endpoint
+        expected = "VALIDATION_ERROR" if endpoint in refused_by else elsewhere
+        assert error_code(response) == expected, endpoint
 
 
 def test_every_response_carries_request_id_and_server_time(client, btc_usd):

@@ -8,7 +8,10 @@ import re
 import pytest
 
 from apps.accounts.services import balance_deposit
+from apps.core.api.formats import iso_utc
 from apps.orders.models import CommandKind, OrderCommand
+from tests.apikeys.factories import ApiKeyFactory
+from tests.apikeys.helpers import signed
 from tests.helpers import bal, place
 from tests.sandbox.conftest import production  # noqa: F401 - a fixture
 
@@ -149,6 +152,28 @@ def test_orders_page_lists_open_orders_and_history_with_fills(
     assert fill is not None, history
     assert "60000.000000" in fill.group(1) and "0.10000000" in fill.group(1)
     assert "maker" in fill.group(1)
+
+
+def test_orders_page_shows_each_fill_as_the_rest_fills_answer_does(
+    client, logged_in, funded, alice, bob, matcher
+):
+    place(alice, funded, side="sell", price="60000", size="0.3")
+    matcher()
+    place(bob, funded, side="buy", price="60000", size="0.1")
+    place(bob, funded, side="buy", price="61000", size="0.05")
+    matcher()
+    alice_pays = place(alice, funded, side="buy", price="59000", size="0.2")
+    matcher()  # no fill: the page lists this order with none
+    rows = logged_in.get("/account/orders/").context["history"]
+    page_fills = [
+        {**fill, "time": iso_utc(fill["time"])} for row in rows for fill in row["fills"]
+    ]
+    rest = signed(client, ApiKeyFactory(user=alice, scope="read"), "GET", "/v1/fills")
+    assert len(page_fills) == 2
+    assert sorted(page_fills, key=lambda f: f["trade_id"]) == sorted(
+        rest.json()["fills"], key=lambda f: f["trade_id"]
+    )
+    assert all(f["order_id"] != str(alice_pays.uuid) for f in page_fills)
 
 
 def test_orders_page_filters_by_pair_status_and_side(logged_in, funded, alice, matcher):

@@ -7,6 +7,7 @@ An endpoint subclasses one of them and declares, e.g. (apps/*/api/views.py)::
     class OrderListCreateView(SignedAPIView):
         required_scope = "read"    # signed only: "read" | "trade" | "withdraw"
         rate_weight = 1            # what one call costs of the budget
+        query_parameters = {"GET": [OrderListQuerySerializer]}  # as in extend_schema
         def get_required_scope(self):  # when the scope depends on the method
             return "trade" if self.request.method == "POST" else "read"
 
@@ -18,7 +19,11 @@ An endpoint subclasses one of them and declares, e.g. (apps/*/api/views.py)::
 A signed request is checked in this order (docs/signing.md), each failure with
 its own code: headers/key -> timestamp -> signature -> nonce (the
 authentication, ``apps.apikeys.auth``) -> IP allow-list -> scope -> rate limit.
-A public request is only rate-limited, per client IP.
+A public request is only rate-limited, per client IP. Then, for both, the
+query string (``apps.core.api.query``), before the handler reads it: a
+parameter given twice is VALIDATION_DUPLICATE_PARAM, one the method does not
+declare in ``query_parameters`` VALIDATION_UNKNOWN_PARAM. The body is parsed and
+checked in the handler.
 
 Every response, errors included, carries X-RateLimit-Limit, -Remaining, -Reset
 (epoch seconds of the window's end) and -Cost. A request refused before the
@@ -29,8 +34,9 @@ drawn on (the key's once the key is verified, else the client IP's).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
-from collections.abc import Collection
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -46,6 +52,7 @@ from apps.apikeys.models import SCOPE_RANK, ApiKey, Scope
 from apps.apikeys.permissions import check_ip, check_scope
 from apps.core import scenarios
 from apps.core.api.parsers import check_body_size
+from apps.core.api.query import check_query, param_names
 from apps.core.errors import DomainError
 from exchange.client import signing
 
@@ -59,6 +66,21 @@ class _WeightedAPIView(APIView):
     rate_weight: ClassVar[int] = 1
     # Optional words for the docs when get_rate_weight depends on parameters.
     rate_weight_description: ClassVar[str] = ""
+    # The query parameters each method takes, as given to extend_schema's
+    # ``parameters`` (query serializers, OpenApiParameters or names); any other
+    # is VALIDATION_UNKNOWN_PARAM (apps.core.api.query). Path parameters are
+    # not query parameters.
+    query_parameters: ClassVar[Mapping[str, Sequence[Any]]] = {}
+
+    @classmethod
+    def allowed_query_params(cls, method: str) -> tuple[str, ...]:
+        """The names of ``query_parameters[method]`` (upper-case method)."""
+        return _allowed(cls, method.upper())
+
+    def _check_query(self, request: Request) -> None:
+        check_query(
+            request.query_params, self.allowed_query_params(request.method or "")
+        )
 
     def get_rate_weight(self, request: Request) -> int:
         """The cost of this request. Override when it depends on the request;
@@ -130,6 +152,11 @@ class _WeightedAPIView(APIView):
         return response
 
 
+@functools.cache
+def _allowed(view: type[_WeightedAPIView], method: str) -> tuple[str, ...]:
+    return param_names(view.query_parameters.get(method, ()))
+
+
 class PublicAPIView(_WeightedAPIView):
     """An unauthenticated endpoint, rate-limited per client IP
     (``RATE_LIMIT_PUBLIC_WEIGHT_PER_MINUTE``, default 1,200 a minute)."""
@@ -140,6 +167,7 @@ class PublicAPIView(_WeightedAPIView):
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         self._enforce_rate_limit(request)
+        self._check_query(request)
 
 
 class SignedAPIView(_WeightedAPIView):
@@ -196,6 +224,7 @@ class SignedAPIView(_WeightedAPIView):
         self._play_generic_scenario(request, scenario)
         self._enforce_rate_limit(request)
         request.sandbox_scenario = scenario  # type: ignore[attr-defined]
+        self._check_query(request)
 
     def _play_generic_scenario(self, request: Request, scenario: str | None) -> None:
         """Sandbox: answer as the real refusals would, without charging."""

@@ -108,7 +108,10 @@ a repeated key `VALIDATION_DUPLICATE_KEY`; a value of the wrong JSON type
 (`"post_only": "true"`, `"client_order_id": 123`) `VALIDATION_INVALID_TYPE`
 (`details.field`, `details.expected`); an amount that is not a decimal string
 `VALIDATION_INVALID_DECIMAL`; one beyond what the exchange stores
-`VALIDATION_OUT_OF_RANGE`. Nothing is coerced or ignored.
+`VALIDATION_OUT_OF_RANGE`. Nothing is coerced or ignored. A query parameter
+given twice (`?depth=10&depth=20`) is `VALIDATION_DUPLICATE_PARAM`
+(`details.param`); one the operation does not list (`?limt=5`)
+`VALIDATION_UNKNOWN_PARAM` (`details.params`, `details.allowed`).
 
 ## Headers of every response
 

@@ -204,6 +204,12 @@ BODY_ERRORS = (
     ErrorCode.VALIDATION_UNKNOWN_FIELD,
     ErrorCode.VALIDATION_INVALID_TYPE,
 )
+# What every weighted endpoint (apps.apikeys.api.base) refuses in the query
+# string (apps.core.api.query), whether or not it takes parameters.
+QUERY_ERRORS = (
+    ErrorCode.VALIDATION_DUPLICATE_PARAM,
+    ErrorCode.VALIDATION_UNKNOWN_PARAM,
+)
 SANDBOX_SIGNED_ERRORS = (
     ErrorCode.VALIDATION_SANDBOX_SCENARIO,
     ErrorCode.SYSTEM_OVERLOADED,
@@ -218,8 +224,11 @@ def error_codes_for(
     ``SignedAPIView``, whose ``as_view`` refuses an empty one) or when
     ``signed`` (an operation whose security lists the signature, e.g.
     optionally signed), the body's when ``body`` (a StrictInputSerializer
-    request body), and the view's ``error_codes``."""
+    request body), the query string's for a weighted view (one with a
+    ``rate_weight``), and the view's ``error_codes``."""
     codes: list[ErrorCode] = list(COMMON_ERRORS)
+    if isinstance(getattr(view, "rate_weight", None), int):
+        codes += QUERY_ERRORS
     if body:
         codes += BODY_ERRORS
     if signed or getattr(view, "required_scope", ""):

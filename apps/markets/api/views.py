@@ -26,6 +26,14 @@ DEFAULT_TRADES, MAX_TRADES = 100, 1_000
 DEFAULT_CANDLES, MAX_CANDLES = 500, 1_000  # Binance's klines limits
 
 PAIR = OpenApiParameter("pair", str, "path", description="Symbol, e.g. BTC-USD.")
+DEPTH = OpenApiParameter(
+    "depth",
+    int,
+    description="Levels per side: 1-100 (default 100); up to 1000 "
+    "when signed by a verified or market-maker account.",
+)
+TRADES_LIMIT = OpenApiParameter("limit", int, description="1-1000, default 100.")
+CANDLES_LIMIT = OpenApiParameter("limit", int, description="1-1000, default 500.")
 # Public, or signed (all four headers) to unlock deeper books.
 OPTIONAL_SIGNATURE = [{}, {name: [] for name in SECURITY_SCHEMES}]
 
@@ -109,6 +117,7 @@ class OrderBookView(OptionallySignedAPIView):
         "1 for depth <= 100, 5 for <= 500, 10 for <= 1000 (depth above 100 needs a "
         "request signed by a verified or market-maker account)."
     )
+    query_parameters = {"GET": [DEPTH]}
     _depth: int | None = None
 
     def depth(self, request: Request) -> int:
@@ -145,15 +154,7 @@ class OrderBookView(OptionallySignedAPIView):
         description="Aggregated levels and the book sequence they are exactly as of. "
         "Public; a request carrying X-Api-Key is checked like any signed request "
         "and is charged to the key's budget.",
-        parameters=[
-            PAIR,
-            OpenApiParameter(
-                "depth",
-                int,
-                description="Levels per side: 1-100 (default 100); up to 1000 "
-                "when signed by a verified or market-maker account.",
-            ),
-        ],
+        parameters=[PAIR, DEPTH],
         responses=s.OrderBookOutputSerializer,
         examples=examples.ORDERBOOK,
     )
@@ -171,6 +172,7 @@ class PublicTradeListView(PublicAPIView):
     rate_weight = 1
     error_codes = (ErrorCode.MARKET_NOT_FOUND,)
     rate_weight_description = "1 for limit <= 100, 5 above."
+    query_parameters = {"GET": [TRADES_LIMIT]}
 
     def get_rate_weight(self, request: Request) -> int:
         try:
@@ -187,10 +189,7 @@ class PublicTradeListView(PublicAPIView):
     @extend_schema(
         operation_id="trade_list_public",
         tags=["markets"],
-        parameters=[
-            PAIR,
-            OpenApiParameter("limit", int, description="1-1000, default 100."),
-        ],
+        parameters=[PAIR, TRADES_LIMIT],
         responses=s.PublicTradeListOutputSerializer,
         examples=examples.TRADES,
     )
@@ -224,6 +223,7 @@ class CandleListView(PublicAPIView):
     rate_weight = 2
     error_codes = (ErrorCode.MARKET_NOT_FOUND,)
     rate_weight_description = "1 for limit <= 100, 2 for <= 500 (the default), 5 above."
+    query_parameters = {"GET": [s.CandleQuerySerializer, CANDLES_LIMIT]}
 
     def get_rate_weight(self, request: Request) -> int:
         try:
@@ -246,7 +246,7 @@ class CandleListView(PublicAPIView):
         parameters=[
             PAIR,
             s.CandleQuerySerializer,
-            OpenApiParameter("limit", int, description="1-1000, default 500."),
+            CANDLES_LIMIT,
         ],
         responses=s.CandleListOutputSerializer,
         examples=examples.CANDLES,

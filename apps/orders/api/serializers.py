@@ -20,7 +20,7 @@ from apps.orders.models import (
     TimeInForce,
     Trade,
 )
-from apps.orders.wire import fill_body, order_body
+from apps.orders.wire import order_body, trade_fill_body
 
 
 class OrderPlaceInputSerializer(StrictInputSerializer):
@@ -133,18 +133,7 @@ class FillOutputSerializer(serializers.Serializer):
     time = serializers.DateTimeField()
 
     def to_representation(self, trade: Trade) -> dict[str, Any]:
-        maker = trade.maker_user_id == self.context["user_id"]
-        body = fill_body(
-            trade.pair,
-            trade_seq=trade.seq,
-            maker=maker,
-            taker_side=trade.taker_side,
-            order_uuid=(trade.maker_order if maker else trade.taker_order).uuid,
-            price=trade.price,
-            size=trade.size,
-            quote_units=trade.quote,
-            fee=trade.maker_fee if maker else trade.taker_fee,
-        )
+        body = trade_fill_body(trade, user_id=self.context["user_id"])
         body["time"] = iso_utc(trade.created_at)
         return body
 

@@ -22,6 +22,12 @@ ORDER_ID = OpenApiParameter(
     "order_id", str, "path", description="The order id, or client:<client_order_id>."
 )
 
+WITH_FILLS = OpenApiParameter(
+    "fills",
+    bool,
+    description="true: the answer lists the order's fills (as GET /v1/fills).",
+)
+
 IDEMPOTENT_REPLAYED = OpenApiParameter(
     "Idempotent-Replayed",
     str,
@@ -61,6 +67,7 @@ class OrderListCreateView(SignedAPIView):
         ),
         "GET": (ErrorCode.MARKET_NOT_FOUND,),
     }
+    query_parameters = {"GET": [s.OrderListQuerySerializer]}
 
     def get_required_scope(self) -> str:
         return "trade" if self.request.method == "POST" else "read"
@@ -135,11 +142,12 @@ class OrderDetailView(SignedAPIView):
     required_scope = "read"
     rate_weight = 1
     error_codes = (ErrorCode.ORDER_NOT_FOUND,)
+    query_parameters = {"GET": [WITH_FILLS]}
 
     @extend_schema(
         operation_id="order_get",
         tags=["orders"],
-        parameters=[ORDER_ID],
+        parameters=[ORDER_ID, WITH_FILLS],
         responses=s.OrderOutputSerializer,
     )
     def get(self, request: Request, order_id: str) -> Response:
@@ -228,6 +236,7 @@ class FillListView(SignedAPIView):
         ErrorCode.MARKET_NOT_FOUND,
         ErrorCode.ORDER_NOT_FOUND,
     )
+    query_parameters = {"GET": [s.FillListQuerySerializer]}
 
     @extend_schema(
         operation_id="fill_list",
