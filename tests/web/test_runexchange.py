@@ -92,22 +92,28 @@ def run_readme_python_client(port: int, env: dict, exports: dict) -> None:
     assert status in ("open", "filled", "pending") and filled.startswith("0.")
 
 
-def wait_for_simulated_book(port: int, levels: int = 5, timeout: float = 60) -> None:
-    """Until the simulator's makers show ``levels`` levels a side on BTC-USD:
-    enough for the quick-start's buy. (Full depth is the simulator's e2e test,
-    at a higher rate: at the default 5 orders/s per pair, BTC-USD's ladder
-    builds over a minute or more, re-pricing its inner levels first.)"""
+def wait_for_simulated_book(port: int, levels: int = 20, timeout: float = 90) -> None:
+    """Until the simulator's makers show ``levels`` levels a side on every
+    pair at once: a fresh sandbox has a deep market within its first minute
+    (each maker's first ladder goes out at start; docs/sandbox.md; about 10 s
+    on a quiet machine, the rest of ``timeout`` is slack for a loaded one)."""
     deadline = time.monotonic() + timeout
-    url = f"http://127.0.0.1:{port}/v1/orderbook/BTC-USD?depth={levels}"
-    book: dict = {}
+    base = f"http://127.0.0.1:{port}/v1"
+    depths: dict[str, tuple[int, int]] = {}
     while True:
         try:
-            book = httpx.get(url, timeout=10).json()
+            markets = httpx.get(f"{base}/markets", timeout=10).json()["markets"]
+            pairs = [m["symbol"] for m in markets]
+            books = {
+                pair: httpx.get(f"{base}/orderbook/{pair}?depth=100", timeout=10).json()
+                for pair in pairs
+            }
         except httpx.TimeoutException:  # a loaded machine; the deadline decides
-            book = {}
-        if len(book.get("bids", ())) >= levels and len(book.get("asks", ())) >= levels:
+            pairs, books = [], {}
+        depths = {p: (len(b["bids"]), len(b["asks"])) for p, b in books.items()}
+        if pairs and all(min(d) >= levels for d in depths.values()):
             return
-        assert time.monotonic() < deadline, f"no simulated book: {book}"
+        assert time.monotonic() < deadline, f"books not {levels} deep: {depths}"
         time.sleep(0.5)
 
 

@@ -48,6 +48,8 @@ SHAPES = {
 TAKER_NOTIONAL = {"BTC-USD": 100.0, "ETH-USD": 100.0, "ETH-BTC": 0.002}
 ETH_BTC_CORRELATION = 0.8  # of ETH-USD's shocks with BTC-USD's
 STREAM_QUEUE_FRAMES = 10_000
+# A maker's actions per turn while it spends its start surplus.
+START_TURN_CAP = 6
 MAKER_SHARE = 0.75  # of each pair's rate; the taker and arbitrageur get the rest
 LEADER, FOLLOWER, CROSS = "BTC-USD", "ETH-USD", "ETH-BTC"
 
@@ -80,7 +82,14 @@ class Simulator:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.rng = random.Random(cfg.seed)
-        self.throttles = {p: Throttle(cfg.rate * MAKER_SHARE) for p in cfg.makers}
+        # Each maker's first ladder (both sides) at once, then the steady rate.
+        self.throttles = {
+            p: Throttle(
+                cfg.rate * MAKER_SHARE,
+                initial=2 * SHAPES.get(p, LadderShape()).levels,
+            )
+            for p in cfg.makers
+        }
         self.others = {p: Throttle(cfg.rate * (1 - MAKER_SHARE)) for p in cfg.makers}
         self.processes: dict[str, PriceProcess] = {}
         self.makers: dict[str, Maker] = {}
@@ -287,7 +296,11 @@ class Simulator:
         def maker_turn(pair: str) -> int:
             maker, throttle = self.makers[pair], self.throttles[pair]
             maker.on_stream()
+            # The turn's cap: a tick's worth; while the start's surplus
+            # lasts, a few more, so the first ladder goes out within seconds
+            # and a turn stays short enough for the taker to trade beside it.
             budget = max(1, math.ceil(throttle.rate * self.cfg.tick_s))
+            budget = max(budget, min(START_TURN_CAP, int(throttle.tokens)))
             maker.requote(throttle, budget)
             return maker.plan_size()
 
