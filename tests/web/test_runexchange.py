@@ -95,8 +95,9 @@ def run_readme_python_client(port: int, env: dict, exports: dict) -> None:
 def wait_for_simulated_book(port: int, levels: int = 20, timeout: float = 90) -> None:
     """Until the simulator's makers show ``levels`` levels a side on every
     pair at once: a fresh sandbox has a deep market within its first minute
-    (each maker's first ladder goes out at start; docs/sandbox.md; about 10 s
-    on a quiet machine, the rest of ``timeout`` is slack for a loaded one)."""
+    (each maker's first ladder goes out in the simulator's opening, before
+    any trade; docs/sandbox.md; about 10 s on a quiet machine, the rest of
+    ``timeout`` is slack for a loaded one)."""
     deadline = time.monotonic() + timeout
     base = f"http://127.0.0.1:{port}/v1"
     depths: dict[str, tuple[int, int]] = {}
