@@ -39,6 +39,33 @@ def readme_block(starting: str) -> str:
     raise AssertionError(f"README has no sh block starting with {starting!r}")
 
 
+class Output:
+    """runexchange's output, read by a thread for the whole run, and a wait
+    for a line that can time out instead of blocking.
+
+    The pipe is shared by every child (daphne's access log, the matcher's
+    and the simulator's logs). Left unread it fills (64 KiB: under a minute
+    of the simulator's traffic) and each child blocks on its next write:
+    daphne in its event loop, so every request hangs until someone reads."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.lines: list[str] = []
+        threading.Thread(target=self.read, args=(proc.stdout,), daemon=True).start()
+
+    def read(self, stream: Any) -> None:
+        for line in stream:
+            self.lines.append(line)
+
+    def wait_for(self, pattern: str, count: int = 1) -> list[re.Match]:
+        deadline = time.monotonic() + 30
+        while True:
+            found = [m for line in list(self.lines) if (m := re.search(pattern, line))]
+            if len(found) >= count:
+                return found
+            assert time.monotonic() < deadline, f"no {pattern!r} in {self.lines}"
+            time.sleep(0.1)
+
+
 def run_readme_python_client(port: int, env: dict, exports: dict) -> None:
     """The README's Python client example, with the demo key filled in."""
     text = (ROOT / "README.md").read_text()
@@ -65,36 +92,45 @@ def run_readme_python_client(port: int, env: dict, exports: dict) -> None:
     assert status in ("open", "filled", "pending") and filled.startswith("0.")
 
 
-def wait_for_simulated_book(port: int, levels: int = 5, timeout: float = 60) -> None:
-    """Until the simulator's makers show ``levels`` levels a side on BTC-USD:
-    enough for the quick-start's buy. (Full depth is the simulator's e2e test,
-    at a higher rate: at the default 5 orders/s per pair, BTC-USD's ladder
-    builds over a minute or more, re-pricing its inner levels first.)"""
+def wait_for_simulated_book(port: int, levels: int = 20, timeout: float = 90) -> None:
+    """Until the simulator's makers show ``levels`` levels a side on every
+    pair at once: a fresh sandbox has a deep market within its first minute
+    (each maker's first ladder goes out in the simulator's opening, before
+    any trade; docs/sandbox.md; about 10 s on a quiet machine, the rest of
+    ``timeout`` is slack for a loaded one)."""
     deadline = time.monotonic() + timeout
-    url = f"http://127.0.0.1:{port}/v1/orderbook/BTC-USD?depth={levels}"
-    book: dict = {}
+    base = f"http://127.0.0.1:{port}/v1"
+    depths: dict[str, tuple[int, int]] = {}
     while True:
         try:
-            book = httpx.get(url, timeout=10).json()
+            markets = httpx.get(f"{base}/markets", timeout=10).json()["markets"]
+            pairs = [m["symbol"] for m in markets]
+            books = {
+                pair: httpx.get(f"{base}/orderbook/{pair}?depth=100", timeout=10).json()
+                for pair in pairs
+            }
         except httpx.TimeoutException:  # a loaded machine; the deadline decides
-            book = {}
-        if len(book.get("bids", ())) >= levels and len(book.get("asks", ())) >= levels:
+            pairs, books = [], {}
+        depths = {p: (len(b["bids"]), len(b["asks"])) for p, b in books.items()}
+        if pairs and all(min(d) >= levels for d in depths.values()):
             return
-        assert time.monotonic() < deadline, f"no simulated book: {book}"
+        assert time.monotonic() < deadline, f"books not {levels} deep: {depths}"
         time.sleep(0.5)
 
 
-def run_readme_quickstart(proc: subprocess.Popen, port: int, env: dict) -> None:
+def demo_key(output: Output) -> dict[str, str]:
+    """The demo key's exports that runexchange printed."""
+    return {
+        name: output.wait_for(rf"^\s*export {name}=(\S+)")[0].group(1)
+        for name in ("HKT_KEY", "HKT_SECRET")
+    }
+
+
+def run_readme_quickstart(port: int, env: dict, output: Output) -> None:
     """The README's curl quick-start, as written (but for the port), with the
     demo key that runexchange printed, once the simulated market is up."""
     wait_for_simulated_book(port)
-    exports = {}
-    while len(exports) < 2:
-        line = proc.stdout.readline()
-        assert line, "runexchange printed no demo key"
-        match = re.match(r"\s*export (HKT_KEY|HKT_SECRET)=(\S+)", line)
-        if match:
-            exports[match.group(1)] = match.group(2)
+    exports = demo_key(output)
     script = readme_block("source .venv/bin/activate").replace(
         "127.0.0.1:8000", f"127.0.0.1:{port}"
     )
@@ -122,9 +158,10 @@ def run_readme_quickstart(proc: subprocess.Popen, port: int, env: dict) -> None:
 
 def start_runexchange(
     tmp_path: Path, port: int, **settings: str
-) -> tuple[subprocess.Popen, dict]:
+) -> tuple[subprocess.Popen, dict, Output]:
     """`manage.py runexchange` on the embedded default (no DATABASE_URL, no
-    REDIS_URL) in a fresh var dir; its stdout and stderr come as one pipe."""
+    REDIS_URL) in a fresh var dir; its stdout and stderr come as one pipe,
+    drained from the start (``Output``)."""
     env = {
         k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")
     }
@@ -139,16 +176,18 @@ def start_runexchange(
         text=True,
         start_new_session=True,
     )
-    return proc, env
+    return proc, env, Output(proc)
 
 
-def wait_for_health(proc: subprocess.Popen, port: int) -> httpx.Response:
+def wait_for_health(
+    proc: subprocess.Popen, port: int, output: Output
+) -> httpx.Response:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
             return httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=2)
         except httpx.HTTPError:
-            assert proc.poll() is None, proc.stdout.read()
+            assert proc.poll() is None, "".join(output.lines)
             time.sleep(0.3)
     raise AssertionError("no health within a minute")
 
@@ -165,47 +204,28 @@ def stop_runexchange(proc: subprocess.Popen, port: int) -> None:
 @pytest.mark.slow
 def test_runexchange_serves_health_and_admin_then_stops_on_sigterm(tmp_path):
     port = free_port()
-    proc, env = start_runexchange(tmp_path, port)
+    proc, env, output = start_runexchange(tmp_path, port)
     try:
-        health = wait_for_health(proc, port)
+        health = wait_for_health(proc, port, output)
         assert health.status_code == 200
-        first = proc.stdout.readline()
-        while first and not first.startswith("markets:"):
-            assert "WARNING" not in first and "ERROR" not in first, first
-            first = proc.stdout.readline()
-        assert first.startswith(
+        output.wait_for(r"^markets:")
+        lines = list(output.lines)
+        first = next(i for i, line in enumerate(lines) if line.startswith("markets:"))
+        before = [
+            line for line in lines[:first] if "WARNING" in line or "ERROR" in line
+        ]
+        assert not before, before
+        assert lines[first].startswith(
             "markets: BTC-USD, ETH-USD, ETH-BTC; demo user: demo"
-        ), first
+        ), lines[first]
         assert health.json()["checks"] == {"database": True, "channel_layer": True}
-        run_readme_quickstart(proc, port, env)
+        run_readme_quickstart(port, env, output)
         login = httpx.get(f"http://127.0.0.1:{port}/admin/login/", timeout=5)
         assert login.status_code == 200 and "Django administration" in login.text
         stop_runexchange(proc, port)
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
-
-
-class Output:
-    """runexchange's output, read by a thread: the pipe never fills, and a
-    wait for a line can time out instead of blocking."""
-
-    def __init__(self, proc: subprocess.Popen) -> None:
-        self.lines: list[str] = []
-        threading.Thread(target=self.read, args=(proc.stdout,), daemon=True).start()
-
-    def read(self, stream: Any) -> None:
-        for line in stream:
-            self.lines.append(line)
-
-    def wait_for(self, pattern: str, count: int = 1) -> list[re.Match]:
-        deadline = time.monotonic() + 30
-        while True:
-            found = [m for line in list(self.lines) if (m := re.search(pattern, line))]
-            if len(found) >= count:
-                return found
-            assert time.monotonic() < deadline, f"no {pattern!r} in {self.lines}"
-            time.sleep(0.1)
 
 
 def matcher_pids(runexchange: subprocess.Popen) -> list[int]:
@@ -225,16 +245,13 @@ def test_runexchange_restarts_a_killed_matcher_while_the_api_keeps_answering(
     # The API answers pending after 100 ms without the matcher's result, so an
     # order placed while the matcher is down is pending however fast it returns.
     # No simulator: this test counts the matcher's orders and processes.
-    proc, _ = start_runexchange(
+    proc, _, output = start_runexchange(
         tmp_path, port, ORDER_RESULT_TIMEOUT_MS="100", SIMULATOR="0"
     )
     try:
-        assert wait_for_health(proc, port).status_code == 200
-        output = Output(proc)
-        key, secret = (
-            output.wait_for(rf"export {name}=(\S+)")[0].group(1)
-            for name in ("HKT_KEY", "HKT_SECRET")
-        )
+        assert wait_for_health(proc, port, output).status_code == 200
+        exports = demo_key(output)
+        key, secret = exports["HKT_KEY"], exports["HKT_SECRET"]
         output.wait_for(r"matcher \S+ owns BTC-USD")
         (old_pid,) = matcher_pids(proc)
 

@@ -52,18 +52,28 @@ class Paused(Exception):
 class Throttle:
     """A token bucket: ``rate`` actions per wall second, bursts up to
     ``burst_s`` seconds' worth (a short burst: a slow server must not make the
-    loop spend a whole tick on one agent). ``clock`` comes in for tests."""
+    loop spend a whole tick on one agent). ``initial`` tokens to start with,
+    if more: a maker's first ladder goes out at once, so a fresh sandbox has
+    deep books within seconds, and the steady rate stays bounded after it.
+    ``clock`` comes in for tests."""
 
-    def __init__(self, rate: float, burst_s: float = 0.5, clock: Any = time.monotonic):
+    def __init__(
+        self,
+        rate: float,
+        burst_s: float = 0.5,
+        clock: Any = time.monotonic,
+        initial: float = 0.0,
+    ):
         self.rate = rate
         self.capacity = max(1.0, rate * burst_s)
-        self.tokens = self.capacity
+        self.tokens = max(self.capacity, initial)
         self.clock = clock
         self.at = clock()
 
     def take(self) -> bool:
         now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+        refilled = min(self.capacity, self.tokens + (now - self.at) * self.rate)
+        self.tokens = max(self.tokens, refilled)  # a start surplus is spent, not cut
         self.at = now
         if self.tokens >= 1:
             self.tokens -= 1

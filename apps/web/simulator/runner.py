@@ -48,6 +48,10 @@ SHAPES = {
 TAKER_NOTIONAL = {"BTC-USD": 100.0, "ETH-USD": 100.0, "ETH-BTC": 0.002}
 ETH_BTC_CORRELATION = 0.8  # of ETH-USD's shocks with BTC-USD's
 STREAM_QUEUE_FRAMES = 10_000
+# A maker's actions per turn while it spends its start surplus.
+START_TURN_CAP = 6
+# The opening's bound: seconds for the makers' first ladders before trading.
+OPENING_S = 30.0
 MAKER_SHARE = 0.75  # of each pair's rate; the taker and arbitrageur get the rest
 LEADER, FOLLOWER, CROSS = "BTC-USD", "ETH-USD", "ETH-BTC"
 
@@ -80,7 +84,14 @@ class Simulator:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self.rng = random.Random(cfg.seed)
-        self.throttles = {p: Throttle(cfg.rate * MAKER_SHARE) for p in cfg.makers}
+        # Each maker's first ladder (both sides) at once, then the steady rate.
+        self.throttles = {
+            p: Throttle(
+                cfg.rate * MAKER_SHARE,
+                initial=2 * SHAPES.get(p, LadderShape()).levels,
+            )
+            for p in cfg.makers
+        }
         self.others = {p: Throttle(cfg.rate * (1 - MAKER_SHARE)) for p in cfg.makers}
         self.processes: dict[str, PriceProcess] = {}
         self.makers: dict[str, Maker] = {}
@@ -192,7 +203,8 @@ class Simulator:
         delay = 0.5
         connected = False
         self.wait_for_server(None)
-        deadline = None  # ``duration`` counts from the first connection
+        deadline = None  # ``duration`` counts from the end of the opening
+        opened = False
 
         while not cfg.stopping():
             if deadline is not None and time.monotonic() >= deadline:
@@ -201,9 +213,12 @@ class Simulator:
                 if not connected:
                     self.connect()
                     connected, delay = True, 0.5
-                    if deadline is None and cfg.duration is not None:
-                        deadline = time.monotonic() + cfg.duration
                     log.info("simulator connected to %s", cfg.url)
+                if not opened:
+                    opened = True  # once: a reconnect has no start surplus
+                    self.open(OPENING_S)
+                if deadline is None and cfg.duration is not None:
+                    deadline = time.monotonic() + cfg.duration
                 self.loop(deadline)
             except Paused as exc:
                 log.info("server asked to slow down; pausing %g s", exc.seconds)
@@ -287,7 +302,11 @@ class Simulator:
         def maker_turn(pair: str) -> int:
             maker, throttle = self.makers[pair], self.throttles[pair]
             maker.on_stream()
+            # The turn's cap: a tick's worth; while the start's surplus
+            # lasts, a few more, so the first ladder goes out within seconds
+            # and a turn stays short enough for the taker to trade beside it.
             budget = max(1, math.ceil(throttle.rate * self.cfg.tick_s))
+            budget = max(budget, min(START_TURN_CAP, int(throttle.tokens)))
             maker.requote(throttle, budget)
             return maker.plan_size()
 
@@ -315,18 +334,41 @@ class Simulator:
                 if pair not in (LEADER, FOLLOWER):
                     maker.step_model(1)
 
+    def open(self, timeout: float) -> None:
+        """The opening: the makers post their first ladders (the throttles'
+        start surplus) while the models stand still and the taker waits, so
+        every pair shows its whole ladder at once however slow the server.
+        Were the prices to move meanwhile, a loaded server's slow burst would
+        spend the surplus re-pricing inner levels, and some pair's outer
+        levels would wait for the steady rate. Trading starts when the
+        ladders are up, or after ``timeout`` seconds."""
+        started = time.monotonic()
+        self.quote_until_complete(lambda: None, timeout, stop=self.cfg.stopping)
+        log.info("market open after %.1f s", time.monotonic() - started)
+
     def settle(self, timeout: float = 10.0) -> None:
         """Finish the current re-pricing (a bounded run ends with complete
         ladders), still within the throttle."""
-        end = time.monotonic() + timeout
         try:
-            while time.monotonic() < end:
-                began = time.monotonic()
-                if not self.turn(self.arbitrage):
-                    return
-                time.sleep(max(0.0, self.cfg.tick_s - (time.monotonic() - began)))
+            self.quote_until_complete(self.arbitrage, timeout)
         except (Paused, ApiError, ConnectionClosed, OSError, TimeoutError) as exc:
             log.warning("simulator could not settle its quotes: %s", exc)
+
+    def quote_until_complete(
+        self,
+        others: Callable[[], None],
+        timeout: float,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """Turns (the makers and ``others``) without stepping the models,
+        until every maker's plan is done, ``timeout`` seconds have passed or
+        ``stop()``."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end and not stop():
+            began = time.monotonic()
+            if not self.turn(others):
+                return
+            time.sleep(max(0.0, self.cfg.tick_s - (time.monotonic() - began)))
 
     def status(self) -> None:
         for pair, maker in self.makers.items():

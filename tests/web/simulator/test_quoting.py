@@ -99,3 +99,15 @@ def test_a_partly_filled_level_is_replaced_when_under_half_its_size():
     p = plan(wanted, have)
     assert p.places == [wanted[0][0]]
     assert p.cancels_first + p.cancels_after == [touch.order_id]
+
+
+def test_a_throttle_spends_its_start_surplus_then_keeps_its_rate():
+    from apps.web.simulator.agents import Throttle
+
+    now = [0.0]
+    throttle = Throttle(2.0, burst_s=0.5, clock=lambda: now[0], initial=10)
+    assert sum(throttle.take() for _ in range(12)) == 10  # the first ladder
+    now[0] += 0.5
+    assert [throttle.take(), throttle.take()] == [True, False]  # 2 a second
+    now[0] += 60  # idle: the bucket refills to its burst, not the surplus
+    assert sum(throttle.take() for _ in range(5)) == 1

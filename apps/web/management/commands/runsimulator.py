@@ -67,7 +67,8 @@ class Command(BaseCommand):
             "--duration",
             type=positive,
             default=None,
-            help="stop after this many seconds, leaving complete ladders",
+            help="stop after this many seconds of trading (after the opening), "
+            "leaving complete ladders",
         )
         parser.add_argument(
             "--settle",
