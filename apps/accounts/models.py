@@ -99,7 +99,11 @@ EXTERNAL_OUT = (LedgerReason.WITHDRAWAL,)
 
 
 class LedgerEntry(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    # No index of its own: ledger_balance_idx starts with it. Every index is
+    # written on every insert, and entries are the hottest insert there is.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, db_index=False
+    )
     asset = models.ForeignKey("markets.Asset", on_delete=models.PROTECT)
     wallet = models.CharField(max_length=8, choices=Wallet.choices)
     delta_available = models.BigIntegerField()

@@ -173,7 +173,12 @@ class MarketEvent(models.Model):
     """Public events of a pair, written by the matcher in its settlement
     transaction with a gap-free per-pair sequence; the streams' source of truth."""
 
-    pair = models.ForeignKey(Pair, on_delete=models.PROTECT, related_name="events")
+    # No index of its own: market_event_pair_seq starts with it (and serves a
+    # newest-first read by scanning backwards). Each index is one more write
+    # per event in the matcher's batches.
+    pair = models.ForeignKey(
+        Pair, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     seq = models.BigIntegerField()
     type = models.CharField(max_length=32)
     # json, not jsonb: written by COPY in every settled batch, never queried
@@ -187,7 +192,6 @@ class MarketEvent(models.Model):
                 fields=["pair", "seq"], name="market_event_pair_seq"
             ),
         ]
-        indexes = [models.Index(fields=["pair", "-seq"], name="market_event_recent")]
 
     def __str__(self) -> str:
         return f"{self.pair_id}#{self.seq} {self.type}"

@@ -69,8 +69,14 @@ MATCHER_FIELDS = (
 
 class Order(models.Model):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # user and pair have no index of their own: order_user_status and
+    # order_pair_status start with them. A fill changes status, an indexed
+    # column, so every index takes a new entry on every settled update.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="orders"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="orders",
+        db_index=False,
     )
     api_key = models.ForeignKey(
         "apikeys.ApiKey",
@@ -80,7 +86,7 @@ class Order(models.Model):
         related_name="+",
     )
     pair = models.ForeignKey(
-        "markets.Pair", on_delete=models.PROTECT, related_name="orders"
+        "markets.Pair", on_delete=models.PROTECT, related_name="orders", db_index=False
     )
     side = models.CharField(max_length=4, choices=Side.choices)
     type = models.CharField(max_length=10, choices=OrderType.choices)
@@ -147,17 +153,25 @@ class Order(models.Model):
 
 
 class Trade(models.Model):
+    # pair, maker_user and taker_user have no index of their own:
+    # trade_pair_seq, trade_maker_user and trade_taker_user start with them.
     pair = models.ForeignKey(
-        "markets.Pair", on_delete=models.PROTECT, related_name="trades"
+        "markets.Pair", on_delete=models.PROTECT, related_name="trades", db_index=False
     )
     seq = models.BigIntegerField(help_text="Per-pair trade sequence, gap-free.")
     maker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
     taker_order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="+")
     maker_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     taker_user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     price = models.BigIntegerField(help_text="Ticks.")
     size = models.BigIntegerField(help_text="Lots.")
@@ -200,7 +214,12 @@ class OrderCommand(models.Model):
     or rejects it (released).
     """
 
-    pair = models.ForeignKey("markets.Pair", on_delete=models.PROTECT, related_name="+")
+    # No index of its own: commands are looked up by pair only while
+    # unprocessed (ordercommand_unprocessed); marking one processed is not a
+    # HOT update (that index's predicate), so each index is written again.
+    pair = models.ForeignKey(
+        "markets.Pair", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     kind = models.CharField(max_length=8, choices=CommandKind.choices)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="commands")
     created_at = models.DateTimeField(auto_now_add=True)
