@@ -66,6 +66,19 @@ def _sign_with(key):
     return sign
 
 
+def _limit_buy(client_order_id: str) -> dict[str, str]:
+    """The body of a small limit buy, answered at once (``ack``)."""
+    return {
+        "pair": "BTC-USD",
+        "side": "buy",
+        "type": "limit",
+        "price": "63000.00",
+        "size": "0.0100",
+        "client_order_id": client_order_id,
+        "response_type": "ack",
+    }
+
+
 def test_the_generated_client_works_against_a_live_server(
     generated, live_server, funded, alice, settings
 ):
@@ -82,17 +95,7 @@ def test_the_generated_client_works_against_a_live_server(
         httpx_args={"event_hooks": {"request": [_sign_with(key)]}},
     )
     models = generated("models")
-    body = models.OrderPlaceInput.from_dict(
-        {
-            "pair": "BTC-USD",
-            "side": "buy",
-            "type": "limit",
-            "price": "63000.00",
-            "size": "0.0100",
-            "client_order_id": "gen-1",
-            "response_type": "ack",
-        }
-    )
+    body = models.OrderPlaceInput.from_dict(_limit_buy("gen-1"))
     placed = generated("api.orders.order_place").sync_detailed(
         client=private, body=body
     )
@@ -190,17 +193,7 @@ def test_the_generated_client_cancels_by_client_order_id(
             }
         },
     )
-    body = generated("models").OrderPlaceInput.from_dict(
-        {
-            "pair": "BTC-USD",
-            "side": "buy",
-            "type": "limit",
-            "price": "63000.00",
-            "size": "0.0100",
-            "client_order_id": "gen-c1",
-            "response_type": "ack",
-        }
-    )
+    body = generated("models").OrderPlaceInput.from_dict(_limit_buy("gen-c1"))
     placed = generated("api.orders.order_place").sync_detailed(
         client=private, body=body
     )

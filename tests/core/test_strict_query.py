@@ -11,16 +11,9 @@ from django.urls import resolve
 
 from apps.orders.models import Order
 from tests.apikeys.helpers import error_code, signed
+from tests.helpers import LIMIT_BUY
 
 pytestmark = pytest.mark.django_db
-
-ORDER = {
-    "pair": "BTC-USD",
-    "side": "buy",
-    "type": "limit",
-    "price": "63000.00",
-    "size": "0.0100",
-}
 
 
 def _refused_for(response, param: str) -> None:
@@ -76,7 +69,7 @@ def test_a_signed_book_request_with_a_repeat_is_refused_after_its_checks(
 def test_an_order_with_a_repeated_query_parameter_is_not_placed(
     client, funded, alice, trade_key
 ):
-    response = signed(client, trade_key, "POST", "/v1/orders?a=1&a=2", ORDER)
+    response = signed(client, trade_key, "POST", "/v1/orders?a=1&a=2", LIMIT_BUY)
     _refused_for(response, "a")
     assert not Order.objects.filter(user=alice).exists()
 

@@ -222,6 +222,12 @@ def test_runexchange_serves_health_and_admin_then_stops_on_sigterm(tmp_path):
         run_readme_quickstart(port, env, output)
         login = httpx.get(f"http://127.0.0.1:{port}/admin/login/", timeout=5)
         assert login.status_code == 200 and "Django administration" in login.text
+        # Each request goes to var/access.log, not to the terminal, where
+        # the simulator's traffic would drown everything else.
+        output.wait_for(r"^access log: ")
+        access = (tmp_path / "access.log").read_text()
+        assert '"GET /admin/login/" 200' in access, access[-2000:]
+        assert not any("/admin/login/" in line for line in output.lines)
         stop_runexchange(proc, port)
     finally:
         if proc.poll() is None:

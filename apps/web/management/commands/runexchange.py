@@ -40,6 +40,13 @@ class Command(BaseCommand):
         )
         parser.add_argument("--no-seed", action="store_true")
         parser.add_argument(
+            "--access-log",
+            default=None,
+            help="where daphne logs each request (default: var/access.log; "
+            "'-' for this terminal, where the simulator's traffic alone is "
+            "some 15 lines a second)",
+        )
+        parser.add_argument(
             "--no-simulator",
             action="store_true",
             help="do not start the sandbox's simulated traders (also SIMULATOR=0)",
@@ -57,7 +64,10 @@ class Command(BaseCommand):
             for line in self.demo_key_lines(demo):
                 self.stdout.write(line)
         simulate = settings.SIMULATOR["ENABLED"] and not opts["no_simulator"]
-        self.run_children(opts["host"], opts["port"], simulate=simulate)
+        access_log = opts["access_log"] or str(settings.VAR_DIR / "access.log")
+        self.run_children(
+            opts["host"], opts["port"], simulate=simulate, access_log=access_log
+        )
 
     def demo_key_lines(self, demo: Any) -> list[str]:
         """The sandbox demo account's trading key, created once and shown on
@@ -86,7 +96,9 @@ class Command(BaseCommand):
             f"  export HKT_SECRET={secret}",
         ]
 
-    def children(self, host: str, port: int, simulate: bool = False) -> list[Child]:
+    def children(
+        self, host: str, port: int, simulate: bool = False, access_log: str = "-"
+    ) -> list[Child]:
         # daphne is restarted like the matcher: the embedded exchange should
         # stay up on its own, and a crashed server back in half a second loses
         # only its own connections, where stopping everything loses them all
@@ -97,6 +109,7 @@ class Command(BaseCommand):
         # is a disconnect (and its cancel-on-disconnect) within about 10 s.
         daphne = ["-m", "daphne", "-b", host, "-p", str(port)]
         daphne += ["--ping-interval", "5", "--ping-timeout", "5"]
+        daphne += ["--access-log", access_log]
         manage = str(settings.BASE_DIR / "manage.py")
         # The simulated traders (sandbox only: the setting is off in
         # production) are API clients: they wait for daphne to answer, and
@@ -111,9 +124,11 @@ class Command(BaseCommand):
             *([Child("simulator", simulator)] if simulate else []),
         ]
 
-    def run_children(self, host: str, port: int, *, simulate: bool) -> None:
+    def run_children(
+        self, host: str, port: int, *, simulate: bool, access_log: str = "-"
+    ) -> None:
         supervisor = Supervisor(
-            self.children(host, port, simulate),
+            self.children(host, port, simulate, access_log),
             log=lambda line: self.stderr.write(f"runexchange: {line}"),
         )
         signal.signal(signal.SIGINT, lambda signum, frame: supervisor.stop())
@@ -121,6 +136,8 @@ class Command(BaseCommand):
         self.stdout.write(
             f"exchange running on http://{host}:{port} ({settings.EXCHANGE_ENV}); Ctrl-C stops it"
         )
+        if access_log != "-":
+            self.stdout.write(f"access log: {access_log}")
         try:
             supervisor.run()
         except GaveUp as exc:
