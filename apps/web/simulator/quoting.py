@@ -8,11 +8,13 @@ was built from) and to the wire's decimal strings, never through a float.
 ``ladder`` builds the book a maker wants: ``levels`` prices a side, the touch
 ``half_spread`` ticks from the reference, the gaps between levels growing
 away from it, and sizes growing by ``growth`` a level. ``plan`` compares it
-with the orders the maker has and returns only the cancels and placements
-needed: an order within its level's tolerance stays (the tolerance grows with
-the distance from the touch, so a small move re-prices the inner levels and
-leaves the outer ones resting), and cancels that would otherwise let a new
-quote meet the maker's own order come first.
+with the orders the maker has and returns only the calls needed: an order
+within its level's tolerance stays (the tolerance grows with the distance
+from the touch, so a small move re-prices the inner levels and leaves the
+outer ones resting); a stale order is amended to a missing quote of its side
+(one call, where cancel + place took two, and the side keeps its depth
+meanwhile), the orders a new quote could meet first; a side places only what
+it lacks and cancels only what it has in excess.
 """
 
 from __future__ import annotations
@@ -93,6 +95,7 @@ class Resting:
     side: str
     price: int
     size: int  # remaining lots
+    filled: int = 0  # lots filled so far
 
 
 @dataclass(frozen=True)
@@ -142,39 +145,132 @@ def ladder(
 
 
 @dataclass(frozen=True)
+class Amend:
+    """Move one resting order to a wanted quote (``POST /v1/orders/{id}/amend``):
+    one call where a cancel and a place take two, and the side never lacks
+    the level in between."""
+
+    order_id: str
+    quote: Quote
+    filled: int  # lots the order has already filled (an amend's size counts them)
+
+    @property
+    def size(self) -> int:
+        """The amend's total size: what filled plus the wanted remainder."""
+        return self.filled + self.quote.size
+
+
+@dataclass(frozen=True)
 class Plan:
-    cancels_first: list[str]  # would meet a new quote, or sit inside the touch
-    places: list[Quote]  # nearest the touch first
+    amends_first: list[Amend]  # orders inside the new touch, moved out first
+    cancels_first: list[str]  # such orders with no wanted quote to go to
+    fills: list[Amend | Quote]  # other missing quotes, nearest the touch first
     cancels_after: list[str]  # left over outer orders
+
+    def actions(self) -> list[str | Amend | Quote]:
+        """Every API call of the plan in a safe order: a cancel (an order
+        id), an amend or a placement."""
+        return [
+            *self.amends_first,
+            *self.cancels_first,
+            *self.fills,
+            *self.cancels_after,
+        ]
+
+    def __len__(self) -> int:
+        return (
+            len(self.amends_first)
+            + len(self.cancels_first)
+            + len(self.fills)
+            + len(self.cancels_after)
+        )
+
+    @property
+    def places(self) -> list[Quote]:
+        return [a for a in self.fills if isinstance(a, Quote)]
+
+    @property
+    def amends(self) -> list[Amend]:
+        return [*self.amends_first, *(a for a in self.fills if isinstance(a, Amend))]
 
 
 def plan(wanted: list[tuple[Quote, int]], resting: list[Resting]) -> Plan:
-    """The fewest actions that turn ``resting`` into ``wanted``, in a safe
-    order: first cancel every order inside the new touch (a new quote could
-    trade with it), then place missing quotes nearest first, then cancel the
-    rest. An order keeps a wanted level when it is on the same side, within
-    the level's tolerance, and has at least half the wanted size."""
+    """The fewest API calls that turn ``resting`` into ``wanted``, in a safe
+    order. An order keeps a wanted level when it is on the same side, within
+    the level's tolerance, and has at least half the wanted size. Every other
+    order is stale, and moves by an amend to a missing quote of its side
+    (re-pricing costs one call, not a cancel and a place); only a side with
+    more stale orders than missing quotes cancels, and only one with fewer
+    places.
+
+    The order: first the stale orders inside the new touch (a new quote
+    could meet one, or it would sit inside the spread) move out, each to the
+    nearest missing quote of its side, or are cancelled if there is none;
+    then the other missing quotes, nearest first, each by an amend of a
+    stale order or a placement; then the rest of the stale orders are
+    cancelled. So a side never has fewer levels than it wants between two
+    calls unless fills took them, and placing comes before cancelling."""
     free = {r.order_id: r for r in resting}
-    places: list[Quote] = []
+    missing: list[Quote] = []
     for quote, tol in wanted:
         match = _closest(free.values(), quote, tol)
         if match is None:
-            places.append(quote)
+            missing.append(quote)
         else:
             del free[match.order_id]
     best_bid = max((q.price for q, _ in wanted if q.side == BUY), default=None)
     best_ask = min((q.price for q, _ in wanted if q.side == SELL), default=None)
+
+    def urgent(r: Resting) -> bool:
+        if r.side == SELL:
+            return best_ask is not None and r.price < best_ask  # crossing too
+        return best_bid is not None and r.price > best_bid
+
+    def from_touch(r: Resting) -> int:
+        if r.side == SELL:
+            return r.price - (best_ask or 0)
+        return (best_bid or 0) - r.price
+
+    stale = {
+        side: sorted(
+            (r for r in free.values() if r.side == side),
+            key=lambda r: (not urgent(r), from_touch(r), r.order_id),
+        )
+        for side in (BUY, SELL)
+    }
+    todo = {side: [q for q in missing if q.side == side] for side in (BUY, SELL)}
+    taken = {BUY: 0, SELL: 0}  # stale orders of the side given a quote so far
+    amends_first: list[Amend] = []
+    # The urgent ones, deepest inside first (an order the new quotes would
+    # cross before one that only sits inside the spread), each to the
+    # nearest missing quote of its side.
+    inside = sorted(
+        (r for rs in stale.values() for r in rs if urgent(r)),
+        key=lambda r: (from_touch(r), r.order_id),
+    )
+    for r in inside:
+        if taken[r.side] < len(todo[r.side]):
+            amends_first.append(
+                Amend(r.order_id, todo[r.side][taken[r.side]], r.filled)
+            )
+            taken[r.side] += 1
+    moved = {a.quote for a in amends_first}
+    fills: list[Amend | Quote] = []
+    for quote in missing:
+        if quote in moved:
+            continue
+        rs, n = stale[quote.side], taken[quote.side]
+        if n < len(rs):
+            fills.append(Amend(rs[n].order_id, quote, rs[n].filled))
+            taken[quote.side] += 1
+        else:
+            fills.append(quote)
     first: list[str] = []
     after: list[str] = []
-    for r in free.values():
-        inside = (r.side == SELL and best_bid is not None and r.price <= best_bid) or (
-            r.side == BUY and best_ask is not None and r.price >= best_ask
-        )
-        inner = (r.side == SELL and best_ask is not None and r.price < best_ask) or (
-            r.side == BUY and best_bid is not None and r.price > best_bid
-        )
-        (first if inside or inner else after).append(r.order_id)
-    return Plan(first, places, after)
+    for side in (BUY, SELL):
+        for r in stale[side][taken[side] :]:
+            (first if urgent(r) else after).append(r.order_id)
+    return Plan(amends_first, first, fills, after)
 
 
 def _closest(candidates: Iterable[Resting], quote: Quote, tol: int) -> Resting | None:
