@@ -164,7 +164,8 @@ class Amend:
 class Plan:
     amends_first: list[Amend]  # orders inside the new touch, moved out first
     cancels_first: list[str]  # such orders with no wanted quote to go to
-    fills: list[Amend | Quote]  # other missing quotes, nearest the touch first
+    places: list[Quote]  # what a side lacks (fills took it), nearest first
+    moves: list[Amend]  # the other stale orders, re-priced nearest first
     cancels_after: list[str]  # left over outer orders
 
     def actions(self) -> list[str | Amend | Quote]:
@@ -173,25 +174,17 @@ class Plan:
         return [
             *self.amends_first,
             *self.cancels_first,
-            *self.fills,
+            *self.places,
+            *self.moves,
             *self.cancels_after,
         ]
 
     def __len__(self) -> int:
-        return (
-            len(self.amends_first)
-            + len(self.cancels_first)
-            + len(self.fills)
-            + len(self.cancels_after)
-        )
-
-    @property
-    def places(self) -> list[Quote]:
-        return [a for a in self.fills if isinstance(a, Quote)]
+        return len(self.actions())
 
     @property
     def amends(self) -> list[Amend]:
-        return [*self.amends_first, *(a for a in self.fills if isinstance(a, Amend))]
+        return [*self.amends_first, *self.moves]
 
 
 def plan(wanted: list[tuple[Quote, int]], resting: list[Resting]) -> Plan:
@@ -204,12 +197,15 @@ def plan(wanted: list[tuple[Quote, int]], resting: list[Resting]) -> Plan:
     places.
 
     The order: first the stale orders inside the new touch (a new quote
-    could meet one, or it would sit inside the spread) move out, each to the
-    nearest missing quote of its side, or are cancelled if there is none;
-    then the other missing quotes, nearest first, each by an amend of a
-    stale order or a placement; then the rest of the stale orders are
-    cancelled. So a side never has fewer levels than it wants between two
-    calls unless fills took them, and placing comes before cancelling."""
+    could meet one, or it would sit inside the spread) move out, deepest
+    inside first, each to the nearest missing quote of its side, or are
+    cancelled if there is none; then a side short of orders (fills took
+    them) places the nearest of its other missing quotes, so depth and the
+    touch come back before anything is merely re-priced; then the other
+    stale orders move to the remaining quotes, nearest first; then the
+    extra orders are cancelled. So between two calls a side never has fewer
+    levels than it wants unless fills took them, and no call lets a new
+    quote meet the maker's own order of the other side."""
     free = {r.order_id: r for r in resting}
     missing: list[Quote] = []
     for quote, tol in wanted:
@@ -221,56 +217,43 @@ def plan(wanted: list[tuple[Quote, int]], resting: list[Resting]) -> Plan:
     best_bid = max((q.price for q, _ in wanted if q.side == BUY), default=None)
     best_ask = min((q.price for q, _ in wanted if q.side == SELL), default=None)
 
-    def urgent(r: Resting) -> bool:
+    def inside(r: Resting) -> int:
+        """How many ticks ``r`` is inside the new touch (> 0: it must move)."""
         if r.side == SELL:
-            return best_ask is not None and r.price < best_ask  # crossing too
-        return best_bid is not None and r.price > best_bid
+            return 0 if best_ask is None else best_ask - r.price
+        return 0 if best_bid is None else r.price - best_bid
 
-    def from_touch(r: Resting) -> int:
-        if r.side == SELL:
-            return r.price - (best_ask or 0)
-        return (best_bid or 0) - r.price
-
-    stale = {
-        side: sorted(
-            (r for r in free.values() if r.side == side),
-            key=lambda r: (not urgent(r), from_touch(r), r.order_id),
-        )
-        for side in (BUY, SELL)
-    }
-    todo = {side: [q for q in missing if q.side == side] for side in (BUY, SELL)}
-    taken = {BUY: 0, SELL: 0}  # stale orders of the side given a quote so far
     amends_first: list[Amend] = []
-    # The urgent ones, deepest inside first (an order the new quotes would
-    # cross before one that only sits inside the spread), each to the
-    # nearest missing quote of its side.
-    inside = sorted(
-        (r for rs in stale.values() for r in rs if urgent(r)),
-        key=lambda r: (from_touch(r), r.order_id),
-    )
-    for r in inside:
-        if taken[r.side] < len(todo[r.side]):
-            amends_first.append(
-                Amend(r.order_id, todo[r.side][taken[r.side]], r.filled)
-            )
-            taken[r.side] += 1
-    moved = {a.quote for a in amends_first}
-    fills: list[Amend | Quote] = []
-    for quote in missing:
-        if quote in moved:
-            continue
-        rs, n = stale[quote.side], taken[quote.side]
-        if n < len(rs):
-            fills.append(Amend(rs[n].order_id, quote, rs[n].filled))
-            taken[quote.side] += 1
-        else:
-            fills.append(quote)
     first: list[str] = []
+    places: list[Quote] = []
+    moves: list[Amend] = []
     after: list[str] = []
     for side in (BUY, SELL):
-        for r in stale[side][taken[side] :]:
-            (first if urgent(r) else after).append(r.order_id)
-    return Plan(amends_first, first, fills, after)
+        todo = [q for q in missing if q.side == side]  # nearest first
+        stale = sorted(
+            (r for r in free.values() if r.side == side),
+            key=lambda r: (-inside(r), r.order_id),
+        )
+        urgent = [r for r in stale if inside(r) > 0]
+        calm = stale[len(urgent) :]
+        n_urgent = min(len(urgent), len(todo))
+        amends_first += [
+            Amend(r.order_id, q, r.filled) for r, q in zip(urgent, todo, strict=False)
+        ]
+        first += [r.order_id for r in urgent[n_urgent:]]
+        todo = todo[n_urgent:]
+        n_places = max(0, len(todo) - len(calm))
+        places += todo[:n_places]
+        moves += [
+            Amend(r.order_id, q, r.filled)
+            for r, q in zip(calm, todo[n_places:], strict=False)
+        ]
+        after += [r.order_id for r in calm[len(todo) - n_places :]]
+    rank = {q: i for i, (q, _) in enumerate(wanted)}  # nearest first, both sides
+    amends_first.sort(key=lambda a: -inside(free[a.order_id]))
+    places.sort(key=rank.__getitem__)
+    moves.sort(key=lambda a: rank[a.quote])
+    return Plan(amends_first, first, places, moves, after)
 
 
 def _closest(candidates: Iterable[Resting], quote: Quote, tol: int) -> Resting | None:

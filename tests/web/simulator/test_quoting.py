@@ -157,19 +157,56 @@ def book_after(actions, orders: dict[str, Resting]):
         yield orders
 
 
-def test_a_side_never_has_fewer_levels_than_wanted_while_the_price_moves():
+def depth(orders: dict[str, Resting]) -> dict[str, int]:
+    return {
+        side: len({r.price for r in orders.values() if r.side == side})
+        for side in (BUY, SELL)
+    }
+
+
+def test_no_call_of_the_maker_takes_a_side_below_the_depth_it_wants():
+    """As the maker runs: the price moves, the taker takes a few levels now
+    and then, and between two moves only the first few calls of the plan go
+    out; the plan is made again each time."""
     rng = random.Random(7)
     reference = 60_000.0
     orders = {r.order_id: r for r in resting(quotes(reference))}
-    for _ in range(200):
-        reference *= 1 + rng.gauss(0, 0.0003)  # 3 bp steps, jumps of 10+
+    for step in range(400):
+        reference *= 1 + rng.gauss(0, 0.0002)  # 2 bp steps, and larger
         wanted = quotes(reference, half=rng.uniform(0.5, 5))
-        p = plan(wanted, list(orders.values()))
-        for state in book_after(p.actions(), orders):
+        if rng.random() < 0.2:  # a market order takes a side's best levels
+            side = rng.choice((BUY, SELL))
+            ours = sorted(
+                (r for r in orders.values() if r.side == side),
+                key=lambda r: -r.price if side == BUY else r.price,
+            )
+            for r in ours[: rng.randint(1, 6)]:
+                del orders[r.order_id]
+        actions = plan(wanted, list(orders.values())).actions()
+        before = depth(orders)
+        for state in book_after(actions[: rng.randint(1, 3)], orders):
+            after = depth(state)
             for side in (BUY, SELL):
-                prices = {r.price for r in state.values() if r.side == side}
-                assert len(prices) >= SHAPE.levels, (side, reference)
-        assert not plan(wanted, list(orders.values())).actions()
+                assert after[side] >= min(before[side], SHAPE.levels), (step, side)
+            before = after
+    # Given time, the plan completes: every level back, nothing left to do.
+    wanted = quotes(reference)
+    list(book_after(plan(wanted, list(orders.values())).actions(), orders))
+    assert depth(orders) == {BUY: SHAPE.levels, SELL: SHAPE.levels}
+    assert not plan(wanted, list(orders.values())).actions()
+
+
+def test_a_side_short_after_a_fill_places_its_touch_before_re_pricing():
+    have = resting(quotes(60_000.0))
+    eaten = [r for r in have if r.side == SELL][:3]  # a market buy took them
+    have = [r for r in have if r not in eaten]
+    wanted = quotes(60_003.0)  # and the price moved on
+    p = plan(wanted, have)
+    asks = [q for q, _ in wanted if q.side == SELL]
+    assert p.places == asks[:3]  # the touch and depth come back first
+    actions = p.actions()
+    assert p.moves
+    assert max(map(actions.index, p.places)) < min(map(actions.index, p.moves))
 
 
 def test_a_throttle_spends_its_start_surplus_then_keeps_its_rate():
