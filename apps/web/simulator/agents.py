@@ -50,6 +50,8 @@ log = logging.getLogger("apps.simulator")
 LIVE = frozenset({"pending", "open", "partially_filled"})
 # Errors that say "slow down": the whole simulator pauses, then carries on.
 BACKOFF_CODES = frozenset({"RATE_LIMIT_EXCEEDED", "SYSTEM_OVERLOADED"})
+# The taker's largest order, in multiples of its pair's usual minimum.
+TAKER_CAP = 50
 # An amend's answers that say the order is no longer on the book.
 GONE_CODES = frozenset(
     {"ORDER_ALREADY_FILLED", "ORDER_ALREADY_CANCELLED", "ORDER_NOT_FOUND"}
@@ -273,12 +275,14 @@ class Taker:
 
     def trade(self, pair: str, throttle: Throttle, *, typical: float) -> None:
         """One market order; ``typical`` is the smallest usual size in base
-        units (the Pareto minimum), capped at ``max_lots_factor`` of it."""
+        units (the Pareto minimum), capped at ``TAKER_CAP`` times it."""
         if not throttle.take():
             return
         grid = self.grids[pair]
         minimum = max(math.ceil(grid.min_size / grid.lot), grid.lots(typical))
-        lots = int(min(pareto_size(self.rng, minimum=float(minimum)), minimum * 50))
+        lots = int(
+            min(pareto_size(self.rng, minimum=float(minimum)), minimum * TAKER_CAP)
+        )
         # Lean against inventory so the taker (and the makers, its mirror)
         # do not drift away for ever.
         lean = math.tanh(self.inventory.get(pair, 0) / (minimum * 100))

@@ -100,9 +100,11 @@ class Resting:
 
 @dataclass(frozen=True)
 class LadderShape:
-    """How a maker layers its quotes (see docs/sandbox.md)."""
+    """How a maker layers its quotes (see docs/sandbox.md). 28 levels: the
+    largest taker order, at the thinnest depth factor, sweeps at most 8 of
+    them, so a side keeps 20 while the maker puts them back."""
 
-    levels: int = 24
+    levels: int = 28
     gap_bps: float = 1.0  # the first gap between levels, in basis points
     gap_growth: float = 0.08  # each further gap grows by this fraction
     base_notional: float = 1_000.0  # touch size, in the quote asset

@@ -26,6 +26,14 @@ BTC_USD = Grid.from_market(
         "min_notional": "1.000000",
     }
 )
+ETH_BTC = Grid.from_market(
+    {
+        "tick_size": "0.00001000",
+        "lot_size": "0.00100000",
+        "min_size": "0.00100000",
+        "min_notional": "0.00010000",
+    }
+)
 SHAPE = LadderShape(base_notional=1_000.0)
 NEW_IDS = itertools.count()  # placed orders' ids in ``book_after``
 
@@ -155,6 +163,32 @@ def book_after(actions, orders: dict[str, Resting]):
         oid = action.order_id if isinstance(action, Amend) else f"new{next(NEW_IDS)}"
         orders[oid] = Resting(oid, quote.side, quote.price, quote.size)
         yield orders
+
+
+def test_the_largest_taker_order_leaves_20_levels_at_the_thinnest_depth():
+    """The ladder's cushion: a side keeps 20 levels after any one market
+    order, while the maker puts the swept ones back."""
+    from apps.web.simulator.agents import TAKER_CAP
+    from apps.web.simulator.model import DEPTH_FACTOR
+    from apps.web.simulator.runner import PARAMS, SHAPES, TAKER_NOTIONAL
+
+    for pair, grid in {
+        "BTC-USD": BTC_USD,
+        "ETH-USD": BTC_USD,
+        "ETH-BTC": ETH_BTC,
+    }.items():
+        wanted = ladder(
+            grid,
+            reference=PARAMS[pair].anchor,
+            half_spread_ticks=2.0,
+            depth=DEPTH_FACTOR.low,
+            shape=SHAPES[pair],
+        )
+        asks = [q for q, _ in wanted if q.side == SELL]
+        sweep = TAKER_CAP * TAKER_NOTIONAL[pair]  # in the quote asset
+        notionals = [grid.to_price(q.price) * float(q.size * grid.lot) for q in asks]
+        swept = sum(1 for total in itertools.accumulate(notionals) if total <= sweep)
+        assert len(asks) - swept >= 20, (pair, swept)
 
 
 def depth(orders: dict[str, Resting]) -> dict[str, int]:
