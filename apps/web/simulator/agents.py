@@ -2,8 +2,9 @@
 and rate-limited like any bot. No database access here.
 
 - ``Maker``: one per pair; keeps a layered ladder around its reference price
-  (``quoting.ladder``), re-priced by cancel/replace of only the levels that
-  must move (``quoting.plan``); follows its orders and fills on the private
+  (``quoting.ladder``), re-priced by amending only the orders that must move
+  (``quoting.plan``: one call a level, the level never empty meanwhile);
+  follows its orders and fills on the private
   ``orders`` and ``fills`` WebSocket channels.
 - ``Taker``: market orders of heavy-tailed sizes on every pair, buying or
   selling at random, leaning against its own inventory.
@@ -12,7 +13,7 @@ and rate-limited like any bot. No database access here.
   books' mids by more than a few ticks. It reads the books from the public
   ``book`` WebSocket channel.
 
-Every order and cancel costs a token of one of the pair's two ``Throttle``s
+Every order, amend and cancel costs a token of one of the pair's two ``Throttle``s
 (the simulator's bounded load: the makers get ``MAKER_SHARE`` of the pair's
 rate, the taker and the arbitrageur the rest, so a maker re-pricing a whole
 ladder cannot starve them); an answer 429 or ``SYSTEM_OVERLOADED`` pauses all
@@ -32,13 +33,29 @@ from typing import Any
 from exchange.client import ApiError, ExchangeClient, MarketStream, TradingStream
 
 from .model import DEPTH_FACTOR, SPREAD_TICKS, PriceProcess, pareto_size
-from .quoting import BUY, SELL, Grid, LadderShape, Resting, ladder, plan
+from .quoting import (
+    BUY,
+    SELL,
+    Amend,
+    Grid,
+    LadderShape,
+    Quote,
+    Resting,
+    ladder,
+    plan,
+)
 
 log = logging.getLogger("apps.simulator")
 
 LIVE = frozenset({"pending", "open", "partially_filled"})
 # Errors that say "slow down": the whole simulator pauses, then carries on.
 BACKOFF_CODES = frozenset({"RATE_LIMIT_EXCEEDED", "SYSTEM_OVERLOADED"})
+# The taker's largest order, in multiples of its pair's usual minimum.
+TAKER_CAP = 50
+# An amend's answers that say the order is no longer on the book.
+GONE_CODES = frozenset(
+    {"ORDER_ALREADY_FILLED", "ORDER_ALREADY_CANCELLED", "ORDER_NOT_FOUND"}
+)
 
 
 class Paused(Exception):
@@ -145,9 +162,9 @@ class Maker:
             self.orders.pop(oid, None)
             return
         remaining = self.grid.parse_size(str(order["remaining_size"]))
-        self.orders[oid] = Resting(
-            oid, order["side"], self.grid.parse_price(str(order["price"])), remaining
-        )
+        filled = self.grid.parse_size(str(order["filled_size"]))
+        price = self.grid.parse_price(str(order["price"]))
+        self.orders[oid] = Resting(oid, order["side"], price, remaining, filled)
 
     def wanted(self) -> list[Any]:
         return ladder(
@@ -167,17 +184,16 @@ class Maker:
         token comes back during every call, so the throttle alone would let
         one maker work through a whole new ladder (dozens of calls, tens of
         seconds) while the taker and the arbitrageur wait for their turn."""
-        p = plan(self.wanted(), list(self.orders.values()))
-        actions: list[tuple[str, Any]] = [("cancel", o) for o in p.cancels_first]
-        actions += [("place", q) for q in p.places]
-        actions += [("cancel", o) for o in p.cancels_after]
-        for n, (kind, what) in enumerate(actions):
+        actions = plan(self.wanted(), list(self.orders.values())).actions()
+        for n, action in enumerate(actions):
             if (budget is not None and n >= budget) or not throttle.take():
                 return len(actions) - n
-            if kind == "cancel":
-                self.cancel(what)
+            if isinstance(action, Amend):
+                self.amend(action)
+            elif isinstance(action, Quote):
+                self.place(action)
             else:
-                self.place(what)
+                self.cancel(action)
         return 0
 
     def place(self, quote: Any) -> None:
@@ -201,6 +217,29 @@ class Maker:
         if order["status"] in LIVE:
             self.update(order)
 
+    def amend(self, amend: Amend) -> None:
+        """Move a resting order to a new quote: one call, and its level is
+        never empty between a cancel and a place. Post-only holds (the
+        server keeps the order's flag), so an amend that would take is
+        refused and the order stays as it was."""
+        try:
+            order = call(
+                self.client.amend_order,
+                amend.order_id,
+                price=self.grid.price_str(amend.quote.price),
+                size=self.grid.size_str(amend.size),
+            )
+        except ApiError as exc:
+            if exc.status == 0:
+                raise
+            if exc.code in GONE_CODES:
+                self.orders.pop(amend.order_id, None)
+            # Would take, funds, an amend still queued: the order stays as
+            # it was this round; the next plan tries again.
+            log.debug("%s maker amend: %s", self.pair, exc.code)
+            return
+        self.update(order)
+
     def cancel(self, order_id: str) -> None:
         self.orders.pop(order_id, None)
         try:
@@ -214,8 +253,7 @@ class Maker:
         return not self.plan_size()
 
     def plan_size(self) -> int:
-        p = plan(self.wanted(), list(self.orders.values()))
-        return len(p.cancels_first) + len(p.places) + len(p.cancels_after)
+        return len(plan(self.wanted(), list(self.orders.values())))
 
 
 @dataclass
@@ -237,12 +275,14 @@ class Taker:
 
     def trade(self, pair: str, throttle: Throttle, *, typical: float) -> None:
         """One market order; ``typical`` is the smallest usual size in base
-        units (the Pareto minimum), capped at ``max_lots_factor`` of it."""
+        units (the Pareto minimum), capped at ``TAKER_CAP`` times it."""
         if not throttle.take():
             return
         grid = self.grids[pair]
         minimum = max(math.ceil(grid.min_size / grid.lot), grid.lots(typical))
-        lots = int(min(pareto_size(self.rng, minimum=float(minimum)), minimum * 50))
+        lots = int(
+            min(pareto_size(self.rng, minimum=float(minimum)), minimum * TAKER_CAP)
+        )
         # Lean against inventory so the taker (and the makers, its mirror)
         # do not drift away for ever.
         lean = math.tanh(self.inventory.get(pair, 0) / (minimum * 100))

@@ -8,11 +8,13 @@ was built from) and to the wire's decimal strings, never through a float.
 ``ladder`` builds the book a maker wants: ``levels`` prices a side, the touch
 ``half_spread`` ticks from the reference, the gaps between levels growing
 away from it, and sizes growing by ``growth`` a level. ``plan`` compares it
-with the orders the maker has and returns only the cancels and placements
-needed: an order within its level's tolerance stays (the tolerance grows with
-the distance from the touch, so a small move re-prices the inner levels and
-leaves the outer ones resting), and cancels that would otherwise let a new
-quote meet the maker's own order come first.
+with the orders the maker has and returns only the calls needed: an order
+within its level's tolerance stays (the tolerance grows with the distance
+from the touch, so a small move re-prices the inner levels and leaves the
+outer ones resting); a stale order is amended to a missing quote of its side
+(one call, where cancel + place took two, and the side keeps its depth
+meanwhile), the orders a new quote could meet first; a side places only what
+it lacks and cancels only what it has in excess.
 """
 
 from __future__ import annotations
@@ -93,13 +95,16 @@ class Resting:
     side: str
     price: int
     size: int  # remaining lots
+    filled: int = 0  # lots filled so far
 
 
 @dataclass(frozen=True)
 class LadderShape:
-    """How a maker layers its quotes (see docs/sandbox.md)."""
+    """How a maker layers its quotes (see docs/sandbox.md). 28 levels: the
+    largest taker order, at the thinnest depth factor, sweeps at most 8 of
+    them, so a side keeps 20 while the maker puts them back."""
 
-    levels: int = 24
+    levels: int = 28
     gap_bps: float = 1.0  # the first gap between levels, in basis points
     gap_growth: float = 0.08  # each further gap grows by this fraction
     base_notional: float = 1_000.0  # touch size, in the quote asset
@@ -142,39 +147,115 @@ def ladder(
 
 
 @dataclass(frozen=True)
+class Amend:
+    """Move one resting order to a wanted quote (``POST /v1/orders/{id}/amend``):
+    one call where a cancel and a place take two, and the side never lacks
+    the level in between."""
+
+    order_id: str
+    quote: Quote
+    filled: int  # lots the order has already filled (an amend's size counts them)
+
+    @property
+    def size(self) -> int:
+        """The amend's total size: what filled plus the wanted remainder."""
+        return self.filled + self.quote.size
+
+
+@dataclass(frozen=True)
 class Plan:
-    cancels_first: list[str]  # would meet a new quote, or sit inside the touch
-    places: list[Quote]  # nearest the touch first
+    amends_first: list[Amend]  # orders inside the new touch, moved out first
+    cancels_first: list[str]  # such orders with no wanted quote to go to
+    places: list[Quote]  # what a side lacks (fills took it), nearest first
+    moves: list[Amend]  # the other stale orders, re-priced nearest first
     cancels_after: list[str]  # left over outer orders
+
+    def actions(self) -> list[str | Amend | Quote]:
+        """Every API call of the plan in a safe order: a cancel (an order
+        id), an amend or a placement."""
+        return [
+            *self.amends_first,
+            *self.cancels_first,
+            *self.places,
+            *self.moves,
+            *self.cancels_after,
+        ]
+
+    def __len__(self) -> int:
+        return len(self.actions())
+
+    @property
+    def amends(self) -> list[Amend]:
+        return [*self.amends_first, *self.moves]
 
 
 def plan(wanted: list[tuple[Quote, int]], resting: list[Resting]) -> Plan:
-    """The fewest actions that turn ``resting`` into ``wanted``, in a safe
-    order: first cancel every order inside the new touch (a new quote could
-    trade with it), then place missing quotes nearest first, then cancel the
-    rest. An order keeps a wanted level when it is on the same side, within
-    the level's tolerance, and has at least half the wanted size."""
+    """The fewest API calls that turn ``resting`` into ``wanted``, in a safe
+    order. An order keeps a wanted level when it is on the same side, within
+    the level's tolerance, and has at least half the wanted size. Every other
+    order is stale, and moves by an amend to a missing quote of its side
+    (re-pricing costs one call, not a cancel and a place); only a side with
+    more stale orders than missing quotes cancels, and only one with fewer
+    places.
+
+    The order: first the stale orders inside the new touch (a new quote
+    could meet one, or it would sit inside the spread) move out, deepest
+    inside first, each to the nearest missing quote of its side, or are
+    cancelled if there is none; then a side short of orders (fills took
+    them) places the nearest of its other missing quotes, so depth and the
+    touch come back before anything is merely re-priced; then the other
+    stale orders move to the remaining quotes, nearest first; then the
+    extra orders are cancelled. So between two calls a side never has fewer
+    levels than it wants unless fills took them, and no call lets a new
+    quote meet the maker's own order of the other side."""
     free = {r.order_id: r for r in resting}
-    places: list[Quote] = []
+    missing: list[Quote] = []
     for quote, tol in wanted:
         match = _closest(free.values(), quote, tol)
         if match is None:
-            places.append(quote)
+            missing.append(quote)
         else:
             del free[match.order_id]
     best_bid = max((q.price for q, _ in wanted if q.side == BUY), default=None)
     best_ask = min((q.price for q, _ in wanted if q.side == SELL), default=None)
+
+    def inside(r: Resting) -> int:
+        """How many ticks ``r`` is inside the new touch (> 0: it must move)."""
+        if r.side == SELL:
+            return 0 if best_ask is None else best_ask - r.price
+        return 0 if best_bid is None else r.price - best_bid
+
+    amends_first: list[Amend] = []
     first: list[str] = []
+    places: list[Quote] = []
+    moves: list[Amend] = []
     after: list[str] = []
-    for r in free.values():
-        inside = (r.side == SELL and best_bid is not None and r.price <= best_bid) or (
-            r.side == BUY and best_ask is not None and r.price >= best_ask
+    for side in (BUY, SELL):
+        todo = [q for q in missing if q.side == side]  # nearest first
+        stale = sorted(
+            (r for r in free.values() if r.side == side),
+            key=lambda r: (-inside(r), r.order_id),
         )
-        inner = (r.side == SELL and best_ask is not None and r.price < best_ask) or (
-            r.side == BUY and best_bid is not None and r.price > best_bid
-        )
-        (first if inside or inner else after).append(r.order_id)
-    return Plan(first, places, after)
+        urgent = [r for r in stale if inside(r) > 0]
+        calm = stale[len(urgent) :]
+        n_urgent = min(len(urgent), len(todo))
+        amends_first += [
+            Amend(r.order_id, q, r.filled) for r, q in zip(urgent, todo, strict=False)
+        ]
+        first += [r.order_id for r in urgent[n_urgent:]]
+        todo = todo[n_urgent:]
+        n_places = max(0, len(todo) - len(calm))
+        places += todo[:n_places]
+        moves += [
+            Amend(r.order_id, q, r.filled)
+            for r, q in zip(calm, todo[n_places:], strict=False)
+        ]
+        after += [r.order_id for r in calm[len(todo) - n_places :]]
+    rank = {q: i for i, (q, _) in enumerate(wanted)}  # nearest first, both sides
+    amends_first.sort(key=lambda a: -inside(free[a.order_id]))
+    places.sort(key=rank.__getitem__)
+    moves.sort(key=lambda a: rank[a.quote])
+    return Plan(amends_first, first, places, moves, after)
 
 
 def _closest(candidates: Iterable[Resting], quote: Quote, tol: int) -> Resting | None:

@@ -68,7 +68,7 @@ class Config:
     makers: dict[str, Credentials]  # pair -> the pair's maker's key
     taker: Credentials
     arbitrageur: Credentials
-    rate: float = 5.0  # orders + cancels per wall second per pair, all agents
+    rate: float = 5.0  # API calls (orders, amends, cancels) per wall second per pair
     speed: float = 1.0  # simulated seconds per wall second
     taker_rate: float = 0.25  # taker orders per simulated second per pair
     arb_threshold_ticks: int = 2
@@ -373,8 +373,9 @@ class Simulator:
     def status(self) -> None:
         for pair, maker in self.makers.items():
             log.info(
-                "%s reference %s, %d resting quotes",
+                "%s reference %s, %d resting quotes, %d calls behind",
                 pair,
                 f"{maker.process.price:.8g}",
                 len(maker.orders),
+                maker.plan_size(),
             )

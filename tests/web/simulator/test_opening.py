@@ -4,10 +4,11 @@ server and no database: the makers stand in for the real ones."""
 from __future__ import annotations
 
 from apps.web.simulator.agents import Throttle
+from apps.web.simulator.quoting import LadderShape
 from apps.web.simulator.runner import Config, Credentials, Simulator
 
 PAIRS = ("BTC-USD", "ETH-USD", "ETH-BTC")
-LADDER = 48  # both sides of the default 24-level shape
+LADDER = 2 * LadderShape().levels  # both sides of the default shape
 
 
 class FirstLadder:
@@ -48,7 +49,7 @@ def test_the_opening_posts_every_first_ladder_at_once_without_moving_prices():
     sim.makers = {pair: FirstLadder(LADDER) for pair in PAIRS}  # type: ignore[misc]
     # No models and no taker: a price step or a trade during the opening
     # would fail here. At the steady rate (3.75 a second) a ladder takes
-    # 13 s; the start surplus puts it out within the turns of a second.
+    # 15 s; the start surplus puts it out within the turns of a second.
     sim.open(timeout=1.0)
     assert {pair: m.left for pair, m in sim.makers.items()} == dict.fromkeys(PAIRS, 0)
     assert sim.sim_clock == 0.0

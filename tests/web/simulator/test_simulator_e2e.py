@@ -67,7 +67,7 @@ def test_simulated_market_is_deep_two_sided_trading_consistent_and_restartable(
         # A fast clock: 6 s at 5x, half a simulated minute, then complete
         # ladders (--settle returns once they are). The taker's rate is high
         # so trades surely happen. What takes the time is the server: the
-        # ~190 orders the ladders need, at ~10/s on a loaded 2-core machine.
+        # ~220 orders the ladders need, at ~10/s on a loaded 2-core machine.
         fast = ["--speed", "5", "--rate", "20", "--taker-rate", "1", "--seed", "1"]
         out = simulate(base, caplog, *fast, "--duration", "6", "--settle", "30")
         assert "BTC-USD starts at 60000 (anchor)" in out, out

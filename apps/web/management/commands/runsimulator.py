@@ -41,7 +41,7 @@ class Command(BaseCommand):
             "--rate",
             type=positive,
             default=sim["RATE"],
-            help="orders + cancels per second per pair, all agents together",
+            help="orders, amends and cancels per second per pair, all agents together",
         )
         parser.add_argument(
             "--speed",
