@@ -157,6 +157,18 @@ def test_an_order_with_fills_true_is_still_answered_with_its_fills(
     assert answer.json()["fills"] == []
 
 
+@pytest.mark.parametrize("value", ["1", "True", "yes", ""])
+def test_fills_takes_true_or_false_only(client, funded, alice, read_key, value):
+    from tests.helpers import place
+
+    order = place(alice, funded, side="buy", price="50000", size="0.1")
+    answer = signed(client, read_key, "GET", f"/v1/orders/{order.uuid}?fills={value}")
+    assert (answer.status_code, error_code(answer)) == (400, "VALIDATION_INVALID_TYPE")
+    assert answer.json()["error"]["details"]["field"] == "fills"
+    plain = signed(client, read_key, "GET", f"/v1/orders/{order.uuid}?fills=false")
+    assert plain.status_code == 200 and "fills" not in plain.json()
+
+
 def test_every_operation_refuses_an_unknown_parameter(client, funded, withdraw_key):
     spec = client.get("/v1/openapi.json").json()
     tried = 0

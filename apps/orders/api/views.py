@@ -9,7 +9,7 @@ from rest_framework.response import Response
 from apps.apikeys.api.base import SignedAPIView
 from apps.core.api.formats import from_unix_ms, iso_utc
 from apps.core.api.pagination import page_by_id
-from apps.core.errors import ErrorCode
+from apps.core.errors import DomainError, ErrorCode
 from apps.core.middleware import now_ms
 from apps.core.scenarios import ORDER_SCENARIOS
 from apps.markets.selectors import pair_get
@@ -25,8 +25,27 @@ ORDER_ID = OpenApiParameter(
 WITH_FILLS = OpenApiParameter(
     "fills",
     bool,
-    description="true: the answer lists the order's fills (as GET /v1/fills).",
+    description="true: the answer lists the order's fills (as GET /v1/fills). "
+    "true or false only.",
 )
+
+
+def _with_fills(request: Request) -> bool:
+    """The ``fills`` parameter: exactly true or false (a bot sending fills=1
+    learns at once rather than getting an answer without its fills)."""
+    value = request.query_params.get("fills", "false")
+    if value not in ("true", "false"):
+        raise DomainError(
+            "fills takes true or false.",
+            code=ErrorCode.VALIDATION_INVALID_TYPE,
+            details={
+                "field": "fills",
+                "value": value[:20],
+                "allowed": ["true", "false"],
+            },
+        )
+    return value == "true"
+
 
 IDEMPOTENT_REPLAYED = OpenApiParameter(
     "Idempotent-Replayed",
@@ -141,7 +160,7 @@ class OrderDetailView(SignedAPIView):
 
     required_scope = "read"
     rate_weight = 1
-    error_codes = (ErrorCode.ORDER_NOT_FOUND,)
+    error_codes = (ErrorCode.ORDER_NOT_FOUND, ErrorCode.VALIDATION_INVALID_TYPE)
     query_parameters = {"GET": [WITH_FILLS]}
 
     @extend_schema(
@@ -151,12 +170,9 @@ class OrderDetailView(SignedAPIView):
         responses=s.OrderOutputSerializer,
     )
     def get(self, request: Request, order_id: str) -> Response:
+        with_fills = _with_fills(request)
         order = selectors.order_get_for_user(user=request.user, order_ref=order_id)
-        return Response(
-            actions.order_body(
-                order, with_fills=request.query_params.get("fills") == "true"
-            )
-        )
+        return Response(actions.order_body(order, with_fills=with_fills))
 
 
 class OrderCancelView(SignedAPIView):
