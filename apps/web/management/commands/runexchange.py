@@ -41,7 +41,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-seed", action="store_true")
         parser.add_argument(
             "--access-log",
-            default=None,
+            default=str(settings.VAR_DIR / "access.log"),
             help="where daphne logs each request (default: var/access.log; "
             "'-' for this terminal, where the simulator's traffic alone is "
             "some 15 lines a second)",
@@ -64,9 +64,8 @@ class Command(BaseCommand):
             for line in self.demo_key_lines(demo):
                 self.stdout.write(line)
         simulate = settings.SIMULATOR["ENABLED"] and not opts["no_simulator"]
-        access_log = opts["access_log"] or str(settings.VAR_DIR / "access.log")
         self.run_children(
-            opts["host"], opts["port"], simulate=simulate, access_log=access_log
+            opts["host"], opts["port"], simulate=simulate, access_log=opts["access_log"]
         )
 
     def demo_key_lines(self, demo: Any) -> list[str]:
@@ -97,7 +96,7 @@ class Command(BaseCommand):
         ]
 
     def children(
-        self, host: str, port: int, simulate: bool = False, access_log: str = "-"
+        self, host: str, port: int, simulate: bool, access_log: str
     ) -> list[Child]:
         # daphne is restarted like the matcher: the embedded exchange should
         # stay up on its own, and a crashed server back in half a second loses
@@ -125,7 +124,7 @@ class Command(BaseCommand):
         ]
 
     def run_children(
-        self, host: str, port: int, *, simulate: bool, access_log: str = "-"
+        self, host: str, port: int, *, simulate: bool, access_log: str
     ) -> None:
         supervisor = Supervisor(
             self.children(host, port, simulate, access_log),
