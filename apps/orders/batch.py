@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from psycopg.pq import TransactionStatus
 
 from apps.apikeys.models import ApiKey
 from apps.core.errors import DomainError, ErrorCode
@@ -158,8 +159,6 @@ def _place_one(
 def _transaction_broken() -> bool:
     """Whether PostgreSQL refuses further statements in this transaction
     (an error inside it that no savepoint caught)."""
-    from psycopg.pq import TransactionStatus
-
     raw = connection.connection
     return raw is not None and raw.info.transaction_status == TransactionStatus.INERROR
 
