@@ -14,6 +14,7 @@ from django.urls import reverse
 from apps.accounts.services import balance_deposit
 from apps.markets.models import Asset, Pair, PairStatus
 from apps.markets.selectors import PAIR_MEMO_S
+from apps.matching.models import PairOwner
 from apps.orders.models import Order, OrderStatus
 from exchange.client import ApiError, ExchangeClient, TradingStream
 from tests.apikeys.factories import ApiKeyFactory
@@ -79,6 +80,12 @@ def test_a_pair_added_in_the_admin_trades_without_restarting_the_matcher(
     seller = ApiKeyFactory(user=alice, scope="trade", ip_allowlist=["127.0.0.1"])
     buyer = ApiKeyFactory(user=bob, scope="trade", ip_allowlist=["127.0.0.1"])
     with exchange(tmp_path, pairs=None) as (matcher, base):
+        # Only once the matcher has taken the pairs it started with is
+        # ETH-USD new to it (a slow start would find it at start-up).
+        deadline = time.monotonic() + 60
+        while not PairOwner.objects.filter(pair=funded).exists():
+            assert matcher.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
         eth_usd = list_eth_usd(admin_client)
         balance_deposit(user=alice, asset=eth_usd.base, amount=10**8)
         with trader(base, seller) as a, trader(base, buyer) as b:
